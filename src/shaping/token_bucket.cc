@@ -1,0 +1,292 @@
+#include "tidegate/shaping/token_bucket.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace tidegate::shaping {
+namespace {
+
+// Offsets are measured from an epoch this far before the instant a slot is published, so that a
+// caller's `now` slightly older than another thread's (or a full bucket's z = now - tau) still maps
+// to a non-negative offset.
+constexpr int64_t kEpochSlackNs = int64_t{3600} * 1'000'000'000;
+
+int64_t ToNs(MonoTime t) { return t.time_since_epoch().count(); }
+
+// Converts a token count to nanoseconds of refill, saturating far beyond any valid state.
+int64_t TokensToNs(double tokens, double ns_per_token) {
+  constexpr double kLimit = 4e18;
+  const double ns = std::clamp(tokens * ns_per_token, -kLimit, kLimit);
+  return std::llround(ns);
+}
+
+}  // namespace
+
+absl::Status ValidateBucketConfig(const BucketConfig& c) {
+  if (!std::isfinite(c.rate_per_s) || c.rate_per_s < kMinRatePerS ||
+      c.rate_per_s > kMaxRatePerS) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "bucket rate_per_s = %g: must be a finite number in [%g, %g]", c.rate_per_s, kMinRatePerS,
+        kMaxRatePerS));
+  }
+  if (!std::isfinite(c.size) || c.size <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("bucket size = %g: must be a finite number > 0", c.size));
+  }
+  const double burst_s = c.size / c.rate_per_s;
+  const double max_burst_s = std::chrono::duration<double>(kMaxBurstTime).count();
+  if (burst_s > max_burst_s) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "bucket size / rate_per_s = %g s: a full bucket must refill within %g s", burst_s,
+        max_burst_s));
+  }
+  if (c.reserve_fraction[0] != 0) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "bucket reserve_fraction[0] = %g: tier 0 (critical) reserves nothing, must be 0",
+        c.reserve_fraction[0]));
+  }
+  for (int t = 1; t < kMaxTiers; ++t) {
+    const double f = c.reserve_fraction[t];
+    if (!std::isfinite(f) || f < 0 || f >= 1) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("bucket reserve_fraction[%d] = %g: must be in [0, 1)", t, f));
+    }
+    if (f < c.reserve_fraction[t - 1]) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "bucket reserve_fraction[%d] = %g is below reserve_fraction[%d] = %g: a lower tier "
+          "must reserve at least as much as a higher one",
+          t, f, t - 1, c.reserve_fraction[t - 1]));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DecisionToStatus(const Decision& d, double cost, int tier) {
+  switch (d.verdict) {
+    case Verdict::kAdmitted:
+      return absl::OkStatus();
+    case Verdict::kRefused:
+      return absl::ResourceExhaustedError(absl::StrFormat(
+          "refused at level %d: cost %g for tier %d exceeds available tokens; retry after %.3f s",
+          d.level, cost, tier, std::chrono::duration<double>(d.retry_after).count()));
+    case Verdict::kInvalidCost:
+      return absl::InvalidArgumentError(
+          absl::StrFormat("cost = %g: must be a finite number >= 0", cost));
+    case Verdict::kCostTooLarge:
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "cost = %g exceeds what tier %d may ever take from the bucket at level %d (its size "
+          "less the tier's reserve)",
+          cost, tier, d.level));
+    case Verdict::kInvalidTier:
+      return absl::InvalidArgumentError(
+          absl::StrFormat("tier = %d: must be in [0, %d)", tier, kMaxTiers));
+  }
+  return absl::InternalError("unknown verdict");
+}
+
+absl::StatusOr<std::shared_ptr<TokenBucket>> TokenBucket::Create(
+    const BucketConfig& config, MonoTime now, std::shared_ptr<TokenBucket> parent) {
+  if (absl::Status s = ValidateBucketConfig(config); !s.ok()) return s;
+  return std::shared_ptr<TokenBucket>(new TokenBucket(config, now, std::move(parent)));
+}
+
+TokenBucket::TokenBucket(const BucketConfig& config, MonoTime now,
+                         std::shared_ptr<TokenBucket> parent)
+    : parent_(std::move(parent)) {
+  const int64_t now_ns = ToNs(now);
+  StoreParams(slots_[0], config, now_ns - kEpochSlackNs);
+  const double ns_per_token = 1e9 / config.rate_per_s;
+  const int64_t z_full = now_ns - TokensToNs(config.size, ns_per_token);
+  state_.store(Pack(0, z_full, now_ns - kEpochSlackNs), std::memory_order_release);
+}
+
+uint64_t TokenBucket::Pack(uint64_t generation, int64_t z_ns, int64_t epoch_ns) noexcept {
+  // z earlier than the epoch means "at least full": clamp (Available caps at size anyway).
+  // z beyond the 56-bit range (~834 days of debt or of bucket life without a Replan) saturates.
+  const int64_t offset = std::clamp<int64_t>(z_ns - epoch_ns, 0, static_cast<int64_t>(kOffsetMask));
+  return (generation << kOffsetBits) | static_cast<uint64_t>(offset);
+}
+
+void TokenBucket::StoreParams(Slot& slot, const BucketConfig& config, int64_t epoch_ns) noexcept {
+  const double ns_per_token = 1e9 / config.rate_per_s;
+  // Release stores: a reader that sees any of these values also sees the state_ generation bump
+  // that preceded this write (see LoadParams' validation).
+  slot.ns_per_token.store(ns_per_token, std::memory_order_release);
+  slot.tolerance_ns.store(TokensToNs(config.size, ns_per_token), std::memory_order_release);
+  slot.epoch_ns.store(epoch_ns, std::memory_order_release);
+  slot.size.store(config.size, std::memory_order_release);
+  for (int t = 0; t < kMaxTiers; ++t) {
+    slot.reserve_fraction[t].store(static_cast<float>(config.reserve_fraction[t]),
+                                   std::memory_order_release);
+  }
+}
+
+bool TokenBucket::LoadParams(uint64_t state, Params* p) const noexcept {
+  const Slot& slot = slots_[Generation(state) & 1];
+  // These loads are ordered after the acquire load that produced `state`.
+  p->ns_per_token = slot.ns_per_token.load(std::memory_order_relaxed);
+  p->tolerance_ns = slot.tolerance_ns.load(std::memory_order_relaxed);
+  p->epoch_ns = slot.epoch_ns.load(std::memory_order_relaxed);
+  p->size = slot.size.load(std::memory_order_relaxed);
+  for (int t = 0; t < kMaxTiers; ++t) {
+    p->reserve_fraction[t] = slot.reserve_fraction[t].load(std::memory_order_relaxed);
+  }
+  // Seqlock-style validation: if any value above came from a Replan preparing a later generation,
+  // the acquire fence makes that Replan's earlier generation bump visible to the load below.
+  std::atomic_thread_fence(std::memory_order_acquire);
+  const uint64_t again = state_.load(std::memory_order_relaxed);
+  return Generation(again) == Generation(state);
+}
+
+Decision TokenBucket::AcquireLocal(double cost, int64_t now_ns, int tier) noexcept {
+  Decision d;
+  uint64_t s = state_.load(std::memory_order_acquire);
+  for (;;) {
+    Params p;
+    if (!LoadParams(s, &p)) {
+      s = state_.load(std::memory_order_acquire);
+      continue;
+    }
+    const int64_t reserve_ns =
+        static_cast<int64_t>(static_cast<double>(p.tolerance_ns) * p.reserve_fraction[tier]);
+    const int64_t cost_ns = TokensToNs(cost, p.ns_per_token);
+    if (cost_ns > p.tolerance_ns - reserve_ns) {
+      d.verdict = Verdict::kCostTooLarge;
+      return d;
+    }
+    const int64_t z = UnpackZ(s, p.epoch_ns);
+    const int64_t z_new = std::max(z, now_ns - p.tolerance_ns) + cost_ns;
+    const int64_t limit = now_ns - reserve_ns;
+    if (z_new > limit) {
+      d.verdict = Verdict::kRefused;
+      d.retry_after = Duration(z_new - limit);
+      d.remaining = std::min(p.size, static_cast<double>(now_ns - z) / p.ns_per_token);
+      return d;
+    }
+    if (state_.compare_exchange_weak(s, Pack(Generation(s), z_new, p.epoch_ns),
+                                     std::memory_order_acq_rel, std::memory_order_acquire)) {
+      d.verdict = Verdict::kAdmitted;
+      d.remaining = static_cast<double>(now_ns - z_new) / p.ns_per_token;
+      return d;
+    }
+    // CAS failed: `s` holds the fresh state (maybe a new generation); recompute.
+  }
+}
+
+void TokenBucket::SettleLocal(double delta, int64_t now_ns) noexcept {
+  uint64_t s = state_.load(std::memory_order_acquire);
+  for (;;) {
+    Params p;
+    if (!LoadParams(s, &p)) {
+      s = state_.load(std::memory_order_acquire);
+      continue;
+    }
+    const int64_t floor = now_ns - p.tolerance_ns;  // z at a full bucket.
+    const int64_t z = std::max(UnpackZ(s, p.epoch_ns), floor);
+    const int64_t z_new = std::max(z + TokensToNs(delta, p.ns_per_token), floor);
+    if (state_.compare_exchange_weak(s, Pack(Generation(s), z_new, p.epoch_ns),
+                                     std::memory_order_acq_rel, std::memory_order_acquire)) {
+      return;
+    }
+  }
+}
+
+Decision TokenBucket::TryAcquire(double cost, MonoTime now, int tier) noexcept {
+  Decision d;
+  if (!(cost >= 0) || !std::isfinite(cost)) {
+    d.verdict = Verdict::kInvalidCost;
+    return d;
+  }
+  if (tier < 0 || tier >= kMaxTiers) {
+    d.verdict = Verdict::kInvalidTier;
+    return d;
+  }
+  const int64_t now_ns = ToNs(now);
+  Decision first = AcquireLocal(cost, now_ns, tier);
+  if (!first.admitted() || parent_ == nullptr) return first;
+
+  uint8_t level = 1;
+  for (TokenBucket* b = parent_.get(); b != nullptr; b = b->parent_.get(), ++level) {
+    Decision at = b->AcquireLocal(cost, now_ns, tier);
+    if (at.admitted()) continue;
+    // Undo the charges already made, from the bucket asked up to the one below the refusal. A
+    // charge followed by an equal refund restores the same token balance (see shaping.md).
+    for (TokenBucket* u = this; u != b; u = u->parent_.get()) u->SettleLocal(-cost, now_ns);
+    at.level = level;
+    at.remaining = first.remaining + cost;
+    return at;
+  }
+  return first;
+}
+
+absl::Status TokenBucket::Settle(double delta, MonoTime now) noexcept {
+  if (!std::isfinite(delta)) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("settle delta = %g: must be a finite number", delta));
+  }
+  const int64_t now_ns = ToNs(now);
+  for (TokenBucket* b = this; b != nullptr; b = b->parent_.get()) b->SettleLocal(delta, now_ns);
+  return absl::OkStatus();
+}
+
+absl::Status TokenBucket::Replan(const BucketConfig& config, MonoTime now) {
+  if (absl::Status s = ValidateBucketConfig(config); !s.ok()) return s;
+  const int64_t now_ns = ToNs(now);
+  // Writers of one bucket take turns; a Replan is rare (once per planning tick) and short.
+  while (replan_busy_.exchange(true, std::memory_order_acquire)) std::this_thread::yield();
+
+  uint64_t s = state_.load(std::memory_order_acquire);
+  Params old;
+  // Only a Replan changes the generation, and we hold the writer flag: this read is never torn.
+  LoadParams(s, &old);
+  const uint64_t next_gen = (Generation(s) + 1) & 0xff;
+  const int64_t epoch = now_ns - kEpochSlackNs;
+  Slot& next = slots_[next_gen & 1];
+  StoreParams(next, config, epoch);
+  const double ns_per_token = 1e9 / config.rate_per_s;
+  const double ratio = config.size / old.size;
+  for (;;) {
+    const int64_t z = std::max(UnpackZ(s, old.epoch_ns), now_ns - old.tolerance_ns);
+    const double tokens = static_cast<double>(now_ns - z) / old.ns_per_token;
+    // Proportional carry-over of a positive balance; a debt is owed cost and carries unchanged.
+    const double carried = tokens > 0 ? tokens * ratio : tokens;
+    const int64_t z_new = now_ns - TokensToNs(carried, ns_per_token);
+    if (state_.compare_exchange_weak(s, Pack(next_gen, z_new, epoch), std::memory_order_acq_rel,
+                                     std::memory_order_acquire)) {
+      break;
+    }
+  }
+  replan_busy_.store(false, std::memory_order_release);
+  return absl::OkStatus();
+}
+
+double TokenBucket::Available(MonoTime now) const noexcept {
+  for (;;) {
+    const uint64_t s = state_.load(std::memory_order_acquire);
+    Params p;
+    if (!LoadParams(s, &p)) continue;
+    const double tokens =
+        static_cast<double>(ToNs(now) - UnpackZ(s, p.epoch_ns)) / p.ns_per_token;
+    return std::min(p.size, tokens);
+  }
+}
+
+BucketConfig TokenBucket::config() const noexcept {
+  for (;;) {
+    const uint64_t s = state_.load(std::memory_order_acquire);
+    Params p;
+    if (!LoadParams(s, &p)) continue;
+    BucketConfig c;
+    c.rate_per_s = 1e9 / p.ns_per_token;
+    c.size = p.size;
+    for (int t = 0; t < kMaxTiers; ++t) c.reserve_fraction[t] = p.reserve_fraction[t];
+    return c;
+  }
+}
+
+}  // namespace tidegate::shaping
