@@ -1,10 +1,8 @@
 #include "tidegate/shaping/registry.h"
 
-#include <mutex>
+#include <fmt/format.h>
 
-#include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
-#include "absl/strings/str_split.h"
+#include <mutex>
 
 namespace tidegate::shaping {
 namespace {
@@ -14,17 +12,17 @@ constexpr char kKeyValueSep = '\x1f';
 
 absl::Status ValidatePart(std::string_view what, std::string_view part, bool may_be_empty) {
   if (part.empty() && !may_be_empty) {
-    return absl::InvalidArgumentError(absl::StrCat(what, " is empty"));
+    return absl::InvalidArgumentError(fmt::format("{}{}", what, " is empty"));
   }
   if (part.size() > kMaxKeyPartLength) {
-    return absl::InvalidArgumentError(absl::StrFormat("%s is %d bytes long: at most %d allowed",
-                                                      what, part.size(), kMaxKeyPartLength));
+    return absl::InvalidArgumentError(fmt::format("{} is {} bytes long: at most {} allowed", what,
+                                                  part.size(), kMaxKeyPartLength));
   }
   for (size_t i = 0; i < part.size(); ++i) {
     const unsigned char c = static_cast<unsigned char>(part[i]);
     if (c < 0x20 || c == 0x7f) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "%s holds control character 0x%02x at byte %d", what, static_cast<int>(c), i));
+      return absl::InvalidArgumentError(fmt::format(
+          "{} holds control character 0x{:02x} at byte {}", what, static_cast<int>(c), i));
     }
   }
   return absl::OkStatus();
@@ -45,13 +43,19 @@ std::string ClassKey::Canonical() const {
 
 absl::StatusOr<ClassKey> ClassKey::Parse(std::string_view canonical) {
   ClassKey key;
-  std::vector<std::string_view> parts = absl::StrSplit(canonical, kEntrySep);
+  std::vector<std::string_view> parts;
+  for (size_t start = 0;;) {
+    const size_t end = canonical.find(kEntrySep, start);
+    parts.push_back(canonical.substr(start, end - start));
+    if (end == std::string_view::npos) break;
+    start = end + 1;
+  }
   key.tenant = std::string(parts[0]);
   for (size_t i = 1; i < parts.size(); ++i) {
     const size_t sep = parts[i].find(kKeyValueSep);
     if (sep == std::string_view::npos) {
       return absl::InvalidArgumentError(
-          absl::StrFormat("class key entry %d has no key/value separator", i));
+          fmt::format("class key entry {} has no key/value separator", i));
     }
     key.entries.emplace_back(std::string(parts[i].substr(0, sep)),
                              std::string(parts[i].substr(sep + 1)));
@@ -61,9 +65,9 @@ absl::StatusOr<ClassKey> ClassKey::Parse(std::string_view canonical) {
 }
 
 std::string ClassKey::ToString() const {
-  std::string out = absl::StrCat(tenant, "/");
+  std::string out = fmt::format("{}{}", tenant, "/");
   for (size_t i = 0; i < entries.size(); ++i) {
-    absl::StrAppend(&out, i ? "," : "", entries[i].first, "=", entries[i].second);
+    out += fmt::format("{}{}={}", i ? "," : "", entries[i].first, entries[i].second);
   }
   return out;
 }
@@ -71,18 +75,18 @@ std::string ClassKey::ToString() const {
 absl::Status ValidateClassKey(const ClassKey& key) {
   if (absl::Status s = ValidatePart("tenant", key.tenant, false); !s.ok()) return s;
   if (key.entries.size() > kMaxDescriptorEntries) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "class has %d descriptor entries: at most %d allowed", key.entries.size(),
-        kMaxDescriptorEntries));
+    return absl::InvalidArgumentError(
+        fmt::format("class has {} descriptor entries: at most {} allowed", key.entries.size(),
+                    kMaxDescriptorEntries));
   }
   for (size_t i = 0; i < key.entries.size(); ++i) {
-    if (absl::Status s = ValidatePart(absl::StrFormat("descriptor entry %d key", i),
-                                      key.entries[i].first, false);
+    if (absl::Status s =
+            ValidatePart(fmt::format("descriptor entry {} key", i), key.entries[i].first, false);
         !s.ok()) {
       return s;
     }
-    if (absl::Status s = ValidatePart(absl::StrFormat("descriptor entry %d value", i),
-                                      key.entries[i].second, true);
+    if (absl::Status s =
+            ValidatePart(fmt::format("descriptor entry {} value", i), key.entries[i].second, true);
         !s.ok()) {
       return s;
     }
@@ -117,18 +121,19 @@ absl::Status BucketRegistry::RemoveTenant(std::string_view tenant) {
   std::unique_lock lock(tenants_mu_);
   auto it = tenants_.find(tenant);
   if (it == tenants_.end()) {
-    return absl::NotFoundError(absl::StrCat("tenant '", tenant, "' does not exist"));
+    return absl::NotFoundError(fmt::format("{}{}{}", "tenant '", tenant, "' does not exist"));
   }
   if (auto c = classes_per_tenant_.find(tenant); c != classes_per_tenant_.end() && c->second > 0) {
-    return absl::FailedPreconditionError(absl::StrFormat(
-        "tenant '%s' still has %d classes: remove them first", tenant, c->second));
+    return absl::FailedPreconditionError(
+        fmt::format("tenant '{}' still has {} classes: remove them first", tenant, c->second));
   }
   tenants_.erase(it);
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::shared_ptr<TokenBucket>> BucketRegistry::UpsertClass(
-    const ClassKey& key, const BucketConfig& config, MonoTime now) {
+absl::StatusOr<std::shared_ptr<TokenBucket>> BucketRegistry::UpsertClass(const ClassKey& key,
+                                                                         const BucketConfig& config,
+                                                                         MonoTime now) {
   if (absl::Status s = ValidateClassKey(key); !s.ok()) return s;
   if (absl::Status s = ValidateBucketConfig(config); !s.ok()) return s;
   const std::string canonical = key.Canonical();
@@ -136,8 +141,8 @@ absl::StatusOr<std::shared_ptr<TokenBucket>> BucketRegistry::UpsertClass(
   std::unique_lock tenants_lock(tenants_mu_);
   auto tenant = tenants_.find(key.tenant);
   if (tenant == tenants_.end()) {
-    return absl::NotFoundError(absl::StrCat("tenant '", key.tenant, "' of class ",
-                                            key.ToString(), " does not exist"));
+    return absl::NotFoundError(fmt::format("{}{}{}{}{}", "tenant '", key.tenant, "' of class ",
+                                           key.ToString(), " does not exist"));
   }
   Shard& shard = ShardFor(canonical);
   std::unique_lock lock(shard.mu);
@@ -159,7 +164,7 @@ absl::Status BucketRegistry::RemoveClass(const ClassKey& key) {
   std::unique_lock lock(shard.mu);
   auto it = shard.classes.find(canonical);
   if (it == shard.classes.end()) {
-    return absl::NotFoundError(absl::StrCat("class ", key.ToString(), " does not exist"));
+    return absl::NotFoundError(fmt::format("{}{}{}", "class ", key.ToString(), " does not exist"));
   }
   shard.classes.erase(it);
   if (auto c = classes_per_tenant_.find(key.tenant); c != classes_per_tenant_.end()) {

@@ -1,12 +1,11 @@
 #include "tidegate/shaping/token_bucket.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <thread>
-
-#include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 
 namespace tidegate::shaping {
 namespace {
@@ -28,37 +27,36 @@ int64_t TokensToNs(double tokens, double ns_per_token) {
 }  // namespace
 
 absl::Status ValidateBucketConfig(const BucketConfig& c) {
-  if (!std::isfinite(c.rate_per_s) || c.rate_per_s < kMinRatePerS ||
-      c.rate_per_s > kMaxRatePerS) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "bucket rate_per_s = %g: must be a finite number in [%g, %g]", c.rate_per_s, kMinRatePerS,
-        kMaxRatePerS));
+  if (!std::isfinite(c.rate_per_s) || c.rate_per_s < kMinRatePerS || c.rate_per_s > kMaxRatePerS) {
+    return absl::InvalidArgumentError(
+        fmt::format("bucket rate_per_s = {}: must be a finite number in [{}, {}]", c.rate_per_s,
+                    kMinRatePerS, kMaxRatePerS));
   }
   if (!std::isfinite(c.size) || c.size <= 0) {
     return absl::InvalidArgumentError(
-        absl::StrFormat("bucket size = %g: must be a finite number > 0", c.size));
+        fmt::format("bucket size = {}: must be a finite number > 0", c.size));
   }
   const double burst_s = c.size / c.rate_per_s;
   const double max_burst_s = std::chrono::duration<double>(kMaxBurstTime).count();
   if (burst_s > max_burst_s) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "bucket size / rate_per_s = %g s: a full bucket must refill within %g s", burst_s,
-        max_burst_s));
+    return absl::InvalidArgumentError(
+        fmt::format("bucket size / rate_per_s = {} s: a full bucket must refill within {} s",
+                    burst_s, max_burst_s));
   }
   if (c.reserve_fraction[0] != 0) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "bucket reserve_fraction[0] = %g: tier 0 (critical) reserves nothing, must be 0",
+    return absl::InvalidArgumentError(fmt::format(
+        "bucket reserve_fraction[0] = {}: tier 0 (critical) reserves nothing, must be 0",
         c.reserve_fraction[0]));
   }
   for (int t = 1; t < kMaxTiers; ++t) {
     const double f = c.reserve_fraction[t];
     if (!std::isfinite(f) || f < 0 || f >= 1) {
       return absl::InvalidArgumentError(
-          absl::StrFormat("bucket reserve_fraction[%d] = %g: must be in [0, 1)", t, f));
+          fmt::format("bucket reserve_fraction[{}] = {}: must be in [0, 1)", t, f));
     }
     if (f < c.reserve_fraction[t - 1]) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "bucket reserve_fraction[%d] = %g is below reserve_fraction[%d] = %g: a lower tier "
+      return absl::InvalidArgumentError(fmt::format(
+          "bucket reserve_fraction[{}] = {} is below reserve_fraction[{}] = {}: a lower tier "
           "must reserve at least as much as a higher one",
           t, f, t - 1, c.reserve_fraction[t - 1]));
     }
@@ -71,20 +69,20 @@ absl::Status DecisionToStatus(const Decision& d, double cost, int tier) {
     case Verdict::kAdmitted:
       return absl::OkStatus();
     case Verdict::kRefused:
-      return absl::ResourceExhaustedError(absl::StrFormat(
-          "refused at level %d: cost %g for tier %d exceeds available tokens; retry after %.3f s",
+      return absl::ResourceExhaustedError(fmt::format(
+          "refused at level {}: cost {} for tier {} exceeds available tokens; retry after {:.3f} s",
           d.level, cost, tier, std::chrono::duration<double>(d.retry_after).count()));
     case Verdict::kInvalidCost:
       return absl::InvalidArgumentError(
-          absl::StrFormat("cost = %g: must be a finite number >= 0", cost));
+          fmt::format("cost = {}: must be a finite number >= 0", cost));
     case Verdict::kCostTooLarge:
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "cost = %g exceeds what tier %d may ever take from the bucket at level %d (its size "
+      return absl::InvalidArgumentError(fmt::format(
+          "cost = {} exceeds what tier {} may ever take from the bucket at level {} (its size "
           "less the tier's reserve)",
           cost, tier, d.level));
     case Verdict::kInvalidTier:
       return absl::InvalidArgumentError(
-          absl::StrFormat("tier = %d: must be in [0, %d)", tier, kMaxTiers));
+          fmt::format("tier = {}: must be in [0, {})", tier, kMaxTiers));
   }
   return absl::InternalError("unknown verdict");
 }
@@ -227,7 +225,7 @@ Decision TokenBucket::TryAcquire(double cost, MonoTime now, int tier) noexcept {
 absl::Status TokenBucket::Settle(double delta, MonoTime now) noexcept {
   if (!std::isfinite(delta)) {
     return absl::InvalidArgumentError(
-        absl::StrFormat("settle delta = %g: must be a finite number", delta));
+        fmt::format("settle delta = {}: must be a finite number", delta));
   }
   const int64_t now_ns = ToNs(now);
   for (TokenBucket* b = this; b != nullptr; b = b->parent_.get()) b->SettleLocal(delta, now_ns);
@@ -270,8 +268,7 @@ double TokenBucket::Available(MonoTime now) const noexcept {
     const uint64_t s = state_.load(std::memory_order_acquire);
     Params p;
     if (!LoadParams(s, &p)) continue;
-    const double tokens =
-        static_cast<double>(ToNs(now) - UnpackZ(s, p.epoch_ns)) / p.ns_per_token;
+    const double tokens = static_cast<double>(ToNs(now) - UnpackZ(s, p.epoch_ns)) / p.ns_per_token;
     return std::min(p.size, tokens);
   }
 }

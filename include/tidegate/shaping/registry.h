@@ -98,9 +98,7 @@ class BucketRegistry {
     Map classes;
   };
 
-  Shard& ShardFor(std::string_view key) const {
-    return shards_[StringHash{}(key) % kShards];
-  }
+  Shard& ShardFor(std::string_view key) const { return shards_[StringHash{}(key) % kShards]; }
 
   std::shared_ptr<TokenBucket> global_;
   mutable std::shared_mutex tenants_mu_;

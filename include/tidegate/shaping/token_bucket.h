@@ -1,4 +1,5 @@
-// tidegate/shaping/token_bucket.h — lock-free hierarchical token buckets (GCRA), the admission core.
+// tidegate/shaping/token_bucket.h — lock-free hierarchical token buckets (GCRA), the admission
+// core.
 //
 // A TokenBucket holds up to `size` tokens and refills at `rate_per_s` tokens per second. A request
 // asks for `cost` tokens with TryAcquire; it is admitted when the bucket — and every parent bucket
@@ -72,10 +73,10 @@ absl::Status ValidateBucketConfig(const BucketConfig& config);
 
 enum class Verdict : uint8_t {
   kAdmitted,
-  kRefused,         // Not enough tokens now; retry_after says when there will be.
-  kInvalidCost,     // Cost negative, NaN or infinite.
-  kCostTooLarge,    // Cost exceeds what the tier may ever take at some level: never admissible.
-  kInvalidTier,     // Tier outside [0, kMaxTiers).
+  kRefused,       // Not enough tokens now; retry_after says when there will be.
+  kInvalidCost,   // Cost negative, NaN or infinite.
+  kCostTooLarge,  // Cost exceeds what the tier may ever take at some level: never admissible.
+  kInvalidTier,   // Tier outside [0, kMaxTiers).
 };
 
 // The outcome of one TryAcquire. Small and trivially copyable: returned by value on the hot path.
@@ -132,9 +133,9 @@ class TokenBucket {
   // by bumping the generation in state_. Fields are atomics so that a reader racing a writer of the
   // *other* generation reads no torn value (it then fails its CAS or re-validation and retries).
   struct Slot {
-    std::atomic<double> ns_per_token{0};     // T
-    std::atomic<int64_t> tolerance_ns{0};    // tau = size * T
-    std::atomic<int64_t> epoch_ns{0};        // Origin of the offsets stored in state_.
+    std::atomic<double> ns_per_token{0};   // T
+    std::atomic<int64_t> tolerance_ns{0};  // tau = size * T
+    std::atomic<int64_t> epoch_ns{0};      // Origin of the offsets stored in state_.
     std::atomic<double> size{0};
     std::array<std::atomic<float>, kMaxTiers> reserve_fraction{};
   };
