@@ -1,0 +1,35 @@
+// The one list of forecasting models. To add a model: #include its header below and add ONE
+// entry to kModels (name, one-line description, factory returning a new unfitted instance).
+#include "tidegate/forecast/model_registry.h"
+
+#include <fmt/format.h>
+
+// Model headers (one line each).
+
+namespace tidegate::forecast {
+
+const std::vector<ModelEntry>& RegisteredModels() {
+  static const std::vector<ModelEntry> kModels = {
+      // {"name", "description", &Factory},   (one line per model)
+  };
+  return kModels;
+}
+
+std::string RegisteredModelNames() {
+  std::string out;
+  for (const auto& entry : RegisteredModels()) {
+    if (!out.empty()) out += ", ";
+    out += entry.name;
+  }
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<Forecaster>> MakeForecaster(std::string_view name) {
+  for (const auto& entry : RegisteredModels()) {
+    if (entry.name == name) return entry.make();
+  }
+  return absl::NotFoundError(
+      fmt::format("unknown forecasting model '{}' (known: {})", name, RegisteredModelNames()));
+}
+
+}  // namespace tidegate::forecast
