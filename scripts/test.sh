@@ -20,5 +20,5 @@ ctest --preset tsan -L stress
 
 # Fuzzers: a short smoke run each (make fuzz runs them longer).
 cmake --preset fuzz >/dev/null
-cmake --build --preset fuzz -j "${JOBS:-2}"
+cmake --build --preset fuzz -j "${JOBS:-2}" --target fuzzers
 scripts/run-fuzzers.sh build/fuzz "${FUZZ_SMOKE_SECONDS:-20}"

@@ -10,10 +10,14 @@
 namespace tidegate::shaping {
 namespace {
 
-// Offsets are measured from an epoch this far before the instant a slot is published, so that a
-// caller's `now` slightly older than another thread's (or a full bucket's z = now - tau) still maps
-// to a non-negative offset.
+// Offsets are measured from an epoch tau + this slack before the instant a slot is published, so
+// that a full bucket's z = now - tau, and a caller's `now` somewhat older than another thread's,
+// still map to a non-negative offset.
 constexpr int64_t kEpochSlackNs = int64_t{3600} * 1'000'000'000;
+
+int64_t EpochFor(int64_t now_ns, int64_t tolerance_ns) {
+  return now_ns - tolerance_ns - kEpochSlackNs;
+}
 
 int64_t ToNs(MonoTime t) { return t.time_since_epoch().count(); }
 
@@ -97,10 +101,11 @@ TokenBucket::TokenBucket(const BucketConfig& config, MonoTime now,
                          std::shared_ptr<TokenBucket> parent)
     : parent_(std::move(parent)) {
   const int64_t now_ns = ToNs(now);
-  StoreParams(slots_[0], config, now_ns - kEpochSlackNs);
   const double ns_per_token = 1e9 / config.rate_per_s;
-  const int64_t z_full = now_ns - TokensToNs(config.size, ns_per_token);
-  state_.store(Pack(0, z_full, now_ns - kEpochSlackNs), std::memory_order_release);
+  const int64_t tolerance_ns = TokensToNs(config.size, ns_per_token);
+  const int64_t epoch = EpochFor(now_ns, tolerance_ns);
+  StoreParams(slots_[0], config, epoch);
+  state_.store(Pack(0, now_ns - tolerance_ns, epoch), std::memory_order_release);
 }
 
 uint64_t TokenBucket::Pack(uint64_t generation, int64_t z_ns, int64_t epoch_ns) noexcept {
@@ -117,10 +122,8 @@ void TokenBucket::StoreParams(Slot& slot, const BucketConfig& config, int64_t ep
   slot.ns_per_token.store(ns_per_token, std::memory_order_release);
   slot.tolerance_ns.store(TokensToNs(config.size, ns_per_token), std::memory_order_release);
   slot.epoch_ns.store(epoch_ns, std::memory_order_release);
-  slot.size.store(config.size, std::memory_order_release);
-  for (int t = 0; t < kMaxTiers; ++t) {
-    slot.reserve_fraction[t].store(static_cast<float>(config.reserve_fraction[t]),
-                                   std::memory_order_release);
+  for (int t = 1; t < kMaxTiers; ++t) {
+    slot.reserve_fraction[t - 1].store(config.reserve_fraction[t], std::memory_order_release);
   }
 }
 
@@ -130,9 +133,9 @@ bool TokenBucket::LoadParams(uint64_t state, Params* p) const noexcept {
   p->ns_per_token = slot.ns_per_token.load(std::memory_order_relaxed);
   p->tolerance_ns = slot.tolerance_ns.load(std::memory_order_relaxed);
   p->epoch_ns = slot.epoch_ns.load(std::memory_order_relaxed);
-  p->size = slot.size.load(std::memory_order_relaxed);
-  for (int t = 0; t < kMaxTiers; ++t) {
-    p->reserve_fraction[t] = slot.reserve_fraction[t].load(std::memory_order_relaxed);
+  p->reserve_fraction[0] = 0;
+  for (int t = 1; t < kMaxTiers; ++t) {
+    p->reserve_fraction[t] = slot.reserve_fraction[t - 1].load(std::memory_order_relaxed);
   }
   // Seqlock-style validation: if any value above came from a Replan preparing a later generation,
   // the acquire fence makes that Replan's earlier generation bump visible to the load below.
@@ -150,8 +153,7 @@ Decision TokenBucket::AcquireLocal(double cost, int64_t now_ns, int tier) noexce
       s = state_.load(std::memory_order_acquire);
       continue;
     }
-    const int64_t reserve_ns =
-        static_cast<int64_t>(static_cast<double>(p.tolerance_ns) * p.reserve_fraction[tier]);
+    const int64_t reserve_ns = p.ReserveNs(tier);
     const int64_t cost_ns = TokensToNs(cost, p.ns_per_token);
     if (cost_ns > p.tolerance_ns - reserve_ns) {
       d.verdict = Verdict::kCostTooLarge;
@@ -163,7 +165,7 @@ Decision TokenBucket::AcquireLocal(double cost, int64_t now_ns, int tier) noexce
     if (z_new > limit) {
       d.verdict = Verdict::kRefused;
       d.retry_after = Duration(z_new - limit);
-      d.remaining = std::min(p.size, static_cast<double>(now_ns - z) / p.ns_per_token);
+      d.remaining = std::min(p.size(), static_cast<double>(now_ns - z) / p.ns_per_token);
       return d;
     }
     if (state_.compare_exchange_weak(s, Pack(Generation(s), z_new, p.epoch_ns),
@@ -173,6 +175,28 @@ Decision TokenBucket::AcquireLocal(double cost, int64_t now_ns, int tier) noexce
       return d;
     }
     // CAS failed: `s` holds the fresh state (maybe a new generation); recompute.
+  }
+}
+
+bool TokenBucket::CostTooLarge(double cost, int tier) const noexcept {
+  for (;;) {
+    const uint64_t s = state_.load(std::memory_order_acquire);
+    Params p;
+    if (!LoadParams(s, &p)) continue;
+    return TokensToNs(cost, p.ns_per_token) > p.tolerance_ns - p.ReserveNs(tier);
+  }
+}
+
+void TokenBucket::CheckAncestorsCanEverAdmit(const TokenBucket* refused, uint8_t level, double cost,
+                                             int tier, Decision* d) noexcept {
+  for (const TokenBucket* b = refused->parent_.get(); b != nullptr; b = b->parent_.get()) {
+    ++level;
+    if (b->CostTooLarge(cost, tier)) {
+      d->verdict = Verdict::kCostTooLarge;
+      d->level = level;
+      d->retry_after = Duration(0);
+      return;
+    }
   }
 }
 
@@ -206,6 +230,7 @@ Decision TokenBucket::TryAcquire(double cost, MonoTime now, int tier) noexcept {
   }
   const int64_t now_ns = ToNs(now);
   Decision first = AcquireLocal(cost, now_ns, tier);
+  if (first.verdict == Verdict::kRefused) CheckAncestorsCanEverAdmit(this, 0, cost, tier, &first);
   if (!first.admitted() || parent_ == nullptr) return first;
 
   uint8_t level = 1;
@@ -217,6 +242,7 @@ Decision TokenBucket::TryAcquire(double cost, MonoTime now, int tier) noexcept {
     for (TokenBucket* u = this; u != b; u = u->parent_.get()) u->SettleLocal(-cost, now_ns);
     at.level = level;
     at.remaining = first.remaining + cost;
+    if (at.verdict == Verdict::kRefused) CheckAncestorsCanEverAdmit(b, level, cost, tier, &at);
     return at;
   }
   return first;
@@ -243,11 +269,11 @@ absl::Status TokenBucket::Replan(const BucketConfig& config, MonoTime now) {
   // Only a Replan changes the generation, and we hold the writer flag: this read is never torn.
   LoadParams(s, &old);
   const uint64_t next_gen = (Generation(s) + 1) & 0xff;
-  const int64_t epoch = now_ns - kEpochSlackNs;
+  const double ns_per_token = 1e9 / config.rate_per_s;
+  const int64_t epoch = EpochFor(now_ns, TokensToNs(config.size, ns_per_token));
   Slot& next = slots_[next_gen & 1];
   StoreParams(next, config, epoch);
-  const double ns_per_token = 1e9 / config.rate_per_s;
-  const double ratio = config.size / old.size;
+  const double ratio = config.size / old.size();
   for (;;) {
     const int64_t z = std::max(UnpackZ(s, old.epoch_ns), now_ns - old.tolerance_ns);
     const double tokens = static_cast<double>(now_ns - z) / old.ns_per_token;
@@ -269,7 +295,7 @@ double TokenBucket::Available(MonoTime now) const noexcept {
     Params p;
     if (!LoadParams(s, &p)) continue;
     const double tokens = static_cast<double>(ToNs(now) - UnpackZ(s, p.epoch_ns)) / p.ns_per_token;
-    return std::min(p.size, tokens);
+    return std::min(p.size(), tokens);
   }
 }
 
@@ -280,7 +306,7 @@ BucketConfig TokenBucket::config() const noexcept {
     if (!LoadParams(s, &p)) continue;
     BucketConfig c;
     c.rate_per_s = 1e9 / p.ns_per_token;
-    c.size = p.size;
+    c.size = p.size();
     for (int t = 0; t < kMaxTiers; ++t) c.reserve_fraction[t] = p.reserve_fraction[t];
     return c;
   }

@@ -134,17 +134,20 @@ class TokenBucket {
   // *other* generation reads no torn value (it then fails its CAS or re-validation and retries).
   struct Slot {
     std::atomic<double> ns_per_token{0};   // T
-    std::atomic<int64_t> tolerance_ns{0};  // tau = size * T
+    std::atomic<int64_t> tolerance_ns{0};  // tau = size * T; size is derived as tau / T.
     std::atomic<int64_t> epoch_ns{0};      // Origin of the offsets stored in state_.
-    std::atomic<double> size{0};
-    std::array<std::atomic<float>, kMaxTiers> reserve_fraction{};
+    std::array<std::atomic<double>, kMaxTiers - 1> reserve_fraction{};  // Tiers 1..; tier 0 is 0.
   };
   struct Params {  // A plain copy of a Slot.
     double ns_per_token;
     int64_t tolerance_ns;
     int64_t epoch_ns;
-    double size;
-    std::array<float, kMaxTiers> reserve_fraction;
+    std::array<double, kMaxTiers> reserve_fraction;  // [0] == 0.
+    double size() const { return static_cast<double>(tolerance_ns) / ns_per_token; }
+    // The part of tau that `tier` may not consume.
+    int64_t ReserveNs(int tier) const {
+      return static_cast<int64_t>(static_cast<double>(tolerance_ns) * reserve_fraction[tier]);
+    }
   };
 
   // state_ layout: [generation: 8 bits][offset of z from the slot's epoch, ns: 56 bits].
@@ -165,6 +168,12 @@ class TokenBucket {
 
   // Single-level operations used by the hierarchy.
   Decision AcquireLocal(double cost, int64_t now_ns, int tier) noexcept;
+  // True if `cost` exceeds what `tier` may ever take here (size less the tier's reserve).
+  bool CostTooLarge(double cost, int tier) const noexcept;
+  // Turns a refusal at `refused` (at depth `level`) into kCostTooLarge if some ancestor above it
+  // can never admit the cost, so that callers are not invited to retry the impossible.
+  static void CheckAncestorsCanEverAdmit(const TokenBucket* refused, uint8_t level, double cost,
+                                         int tier, Decision* d) noexcept;
   void SettleLocal(double delta, int64_t now_ns) noexcept;
 
   alignas(64) std::atomic<uint64_t> state_;
