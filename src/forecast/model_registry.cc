@@ -5,12 +5,16 @@
 #include <fmt/format.h>
 
 // Model headers (one line each).
+#include "tidegate/forecast/baseline.h"
 
 namespace tidegate::forecast {
 
 const std::vector<ModelEntry>& RegisteredModels() {
   static const std::vector<ModelEntry> kModels = {
       // {"name", "description", &Factory},   (one line per model)
+      {"naive", "last value (random walk)", &NewNaive},
+      {"snaive", "seasonal naive: value one season ago", &NewSeasonalNaive},
+      {"naive2", "naive on M4-classically deseasonalised data (M4 benchmark)", &NewNaive2},
   };
   return kModels;
 }
