@@ -163,10 +163,10 @@ void BM_Query30Days(benchmark::State& state) {
     benchmark::DoNotOptimize(result->data());
   }
   state.counters["points"] = static_cast<double>(points);
-  state.SetLabel(
-      force_raw ? "raw rows"
-                : std::string(ResolutionName(SqliteStore::ChooseResolution(start, end, step))) +
-                      " rollup");
+  const Resolution used =
+      force_raw ? Resolution::kRaw : SqliteStore::ChooseResolution(start, end, step);
+  state.SetLabel(used == Resolution::kRaw ? std::string("raw rows")
+                                          : std::string(ResolutionName(used)) + " rollup");
 }
 BENCHMARK(BM_Query30Days)
     ->Args({60, 0})
