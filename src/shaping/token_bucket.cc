@@ -22,10 +22,11 @@ int64_t EpochFor(int64_t now_ns, int64_t tolerance_ns) {
 int64_t ToNs(MonoTime t) { return t.time_since_epoch().count(); }
 
 // Converts a token count to nanoseconds of refill, saturating far beyond any valid state.
-int64_t TokensToNs(double tokens, double ns_per_token) {
+inline int64_t TokensToNs(double tokens, double ns_per_token) {
   constexpr double kLimit = 4e18;
   const double ns = std::clamp(tokens * ns_per_token, -kLimit, kLimit);
-  return std::llround(ns);
+  // Round half away from zero without a libm call (this is on the admission path).
+  return static_cast<int64_t>(ns >= 0 ? ns + 0.5 : ns - 0.5);
 }
 
 }  // namespace
@@ -129,18 +130,19 @@ void TokenBucket::StoreParams(Slot& slot, const BucketConfig& config, int64_t ep
 
 bool TokenBucket::LoadParams(uint64_t state, Params* p) const noexcept {
   const Slot& slot = slots_[Generation(state) & 1];
-  // These loads are ordered after the acquire load that produced `state`.
-  p->ns_per_token = slot.ns_per_token.load(std::memory_order_relaxed);
-  p->tolerance_ns = slot.tolerance_ns.load(std::memory_order_relaxed);
-  p->epoch_ns = slot.epoch_ns.load(std::memory_order_relaxed);
+  // Seqlock-style validation without a fence. Each load is an acquire: if it returns a value that
+  // a later Replan stored (with release) while preparing the *next* use of this slot, then that
+  // Replan's earlier generation bump happens-before the state_ load below, which therefore sees a
+  // different generation and we report a possibly torn read. Acquire loads are plain moves on
+  // x86-64 and cheap on ARM (ldar).
+  p->ns_per_token = slot.ns_per_token.load(std::memory_order_acquire);
+  p->tolerance_ns = slot.tolerance_ns.load(std::memory_order_acquire);
+  p->epoch_ns = slot.epoch_ns.load(std::memory_order_acquire);
   p->reserve_fraction[0] = 0;
   for (int t = 1; t < kMaxTiers; ++t) {
-    p->reserve_fraction[t] = slot.reserve_fraction[t - 1].load(std::memory_order_relaxed);
+    p->reserve_fraction[t] = slot.reserve_fraction[t - 1].load(std::memory_order_acquire);
   }
-  // Seqlock-style validation: if any value above came from a Replan preparing a later generation,
-  // the acquire fence makes that Replan's earlier generation bump visible to the load below.
-  std::atomic_thread_fence(std::memory_order_acquire);
-  const uint64_t again = state_.load(std::memory_order_relaxed);
+  const uint64_t again = state_.load(std::memory_order_acquire);
   return Generation(again) == Generation(state);
 }
 
@@ -148,33 +150,46 @@ Decision TokenBucket::AcquireLocal(double cost, int64_t now_ns, int tier) noexce
   Decision d;
   uint64_t s = state_.load(std::memory_order_acquire);
   for (;;) {
-    Params p;
-    if (!LoadParams(s, &p)) {
-      s = state_.load(std::memory_order_acquire);
+    // Only the fields this decision needs (see LoadParams for the ordering argument). A torn read
+    // cannot lead to an admission: the slot in use is rewritten only after the generation moved
+    // on, so the CAS below, which expects this generation, would fail. Refusals re-validate.
+    const Slot& slot = slots_[Generation(s) & 1];
+    const double ns_per_token = slot.ns_per_token.load(std::memory_order_acquire);
+    const int64_t tolerance_ns = slot.tolerance_ns.load(std::memory_order_acquire);
+    const int64_t epoch_ns = slot.epoch_ns.load(std::memory_order_acquire);
+    const int64_t reserve_ns =
+        tier == 0 ? 0
+                  : static_cast<int64_t>(static_cast<double>(tolerance_ns) *
+                                         slot.reserve_fraction[tier - 1].load(
+                                             std::memory_order_acquire));
+    const int64_t cost_ns = TokensToNs(cost, ns_per_token);
+    const int64_t z = UnpackZ(s, epoch_ns);
+    const int64_t z_new = std::max(z, now_ns - tolerance_ns) + cost_ns;
+    const int64_t limit = now_ns - reserve_ns;
+    if (z_new <= limit && cost_ns <= tolerance_ns - reserve_ns) {
+      if (state_.compare_exchange_weak(s, Pack(Generation(s), z_new, epoch_ns),
+                                       std::memory_order_acq_rel, std::memory_order_acquire)) {
+        d.verdict = Verdict::kAdmitted;
+        d.remaining = static_cast<double>(now_ns - z_new) / ns_per_token;
+        return d;
+      }
+      continue;  // `s` now holds the fresh state (maybe a new generation): recompute.
+    }
+    // Not admissible with what we read. Make sure the read was not torn before saying so.
+    const uint64_t again = state_.load(std::memory_order_acquire);
+    if (Generation(again) != Generation(s)) {
+      s = again;
       continue;
     }
-    const int64_t reserve_ns = p.ReserveNs(tier);
-    const int64_t cost_ns = TokensToNs(cost, p.ns_per_token);
-    if (cost_ns > p.tolerance_ns - reserve_ns) {
+    if (cost_ns > tolerance_ns - reserve_ns) {
       d.verdict = Verdict::kCostTooLarge;
       return d;
     }
-    const int64_t z = UnpackZ(s, p.epoch_ns);
-    const int64_t z_new = std::max(z, now_ns - p.tolerance_ns) + cost_ns;
-    const int64_t limit = now_ns - reserve_ns;
-    if (z_new > limit) {
-      d.verdict = Verdict::kRefused;
-      d.retry_after = Duration(z_new - limit);
-      d.remaining = std::min(p.size(), static_cast<double>(now_ns - z) / p.ns_per_token);
-      return d;
-    }
-    if (state_.compare_exchange_weak(s, Pack(Generation(s), z_new, p.epoch_ns),
-                                     std::memory_order_acq_rel, std::memory_order_acquire)) {
-      d.verdict = Verdict::kAdmitted;
-      d.remaining = static_cast<double>(now_ns - z_new) / p.ns_per_token;
-      return d;
-    }
-    // CAS failed: `s` holds the fresh state (maybe a new generation); recompute.
+    d.verdict = Verdict::kRefused;
+    d.retry_after = Duration(z_new - limit);
+    d.remaining = std::min(static_cast<double>(tolerance_ns) / ns_per_token,
+                           static_cast<double>(now_ns - z) / ns_per_token);
+    return d;
   }
 }
 
