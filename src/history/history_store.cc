@@ -44,6 +44,10 @@ absl::Status ParseLabel(std::string_view text, size_t& pos, std::string_view nam
   while (pos < text.size()) {
     const char c = text[pos++];
     if (c == '"') return absl::OkStatus();
+    if (c == '\n') {  // Canonical text escapes newlines; a raw one is not a key we wrote.
+      return absl::InvalidArgumentError(
+          fmt::format("series key: unescaped newline in {} label at offset {}", name, pos - 1));
+    }
     if (c != '\\') {
       value += c;
       continue;

@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <limits>
+#include <random>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -46,8 +47,50 @@ TEST(SeriesKeyTest, ParseRejectsMalformedText) {
               HasSubstr("unterminated class"));
   EXPECT_THAT(SeriesKey::Parse("cpu_ms{tenant=\"a\\q\",class=\"b\"}").status().message(),
               HasSubstr("unknown escape"));
+  EXPECT_THAT(SeriesKey::Parse("cpu_ms{tenant=\"a\nb\",class=\"b\"}").status().message(),
+              HasSubstr("unescaped newline in tenant"));
   EXPECT_EQ(SeriesKey::Parse("Cpu{tenant=\"\",class=\"\"}").status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// Property: Parse(ToString(k)) == k for random labels drawn from an alphabet heavy in the
+// characters the encoding escapes; and Parse never fails unsafely on arbitrary text (it returns
+// OK or InvalidArgument; ASan/UBSan watch the rest).
+TEST(SeriesKeyTest, RandomRoundTripAndArbitraryInput) {
+  const uint32_t seed = std::random_device{}();
+  SCOPED_TRACE(::testing::Message() << "seed " << seed);
+  std::mt19937 rng(seed);
+  const std::string alphabet = "ab\\\"\n{},=_9 \x01\xff";
+  auto random_text = [&](size_t max_len) {
+    std::string out(rng() % (max_len + 1), ' ');
+    for (char& c : out) c = alphabet[rng() % alphabet.size()];
+    return out;
+  };
+  for (int i = 0; i < 2000; ++i) {
+    SeriesKey key{"m_" + std::to_string(rng() % 100), random_text(12), random_text(12)};
+    absl::StatusOr<SeriesKey> parsed = SeriesKey::Parse(key.ToString());
+    ASSERT_TRUE(parsed.ok()) << parsed.status();
+    EXPECT_EQ(*parsed, key);
+  }
+  for (int i = 0; i < 2000; ++i) {
+    std::string text = random_text(40);
+    switch (rng() % 3) {
+      case 0:
+        text = "cpu_ms{tenant=\"" + text;
+        break;
+      case 1:
+        text = "cpu_ms{tenant=\"" + random_text(6) + "\",class=\"" + random_text(6) + "\"}";
+        break;
+      default:
+        break;
+    }
+    absl::StatusOr<SeriesKey> parsed = SeriesKey::Parse(text);
+    if (!parsed.ok()) {
+      EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
+    } else {
+      EXPECT_EQ(parsed->ToString(), text);  // Whatever parses is canonical.
+    }
+  }
 }
 
 TEST(SeriesKeyTest, ValidateNamesTheField) {
