@@ -1,0 +1,96 @@
+#include "server/grpc_server.h"
+
+#include <fmt/format.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server_builder.h>
+
+#include <charconv>
+#include <utility>
+
+namespace tidegate::server {
+
+absl::StatusOr<std::pair<std::string, int>> ParseHostPort(std::string_view listen) {
+  if (listen.empty()) return absl::InvalidArgumentError("listen address is empty");
+  std::string_view host;
+  std::string_view port_text;
+  if (listen.front() == '[') {
+    const size_t close = listen.find(']');
+    if (close == std::string_view::npos || close + 1 >= listen.size() || listen[close + 1] != ':') {
+      return absl::InvalidArgumentError(
+          fmt::format("listen address '{}': expected [ipv6]:port", listen));
+    }
+    host = listen.substr(0, close + 1);
+    port_text = listen.substr(close + 2);
+  } else {
+    const size_t colon = listen.rfind(':');
+    if (colon == std::string_view::npos) {
+      return absl::InvalidArgumentError(
+          fmt::format("listen address '{}': expected host:port", listen));
+    }
+    host = listen.substr(0, colon);
+    port_text = listen.substr(colon + 1);
+    if (host.find(':') != std::string_view::npos) {
+      return absl::InvalidArgumentError(
+          fmt::format("listen address '{}': put an IPv6 host in brackets, [::1]:port", listen));
+    }
+  }
+  if (host.empty()) {
+    return absl::InvalidArgumentError(fmt::format("listen address '{}': host is empty", listen));
+  }
+  int port = -1;
+  const auto [end, ec] =
+      std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (port_text.empty() || ec != std::errc() || end != port_text.data() + port_text.size() ||
+      port < 0 || port > 65535) {
+    return absl::InvalidArgumentError(
+        fmt::format("listen address '{}': port '{}' is not in 0..65535", listen, port_text));
+  }
+  return std::make_pair(std::string(host), port);
+}
+
+absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
+    std::string_view listen, const std::vector<grpc::Service*>& services, const Options& options) {
+  auto host_port = ParseHostPort(listen);
+  if (!host_port.ok()) return host_port.status();
+  if (services.empty()) return absl::InvalidArgumentError("no gRPC service to serve");
+
+  grpc::ServerBuilder builder;
+  int selected_port = 0;
+  builder.AddListeningPort(std::string(listen), grpc::InsecureServerCredentials(), &selected_port);
+  builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
+  // gRPC sets SO_REUSEPORT by default: a second daemon would then share the port silently.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  for (grpc::Service* service : services) {
+    if (service == nullptr) return absl::InvalidArgumentError("null gRPC service");
+    builder.RegisterService(service);
+  }
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || selected_port == 0) {
+    if (server != nullptr) server->Shutdown();
+    return absl::UnavailableError(
+        fmt::format("cannot listen for gRPC on '{}' (address in use or not local?)", listen));
+  }
+  std::string address = fmt::format("{}:{}", host_port->first, selected_port);
+  return std::unique_ptr<GrpcServer>(
+      new GrpcServer(std::move(server), selected_port, std::move(address),
+                     options.clock != nullptr ? options.clock : &RealClock()));
+}
+
+GrpcServer::GrpcServer(std::unique_ptr<grpc::Server> server, int port, std::string address,
+                       const Clock* clock)
+    : server_(std::move(server)), port_(port), address_(std::move(address)), clock_(clock) {}
+
+GrpcServer::~GrpcServer() { Stop(Duration::zero()); }
+
+void GrpcServer::Stop(Duration grace) {
+  std::lock_guard<std::mutex> lock(stop_mu_);
+  if (stopped_) return;
+  stopped_ = true;
+  // gRPC wants a wall-clock deadline; take it from our clock, not from system_clock directly.
+  const auto deadline = std::chrono::time_point_cast<std::chrono::system_clock::duration>(
+      std::chrono::system_clock::time_point(clock_->WallNow().time_since_epoch() + grace));
+  server_->Shutdown(deadline);
+  server_->Wait();
+}
+
+}  // namespace tidegate::server
