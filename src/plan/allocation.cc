@@ -65,9 +65,6 @@ class Allocator {
  private:
   double Demand(int i) const { return std::max(0.0, p_.requests[i].demand); }
   double Floor(int i) const { return std::min(std::max(0.0, p_.requests[i].floor), Demand(i)); }
-  double Cost(int i, int k) const {
-    return p_.requests[i].cost[k < kNumResources ? k : (k - kNumResources) % kNumResources];
-  }
 
   // Per class, the finite constraints it counts against (cost > 0): its global resources and the
   // quotas of its tenant and every ancestor.
@@ -76,17 +73,25 @@ class Allocator {
     cons_.offset.assign(n + 1, 0);
     cons_.items.clear();
     cons_.items.reserve(n * kNumResources);
+    cons_cost_.clear();
+    cons_cost_.reserve(n * kNumResources);
     for (size_t i = 0; i < n; ++i) {
       const AllocationRequest& q = p_.requests[i];
       for (int r = 0; r < kNumResources; ++r) {
         if (q.cost[r] <= 0) continue;
-        if (std::isfinite(residual_[r])) cons_.items.push_back(r);
+        if (std::isfinite(residual_[r])) {
+          cons_.items.push_back(r);
+          cons_cost_.push_back(q.cost[r]);
+        }
         // Parent chain; bounded by the tenant count in case the caller passed a cycle.
         int hops = 0;
         for (int t = q.tenant; t >= 0 && hops <= static_cast<int>(p_.tenant_parent.size());
              t = p_.tenant_parent[t], ++hops) {
           const int k = TenantConstraint(t, r);
-          if (std::isfinite(residual_[k])) cons_.items.push_back(k);
+          if (std::isfinite(residual_[k])) {
+            cons_.items.push_back(k);
+            cons_cost_.push_back(q.cost[r]);
+          }
         }
       }
       cons_.offset[i + 1] = static_cast<int32_t>(cons_.items.size());
@@ -104,7 +109,7 @@ class Allocator {
       any = true;
       for (int32_t o = cons_.offset[i]; o < cons_.offset[i + 1]; ++o) {
         const int k = cons_.items[o];
-        need_[k] += f * Cost(i, k);
+        need_[k] += f * cons_cost_[o];
       }
     }
     if (!any) return;
@@ -122,7 +127,7 @@ class Allocator {
       if (factor < 1) a.limit = Limit::kFloorsScaled;
       for (int32_t o = cons_.offset[i]; o < cons_.offset[i + 1]; ++o) {
         const int k = cons_.items[o];
-        residual_[k] = std::max(0.0, residual_[k] - f * Cost(i, k));
+        residual_[k] = std::max(0.0, residual_[k] - f * cons_cost_[o]);
       }
     }
   }
@@ -142,7 +147,7 @@ class Allocator {
       const int k = cons_.items[o];
       const int t = (k - kNumResources) / kNumResources;
       const double quota = p_.tenant_quota[t][(k - kNumResources) % kNumResources];
-      s = std::max(s, quota > 0 ? Cost(i, k) / quota : kUnlimited);
+      s = std::max(s, quota > 0 ? cons_cost_[o] / quota : kUnlimited);
     }
     return s;
   }
@@ -156,7 +161,7 @@ class Allocator {
       if (extra <= 0) continue;
       for (int32_t o = cons_.offset[i]; o < cons_.offset[i + 1]; ++o) {
         const int k = cons_.items[o];
-        need_[k] += extra * Cost(i, k);
+        need_[k] += extra * cons_cost_[o];
       }
     }
     bool fits = true;
@@ -178,7 +183,7 @@ class Allocator {
   void Take(int i, double extra) {
     for (int32_t o = cons_.offset[i]; o < cons_.offset[i + 1]; ++o) {
       const int k = cons_.items[o];
-      residual_[k] = std::max(0.0, residual_[k] - extra * Cost(i, k));
+      residual_[k] = std::max(0.0, residual_[k] - extra * cons_cost_[o]);
     }
   }
 
@@ -266,9 +271,11 @@ class Allocator {
         last[k] = level;
       }
     };
+    // The few global resources change at almost every event; they are scanned directly instead
+    // of going through the heap, which then only holds tenant quotas.
     auto reschedule = [&](int k) {
       ++version[k];
-      if (saturated[k] || slope[k] <= 0) return;
+      if (k < kNumResources || saturated[k] || slope[k] <= 0) return;
       heap.push({last[k] + std::max(0.0, rem[k]) / slope[k], k, version[k]});
     };
     auto set_slope = [&](size_t j, double level, double sign) {
@@ -276,7 +283,7 @@ class Allocator {
       for (int32_t o = cons_.offset[i]; o < cons_.offset[i + 1]; ++o) {
         const int k = cons_.items[o];
         advance(k, level);
-        slope[k] += sign * gain[j] * Cost(i, k);
+        slope[k] += sign * gain[j] * cons_cost_[o];
         if (slope[k] < 0) slope[k] = 0;
         reschedule(k);
       }
@@ -286,11 +293,21 @@ class Allocator {
     for (;;) {
       while (!heap.empty() && heap.top().version != version[heap.top().k]) heap.pop();
       const double ev_level = next < events.size() ? events[next].level : kUnlimited;
-      const double sat_level = heap.empty() ? kUnlimited : heap.top().level;
+      double sat_level = heap.empty() ? kUnlimited : heap.top().level;
+      int k = heap.empty() ? -1 : heap.top().k;
+      bool from_heap = k >= 0;
+      for (int r = 0; r < kNumResources; ++r) {
+        if (saturated[r] || slope[r] <= 0) continue;
+        const double level = last[r] + std::max(0.0, rem[r]) / slope[r];
+        if (level < sat_level) {
+          sat_level = level;
+          k = r;
+          from_heap = false;
+        }
+      }
       if (!std::isfinite(ev_level) && !std::isfinite(sat_level)) break;
       if (sat_level <= ev_level) {
-        const int k = heap.top().k;
-        heap.pop();
+        if (from_heap) heap.pop();
         advance(k, sat_level);
         saturated[k] = 1;
         ++version[k];
@@ -358,7 +375,7 @@ class Allocator {
     for (size_t i = 0; i < n; ++i) {
       const double x = result_.classes[i].rate;
       for (int32_t o = cons_.offset[i]; o < cons_.offset[i + 1]; ++o) {
-        use[cons_.items[o]] += x * Cost(i, cons_.items[o]);
+        use[cons_.items[o]] += x * cons_cost_[o];
       }
     }
     std::vector<double> cap(num_constraints_);
@@ -397,6 +414,7 @@ class Allocator {
   std::vector<double> need_;
   std::vector<int> order_;
   Csr cons_;
+  std::vector<double> cons_cost_;  // cost of the class on cons_.items[o]'s resource.
   AllocationResult result_;
 };
 
