@@ -1,0 +1,170 @@
+// Runs anomaly detectors over a NAB corpus and prints the three NAB profiles side by side.
+//   nab_run --data ../shared/data/NAB-dev [--detectors conformal,windowed_gaussian]
+//           [--scores-dir DIR --name NAME]   (score existing `tidegate detect` outputs instead)
+// Every detector reads each file causally, row by row, as the daemon would.
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "nab_scorer.h"
+#include "tidegate/anomaly/detector.h"
+
+namespace fs = std::filesystem;
+using tidegate::nab::FileResult;
+
+namespace {
+
+// "YYYY-MM-DD HH:MM:SS[.ffffff]" -> seconds since the epoch (UTC). NaN if malformed.
+double ParseTime(const std::string& s) {
+  int y, mo, d, h, mi;
+  double sec;
+  if (std::sscanf(s.c_str(), "%d-%d-%d %d:%d:%lf", &y, &mo, &d, &h, &mi, &sec) != 6) return NAN;
+  const std::chrono::sys_days day{std::chrono::year(y) / mo / d};
+  return static_cast<double>(day.time_since_epoch().count()) * 86400 + h * 3600 + mi * 60 + sec;
+}
+
+struct Series {
+  std::vector<double> time_s, value, score;
+};
+
+// Reads timestamp,value[,anomaly_score]; returns false with a message naming file and line.
+bool ReadCsv(const fs::path& path, Series* out, std::string* error) {
+  std::ifstream in(path);
+  std::string line;
+  int line_no = 0;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (line_no == 1) continue;  // Header.
+    std::stringstream ss(line);
+    std::string ts, val, score;
+    std::getline(ss, ts, ',');
+    std::getline(ss, val, ',');
+    std::getline(ss, score, ',');
+    const double t = ParseTime(ts);
+    char* end = nullptr;
+    const double v = std::strtod(val.c_str(), &end);
+    if (std::isnan(t) || end == val.c_str()) {
+      *error = fmt::format("{}:{}: cannot parse '{}'", path.string(), line_no, line);
+      return false;
+    }
+    out->time_s.push_back(t);
+    out->value.push_back(v);
+    if (!score.empty()) out->score.push_back(std::strtod(score.c_str(), nullptr));
+  }
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string data_dir, scores_dir, scores_name = "scores";
+  std::string detectors = "conformal,windowed_gaussian";
+  std::vector<std::string> settings;  // --set key=value, for the conformal detector.
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i];
+    if (flag == "--data") {
+      data_dir = argv[i + 1];
+    } else if (flag == "--detectors") {
+      detectors = argv[i + 1];
+    } else if (flag == "--scores-dir") {
+      scores_dir = argv[i + 1];
+    } else if (flag == "--name") {
+      scores_name = argv[i + 1];
+    } else if (flag == "--set") {
+      settings.push_back(argv[i + 1]);
+    } else {
+      std::fprintf(stderr, "nab_run: unknown flag %s\n", flag.c_str());
+      return 2;
+    }
+  }
+  if (data_dir.empty()) {
+    std::fprintf(stderr, "usage: nab_run --data NAB_DIR [--detectors a,b] [--scores-dir DIR]\n");
+    return 2;
+  }
+  std::ifstream labels_in(fs::path(data_dir) / "labels" / "combined_windows.json");
+  if (!labels_in) {
+    std::fprintf(stderr, "nab_run: no labels/combined_windows.json under %s\n", data_dir.c_str());
+    return 1;
+  }
+  const nlohmann::json labels = nlohmann::json::parse(labels_in, nullptr, false);
+  if (labels.is_discarded()) {
+    std::fprintf(stderr, "nab_run: labels/combined_windows.json is not valid JSON\n");
+    return 1;
+  }
+
+  std::vector<std::string> names;
+  if (!scores_dir.empty()) {
+    names = {scores_name};
+  } else {
+    std::stringstream ss(detectors);
+    for (std::string d; std::getline(ss, d, ',');) names.push_back(d);
+  }
+  std::map<std::string, std::vector<FileResult>> results;
+  std::map<std::string, double> seconds;
+  for (const auto& [file, windows] : labels.items()) {
+    Series series;
+    std::string error;
+    if (!ReadCsv(fs::path(data_dir) / "data" / file, &series, &error)) {
+      std::fprintf(stderr, "nab_run: %s\n", error.c_str());
+      return 1;
+    }
+    std::vector<tidegate::nab::Window> wins;
+    for (const auto& w : windows) {
+      wins.push_back({ParseTime(w[0].get<std::string>()), ParseTime(w[1].get<std::string>())});
+    }
+    for (const std::string& name : names) {
+      FileResult r{file, series.time_s, {}, wins};
+      if (!scores_dir.empty()) {
+        Series scored;
+        if (!ReadCsv(fs::path(scores_dir) / file, &scored, &error)) {
+          std::fprintf(stderr, "nab_run: %s\n", error.c_str());
+          return 1;
+        }
+        if (scored.score.size() != series.time_s.size()) {
+          std::fprintf(stderr, "nab_run: %s: %zu scores for %zu rows\n", file.c_str(),
+                       scored.score.size(), series.time_s.size());
+          return 1;
+        }
+        r.score = scored.score;
+      } else {
+        auto detector = tidegate::anomaly::MakeDetector(name, settings);
+        if (!detector.ok()) {
+          std::fprintf(stderr, "nab_run: %s\n", std::string(detector.status().message()).c_str());
+          return 2;
+        }
+        const auto start = std::chrono::steady_clock::now();
+        for (double v : series.value) r.score.push_back((*detector)->Observe(v).score);
+        seconds[name] +=
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      }
+      results[name].push_back(std::move(r));
+    }
+  }
+
+  size_t windows = 0, rows = 0;
+  for (const auto& f : results.begin()->second) {
+    windows += f.windows.size();
+    rows += f.time_s.size();
+  }
+  std::printf("NAB corpus: %zu files, %zu windows, %zu rows (%s)\n", results.begin()->second.size(),
+              windows, rows, data_dir.c_str());
+  std::printf("%-20s %-14s %10s %10s %5s %5s %5s %10s\n", "detector", "profile", "score",
+              "threshold", "TP", "FP", "FN", "time s");
+  for (const std::string& name : names) {
+    for (const auto& profile : tidegate::nab::StandardProfiles()) {
+      const auto c = tidegate::nab::BestThreshold(results[name], profile);
+      std::printf("%-20s %-14s %10.1f %10.6f %5d %5d %5d %10.2f\n", name.c_str(),
+                  profile.name.c_str(), c.normalized, c.threshold, c.true_positives,
+                  c.false_positives, c.false_negatives, seconds[name]);
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,134 @@
+// tidegate/anomaly/detector.h — causal anomaly scores, flags and kinds for one series.
+//
+// A Detector consumes one observation at a time and returns, for that observation, a score in
+// [0, 1], a flag and a kind. It is causal: the result for x_t depends on x_0..x_t only. The
+// planner uses the flag to stop trusting a forecast (surge mode); the daemon raises alerts on it.
+//
+// Algorithm (ConformalDetector; docs/design/anomaly.md has the derivation):
+//   1. Prediction. x̂_t is a robust local level: the median of the last `level_window` values
+//      (missing values skipped). The residual is r_t = x_t − x̂_t.
+//   2. Calibrated surprise. r_t is scaled by a robust spread (MAD of recent residuals), and its
+//      conformal p-value is taken against the last `calibration_window` scaled residuals:
+//          p_t = (1 + #{i : |s_i| ≥ |s_t|}) / (n + 1)
+//      Under exchangeability p_t is uniform, so P(p_t ≤ α) ≤ α: the surprise is calibrated
+//      whatever the residual distribution. The point score is u_t = 1 − p_t.
+//   3. Level shifts. A shift makes many moderately surprising residuals in a row, none extreme.
+//      With v_t = −log p_t (mean 1 under the null), the short-run mean m_s over `short_window`
+//      is compared with the long-run mean and sd of v (anomaly likelihood, as in Ahmad et al.
+//      2017): L_t = Φ((m_s − μ_v) / σ_v). Φ is the standard normal CDF.
+//   4. Value novelty. The two-sided conformal p-value of x_t among the last `history_window`
+//      values, q_t = min(1, 2·min(1 + #{x_i ≥ x_t}, 1 + #{x_i ≤ x_t}) / (n + 1)), catches values
+//      outside the range seen so far once the local level of step 1 has adapted to them.
+//      Score = max(u_t, L_t, 1 − q_t), then a refractory period: after a flag, scores are
+//      multiplied by the fraction of `refractory` steps elapsed, so one event raises one alarm.
+//   6. Kind: kSpike / kDip when the point surprise dominates (by the residual's sign),
+//      kLevelShift when the likelihood does, kNone below the flag.
+//   Missing observations (NaN) return score 0, flag false, and leave every state unchanged.
+//   The first `probation` observations score 0 while the windows fill.
+//
+// WindowedGaussianDetector is the classic baseline: z = |x_t − μ_W| / σ_W over the previous W
+// values and score = erf(z / √2) (two-sided Gaussian tail).
+//
+// Thread-safety: a Detector is not thread-safe; use one per series (they are small).
+#ifndef TIDEGATE_ANOMALY_DETECTOR_H_
+#define TIDEGATE_ANOMALY_DETECTOR_H_
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace tidegate::anomaly {
+
+enum class AnomalyKind { kNone, kSpike, kDip, kLevelShift };
+std::string_view AnomalyKindName(AnomalyKind kind);
+
+struct AnomalyResult {
+  double score = 0;  // [0, 1]
+  bool flag = false;
+  AnomalyKind kind = AnomalyKind::kNone;
+};
+
+class Detector {
+ public:
+  virtual ~Detector() = default;
+  // Scores x (NaN = missing) given everything seen before. Never returns a NaN score.
+  virtual AnomalyResult Observe(double x) = 0;
+  virtual std::string_view Name() const = 0;
+};
+
+struct ConformalDetectorOptions {
+  int level_window = 32;          // Median of this many recent values predicts the next.
+  int spread_window = 256;        // MAD of this many recent residuals scales them.
+  int calibration_window = 2000;  // Conformal p-values against this many scaled residuals.
+  int short_window = 6;           // Likelihood: short-run mean of −log p.
+  int long_window = 600;          // Likelihood: long-run mean and sd of −log p.
+  int probation = 150;            // Observations scored 0 while windows fill.
+  double flag_threshold = 0.998;  // Score at or above this raises the flag.
+  int refractory = 300;           // Steps of damped scores after a flag.
+  int history_window = 4000;      // Value novelty: rank of x among this many past values.
+  double novelty_weight = 1;      // 0 disables the value-novelty term.
+
+  // OK, or InvalidArgument naming the field.
+  absl::Status Validate() const;
+};
+
+class ConformalDetector final : public Detector {
+ public:
+  static absl::StatusOr<std::unique_ptr<ConformalDetector>> Create(
+      const ConformalDetectorOptions& options);
+  AnomalyResult Observe(double x) override;
+  std::string_view Name() const override { return "conformal"; }
+
+ private:
+  explicit ConformalDetector(const ConformalDetectorOptions& o) : o_(o) {}
+
+  ConformalDetectorOptions o_;
+  std::deque<double> values_;       // Last level_window values.
+  std::deque<double> residuals_;    // Last spread_window raw residuals.
+  std::deque<double> calibration_;  // Last calibration_window |scaled residuals|.
+  std::deque<double> surprise_;     // Last long_window values of −log p.
+  std::deque<double> history_;      // Last history_window values, in arrival order...
+  std::vector<double> sorted_;      // ...and the same values sorted, for rank queries.
+  int64_t seen_ = 0;
+  int64_t since_flag_ = -1;  // Steps since the last flag; -1: never flagged.
+};
+
+struct WindowedGaussianOptions {
+  int window = 6400;
+  int probation = 150;
+  double flag_threshold = 0.9999;
+  absl::Status Validate() const;
+};
+
+class WindowedGaussianDetector final : public Detector {
+ public:
+  static absl::StatusOr<std::unique_ptr<WindowedGaussianDetector>> Create(
+      const WindowedGaussianOptions& options);
+  AnomalyResult Observe(double x) override;
+  std::string_view Name() const override { return "windowed_gaussian"; }
+
+ private:
+  explicit WindowedGaussianDetector(const WindowedGaussianOptions& o) : o_(o) {}
+  WindowedGaussianOptions o_;
+  std::deque<double> window_;
+  double sum_ = 0;
+  double sum_sq_ = 0;
+};
+
+// Sets one option by name from text ("refractory=400"); InvalidArgument naming the key or value.
+absl::Status SetOption(ConformalDetectorOptions& options, std::string_view assignment);
+
+// "conformal" or "windowed_gaussian" with default options (conformal's adjusted by `settings`,
+// each "key=value"); NotFound for any other name.
+absl::StatusOr<std::unique_ptr<Detector>> MakeDetector(
+    std::string_view name, const std::vector<std::string>& settings = {});
+
+}  // namespace tidegate::anomaly
+
+#endif  // TIDEGATE_ANOMALY_DETECTOR_H_

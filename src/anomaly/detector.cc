@@ -1,0 +1,295 @@
+#include "tidegate/anomaly/detector.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+namespace tidegate::anomaly {
+namespace {
+
+double Median(std::vector<double>& v) {
+  const size_t mid = v.size() / 2;
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(mid), v.end());
+  double m = v[mid];
+  if (v.size() % 2 == 0) {
+    m = (m + *std::max_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(mid))) / 2;
+  }
+  return m;
+}
+
+template <typename T>
+void PushBounded(std::deque<T>& q, T v, size_t cap) {
+  q.push_back(v);
+  while (q.size() > cap) q.pop_front();
+}
+
+absl::Status Positive(std::string_view field, int value) {
+  if (value >= 1) return absl::OkStatus();
+  return absl::InvalidArgumentError(fmt::format("{} = {}: must be >= 1", field, value));
+}
+
+double NormalCdf(double z) { return 0.5 * std::erfc(-z / std::sqrt(2.0)); }
+
+}  // namespace
+
+std::string_view AnomalyKindName(AnomalyKind kind) {
+  switch (kind) {
+    case AnomalyKind::kNone:
+      return "none";
+    case AnomalyKind::kSpike:
+      return "spike";
+    case AnomalyKind::kDip:
+      return "dip";
+    case AnomalyKind::kLevelShift:
+      return "level_shift";
+  }
+  return "none";
+}
+
+absl::Status ConformalDetectorOptions::Validate() const {
+  for (auto [field, value] : {std::pair<std::string_view, int>{"level_window", level_window},
+                              {"spread_window", spread_window},
+                              {"calibration_window", calibration_window},
+                              {"short_window", short_window},
+                              {"long_window", long_window},
+                              {"refractory", refractory},
+                              {"history_window", history_window}}) {
+    if (absl::Status s = Positive(field, value); !s.ok()) return s;
+  }
+  if (probation < 0) {
+    return absl::InvalidArgumentError(fmt::format("probation = {}: must be >= 0", probation));
+  }
+  if (!(flag_threshold > 0 && flag_threshold <= 1)) {
+    return absl::InvalidArgumentError(
+        fmt::format("flag_threshold = {}: must be in (0, 1]", flag_threshold));
+  }
+  if (long_window <= short_window) {
+    return absl::InvalidArgumentError(
+        fmt::format("long_window = {} must exceed short_window = {}", long_window, short_window));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<ConformalDetector>> ConformalDetector::Create(
+    const ConformalDetectorOptions& options) {
+  if (absl::Status s = options.Validate(); !s.ok()) return s;
+  return std::unique_ptr<ConformalDetector>(new ConformalDetector(options));
+}
+
+AnomalyResult ConformalDetector::Observe(double x) {
+  AnomalyResult out;
+  if (!std::isfinite(x)) return out;  // Missing: no score, no state change.
+  ++seen_;
+  if (values_.empty()) {
+    values_.push_back(x);
+    return out;
+  }
+
+  // 1. Prediction and residual.
+  std::vector<double> scratch(values_.begin(), values_.end());
+  const double predicted = Median(scratch);
+  const double residual = x - predicted;
+
+  // 2. Robust scale: MAD of recent residuals, floored so a constant series still scales.
+  double spread = 0;
+  if (residuals_.size() >= 2) {
+    scratch.assign(residuals_.begin(), residuals_.end());
+    const double center = Median(scratch);
+    for (double& r : scratch) r = std::fabs(r - center);
+    spread = 1.4826 * Median(scratch);
+  }
+  spread = std::max(spread, 1e-9 * std::max(1.0, std::fabs(predicted)));
+  const double scaled = residual / spread;
+  const double magnitude = std::fabs(scaled);
+
+  // Conformal p-value against past scaled residuals; beyond the largest seen, extrapolate with a
+  // Pareto-like tail so that more extreme values still score higher.
+  const size_t n = calibration_.size();
+  double p = 1;
+  if (n > 0) {
+    size_t at_least = 0;
+    double largest = 0;
+    for (double c : calibration_) {
+      at_least += c >= magnitude;
+      largest = std::max(largest, c);
+    }
+    p = static_cast<double>(1 + at_least) / static_cast<double>(n + 1);
+    if (at_least == 0 && magnitude > 0) {
+      const double ratio = std::max(largest, 1e-12) / magnitude;
+      p *= ratio * ratio;
+    }
+  }
+  const double point = n >= 30 ? 1 - p : 0;
+
+  // 3. Anomaly likelihood of the short-run mean surprise.
+  const double surprise = -std::log(std::max(p, 1e-300));
+  PushBounded(surprise_, surprise, static_cast<size_t>(o_.long_window));
+  double likelihood = 0;
+  if (surprise_.size() >= static_cast<size_t>(2 * o_.short_window)) {
+    const double mean = std::accumulate(surprise_.begin(), surprise_.end(), 0.0) /
+                        static_cast<double>(surprise_.size());
+    double var = 0;
+    for (double v : surprise_) var += (v - mean) * (v - mean);
+    const double sd = std::max(std::sqrt(var / static_cast<double>(surprise_.size())), 0.05);
+    const auto short_begin = surprise_.end() - o_.short_window;
+    const double short_mean = std::accumulate(short_begin, surprise_.end(), 0.0) / o_.short_window;
+    likelihood = NormalCdf((short_mean - mean) / sd);
+  }
+
+  // 4. Value novelty: two-sided rank of x among past values, with the same tail extrapolation.
+  double novelty = 0;
+  if (o_.novelty_weight > 0 && sorted_.size() >= 30) {
+    const auto lo = std::lower_bound(sorted_.begin(), sorted_.end(), x);
+    const auto hi = std::upper_bound(sorted_.begin(), sorted_.end(), x);
+    const double below_or_equal = static_cast<double>(hi - sorted_.begin());
+    const double above_or_equal = static_cast<double>(sorted_.end() - lo);
+    const double m = static_cast<double>(sorted_.size());
+    double q = std::min(1.0, 2 * (1 + std::min(below_or_equal, above_or_equal)) / (m + 1));
+    const double range = std::max(sorted_.back() - sorted_.front(), 1e-12);
+    if (x > sorted_.back()) q *= range / (range + x - sorted_.back());
+    if (x < sorted_.front()) q *= range / (range + sorted_.front() - x);
+    novelty = o_.novelty_weight * (1 - q);
+  }
+
+  // 5. Score, probation, refractory damping, flag and kind.
+  double score = std::max({point, likelihood, novelty});
+  if (seen_ <= o_.probation) score = 0;
+  if (since_flag_ >= 0) {
+    if (since_flag_ < o_.refractory) score *= static_cast<double>(since_flag_) / o_.refractory;
+    ++since_flag_;
+  }
+  out.score = std::clamp(score, 0.0, 1.0);
+  out.flag = out.score >= o_.flag_threshold;
+  if (out.flag) {
+    since_flag_ = 0;
+    if (std::max(point, novelty) >= likelihood) {
+      out.kind = residual >= 0 ? AnomalyKind::kSpike : AnomalyKind::kDip;
+    } else {
+      out.kind = AnomalyKind::kLevelShift;
+    }
+  }
+
+  // State updates (after scoring: the score of x_t never uses x_t as its own reference).
+  history_.push_back(x);
+  sorted_.insert(std::upper_bound(sorted_.begin(), sorted_.end(), x), x);
+  if (history_.size() > static_cast<size_t>(o_.history_window)) {
+    sorted_.erase(std::lower_bound(sorted_.begin(), sorted_.end(), history_.front()));
+    history_.pop_front();
+  }
+  PushBounded(values_, x, static_cast<size_t>(o_.level_window));
+  PushBounded(residuals_, residual, static_cast<size_t>(o_.spread_window));
+  PushBounded(calibration_, magnitude, static_cast<size_t>(o_.calibration_window));
+  return out;
+}
+
+absl::Status WindowedGaussianOptions::Validate() const {
+  if (window < 2)
+    return absl::InvalidArgumentError(fmt::format("window = {}: must be >= 2", window));
+  if (probation < 0) {
+    return absl::InvalidArgumentError(fmt::format("probation = {}: must be >= 0", probation));
+  }
+  if (!(flag_threshold > 0 && flag_threshold <= 1)) {
+    return absl::InvalidArgumentError(
+        fmt::format("flag_threshold = {}: must be in (0, 1]", flag_threshold));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<WindowedGaussianDetector>> WindowedGaussianDetector::Create(
+    const WindowedGaussianOptions& options) {
+  if (absl::Status s = options.Validate(); !s.ok()) return s;
+  return std::unique_ptr<WindowedGaussianDetector>(new WindowedGaussianDetector(options));
+}
+
+AnomalyResult WindowedGaussianDetector::Observe(double x) {
+  AnomalyResult out;
+  if (!std::isfinite(x)) return out;
+  const size_t n = window_.size();
+  if (n >= 2) {
+    const double mean = sum_ / static_cast<double>(n);
+    const double var = std::max(0.0, sum_sq_ / static_cast<double>(n) - mean * mean);
+    const double sd = std::sqrt(var);
+    double score;
+    if (sd > 1e-12 * std::max(1.0, std::fabs(mean))) {
+      score = std::erf(std::fabs(x - mean) / sd / std::sqrt(2.0));
+    } else {
+      score = x == mean ? 0 : 1;
+    }
+    out.score = n >= static_cast<size_t>(o_.probation) ? score : 0;
+    out.flag = out.score >= o_.flag_threshold;
+    if (out.flag) out.kind = x >= mean ? AnomalyKind::kSpike : AnomalyKind::kDip;
+  }
+  window_.push_back(x);
+  sum_ += x;
+  sum_sq_ += x * x;
+  if (window_.size() > static_cast<size_t>(o_.window)) {
+    sum_ -= window_.front();
+    sum_sq_ -= window_.front() * window_.front();
+    window_.pop_front();
+  }
+  return out;
+}
+
+absl::Status SetOption(ConformalDetectorOptions& o, std::string_view assignment) {
+  const size_t eq = assignment.find('=');
+  if (eq == std::string_view::npos) {
+    return absl::InvalidArgumentError(
+        fmt::format("detector option '{}': expected key=value", assignment));
+  }
+  const std::string key(assignment.substr(0, eq));
+  const std::string text(assignment.substr(eq + 1));
+  char* end = nullptr;
+  const double value = std::strtod(text.c_str(), &end);
+  if (end == text.c_str() || *end != '\0' || !std::isfinite(value)) {
+    return absl::InvalidArgumentError(
+        fmt::format("detector option {}: '{}' is not a number", key, text));
+  }
+  const int as_int = static_cast<int>(value);
+  if (key == "level_window")
+    o.level_window = as_int;
+  else if (key == "spread_window")
+    o.spread_window = as_int;
+  else if (key == "calibration_window")
+    o.calibration_window = as_int;
+  else if (key == "short_window")
+    o.short_window = as_int;
+  else if (key == "long_window")
+    o.long_window = as_int;
+  else if (key == "probation")
+    o.probation = as_int;
+  else if (key == "flag_threshold")
+    o.flag_threshold = value;
+  else if (key == "refractory")
+    o.refractory = as_int;
+  else if (key == "history_window")
+    o.history_window = as_int;
+  else if (key == "novelty_weight")
+    o.novelty_weight = value;
+  else
+    return absl::InvalidArgumentError(fmt::format("unknown detector option '{}'", key));
+  return o.Validate();
+}
+
+absl::StatusOr<std::unique_ptr<Detector>> MakeDetector(std::string_view name,
+                                                       const std::vector<std::string>& settings) {
+  if (name == "conformal") {
+    ConformalDetectorOptions options;
+    for (const std::string& s : settings) {
+      if (absl::Status status = SetOption(options, s); !status.ok()) return status;
+    }
+    auto d = ConformalDetector::Create(options);
+    if (!d.ok()) return d.status();
+    return std::unique_ptr<Detector>(std::move(*d));
+  }
+  if (name == "windowed_gaussian") {
+    auto d = WindowedGaussianDetector::Create({});
+    if (!d.ok()) return d.status();
+    return std::unique_ptr<Detector>(std::move(*d));
+  }
+  return absl::NotFoundError(
+      fmt::format("unknown detector '{}': choose conformal or windowed_gaussian", name));
+}
+
+}  // namespace tidegate::anomaly

@@ -1,0 +1,141 @@
+#include "tidegate/anomaly/detector.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+namespace tidegate::anomaly {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::unique_ptr<ConformalDetector> Make(ConformalDetectorOptions o = {}) {
+  auto d = ConformalDetector::Create(o);
+  EXPECT_TRUE(d.ok()) << d.status();
+  return *std::move(d);
+}
+
+// Gaussian noise around 100 with sd 2, seeded.
+std::vector<double> Noise(int n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> normal(100, 2);
+  std::vector<double> v(n);
+  for (double& x : v) x = normal(rng);
+  return v;
+}
+
+TEST(ConformalDetectorTest, QuietOnNoiseFlagsASpikeAsSpike) {
+  auto d = Make();
+  const std::vector<double> xs = Noise(3000, 1);
+  int flags = 0;
+  for (double x : xs) flags += d->Observe(x).flag;
+  // Calibrated: with p-values, a 0.998 threshold fires on ~0.2 % of pure noise at most.
+  EXPECT_LE(flags, 0.004 * 3000);
+  const AnomalyResult spike = d->Observe(160);
+  EXPECT_TRUE(spike.flag);
+  EXPECT_EQ(spike.kind, AnomalyKind::kSpike);
+  EXPECT_GT(spike.score, 0.999);
+}
+
+// Detection tests use a one-step refractory so that a noise alarm just before the event cannot
+// mute it; RefractoryDampsRepeatedAlarms tests the suppression itself.
+ConformalDetectorOptions NoRefractory() {
+  ConformalDetectorOptions o;
+  o.refractory = 1;
+  return o;
+}
+
+TEST(ConformalDetectorTest, DipIsADip) {
+  auto d = Make(NoRefractory());
+  for (double x : Noise(3000, 2)) d->Observe(x);
+  const AnomalyResult dip = d->Observe(40);
+  EXPECT_TRUE(dip.flag);
+  EXPECT_EQ(dip.kind, AnomalyKind::kDip);
+}
+
+TEST(ConformalDetectorTest, LevelShiftIsFlaggedSoon) {
+  auto d = Make(NoRefractory());
+  for (double x : Noise(3000, 3)) d->Observe(x);
+  int first_flag = -1;
+  const std::vector<double> shifted = Noise(200, 4);
+  for (int i = 0; i < 200; ++i) {
+    if (d->Observe(shifted[i] + 15).flag && first_flag < 0) first_flag = i;
+  }
+  EXPECT_GE(first_flag, 0);
+  EXPECT_LT(first_flag, 10);
+}
+
+TEST(ConformalDetectorTest, RefractoryDampsRepeatedAlarms) {
+  auto d = Make();
+  for (double x : Noise(3000, 5)) d->Observe(x);
+  EXPECT_TRUE(d->Observe(200).flag);
+  EXPECT_FALSE(d->Observe(200).flag);  // One event, one alarm.
+}
+
+TEST(ConformalDetectorTest, MissingValuesNeitherScoreNorChangeState) {
+  auto a = Make();
+  auto b = Make();
+  const std::vector<double> xs = Noise(2000, 6);
+  for (size_t i = 0; i < xs.size(); ++i) {
+    const AnomalyResult ra = a->Observe(xs[i]);
+    if (i % 10 == 0) {
+      for (int k = 0; k < 5; ++k) {
+        const AnomalyResult gap = b->Observe(std::nan(""));
+        EXPECT_EQ(gap.score, 0);
+        EXPECT_FALSE(gap.flag);
+      }
+    }
+    const AnomalyResult rb = b->Observe(xs[i]);
+    ASSERT_DOUBLE_EQ(ra.score, rb.score) << "row " << i;  // Gaps leave no trace.
+  }
+}
+
+TEST(ConformalDetectorTest, ConstantSeriesScoresZeroUntilItChanges) {
+  auto d = Make();
+  for (int i = 0; i < 1000; ++i) {
+    const AnomalyResult r = d->Observe(5);
+    ASSERT_FALSE(std::isnan(r.score));
+    ASSERT_FALSE(r.flag) << i;
+  }
+  EXPECT_TRUE(d->Observe(6).flag);
+}
+
+TEST(ConformalDetectorTest, HugeAndTinyMagnitudesStayFinite) {
+  for (double scale : {1e-300, 1e-9, 1.0, 1e9, 1e300}) {
+    auto d = Make();
+    for (double x : Noise(1000, 7)) {
+      const AnomalyResult r = d->Observe(x * scale);
+      ASSERT_TRUE(std::isfinite(r.score)) << scale;
+      ASSERT_GE(r.score, 0);
+      ASSERT_LE(r.score, 1);
+    }
+  }
+}
+
+TEST(ConformalDetectorTest, OptionsAreValidatedByName) {
+  ConformalDetectorOptions o;
+  o.short_window = 0;
+  auto d = ConformalDetector::Create(o);
+  EXPECT_EQ(d.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(d.status().message()), HasSubstr("short_window = 0"));
+  ConformalDetectorOptions p;
+  EXPECT_THAT(std::string(SetOption(p, "refractory").message()), HasSubstr("expected key=value"));
+  EXPECT_THAT(std::string(SetOption(p, "nope=3").message()), HasSubstr("unknown detector option"));
+  EXPECT_THAT(std::string(SetOption(p, "refractory=abc").message()), HasSubstr("not a number"));
+  EXPECT_TRUE(SetOption(p, "refractory=10").ok());
+  EXPECT_EQ(p.refractory, 10);
+  EXPECT_EQ(MakeDetector("nope").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(WindowedGaussianDetectorTest, ScoresTailProbability) {
+  auto d = *WindowedGaussianDetector::Create({});
+  for (double x : Noise(1000, 8)) d->Observe(x);
+  EXPECT_LT(d->Observe(100).score, 0.5);
+  EXPECT_GT(d->Observe(120).score, 0.9999);
+  EXPECT_EQ(d->Observe(std::nan("")).score, 0);
+}
+
+}  // namespace
+}  // namespace tidegate::anomaly
