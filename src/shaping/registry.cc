@@ -180,6 +180,12 @@ std::shared_ptr<TokenBucket> BucketRegistry::Find(std::string_view canonical_key
   return it == shard.classes.end() ? nullptr : it->second;
 }
 
+absl::StatusOr<std::shared_ptr<TokenBucket>> BucketRegistry::Get(const ClassKey& key) const {
+  if (absl::Status s = ValidateClassKey(key); !s.ok()) return s;
+  if (auto bucket = Find(key.Canonical())) return bucket;
+  return absl::NotFoundError(fmt::format("class {} is not configured", key.ToString()));
+}
+
 std::shared_ptr<TokenBucket> BucketRegistry::FindTenant(std::string_view tenant) const {
   std::shared_lock lock(tenants_mu_);
   auto it = tenants_.find(tenant);

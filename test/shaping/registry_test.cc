@@ -67,6 +67,10 @@ TEST_F(RegistryTest, ClassChargesTenantAndGlobal) {
 
 TEST_F(RegistryTest, UnknownClassAndTenant) {
   EXPECT_EQ(registry_.Find(Key("nobody", {{"a", "b"}})), nullptr);
+  auto got = registry_.Get(Key("nobody", {{"a", "b"}}));
+  EXPECT_EQ(got.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(got.status().message()), HasSubstr("class nobody/a=b is not configured"));
+  EXPECT_EQ(registry_.Get(Key("", {})).status().code(), absl::StatusCode::kInvalidArgument);
   auto cls = registry_.UpsertClass(Key("nobody", {{"a", "b"}}), Config(10, 5), clock_.Now());
   EXPECT_EQ(cls.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(std::string(cls.status().message()), HasSubstr("tenant 'nobody'"));

@@ -77,6 +77,9 @@ class BucketRegistry {
   // The class's bucket, or null if there is none. Never allocates for the lookup itself.
   std::shared_ptr<TokenBucket> Find(std::string_view canonical_key) const;
   std::shared_ptr<TokenBucket> Find(const ClassKey& key) const { return Find(key.Canonical()); }
+  // As Find, but an unknown class is NotFound naming it ("class shop/class=checkout is not
+  // configured"), and a malformed key is InvalidArgument.
+  absl::StatusOr<std::shared_ptr<TokenBucket>> Get(const ClassKey& key) const;
   std::shared_ptr<TokenBucket> FindTenant(std::string_view tenant) const;
   TokenBucket* global() const { return global_.get(); }
 
