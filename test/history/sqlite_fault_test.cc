@@ -1,5 +1,5 @@
 // Storage-fault tests of the SQLite HistoryStore: a full disk (a size quota, a write that fails
-// with "disk full" through a fault-injecting VFS, and a real 512 KiB tmpfs), an I/O error, and a
+// with "disk full" through a fault-injecting VFS, and a real 2 MiB tmpfs), an I/O error, and a
 // read-only data directory (file permissions and a read-only mount). In every case the failing
 // call returns a clear error, nothing of the failed batch is visible, and the store keeps serving
 // queries of what it has; once the fault is cleared, appends work again.
@@ -96,7 +96,7 @@ TEST(SqliteFaultTest, QuotaFullGivesResourceExhaustedAndKeepsServing) {
   TempDir dir;
   SqliteStoreOptions options;
   options.sync = SyncMode::kNormal;
-  options.max_db_bytes = 256 * 1024;
+  options.max_db_bytes = 1024 * 1024;
   auto opened = SqliteStore::Open(dir.path(), options);
   ASSERT_TRUE(opened.ok()) << opened.status();
   SqliteStore& store = **opened;
@@ -108,7 +108,7 @@ TEST(SqliteFaultTest, QuotaFullGivesResourceExhaustedAndKeepsServing) {
     if (!failure.ok()) break;
     ++acked;
   }
-  ASSERT_FALSE(failure.ok()) << "256 KiB quota never filled";
+  ASSERT_FALSE(failure.ok()) << "1 MiB quota never filled";
   EXPECT_GT(acked, 0);
   EXPECT_EQ(failure.code(), absl::StatusCode::kResourceExhausted) << failure;
   EXPECT_THAT(failure.message(), HasSubstr("history.sqlite"));
@@ -350,7 +350,7 @@ bool MountPrivateTmpfs(const std::string& dir, const char* size) {
 TEST(SqliteFaultTest, FullTmpfsThenReadOnlyRemount) {
   TempDir dir;
   const int code = RunInChild([&] {
-    if (!MountPrivateTmpfs(dir.path(), "size=512k")) {
+    if (!MountPrivateTmpfs(dir.path(), "size=2m")) {
       printf("no private tmpfs: %s\n", std::strerror(errno));
       return 77;
     }

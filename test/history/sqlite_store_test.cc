@@ -500,7 +500,7 @@ TEST(SqliteStoreOptionsTest, ValidateNamesTheOption) {
   EXPECT_THAT(ValidateSqliteStoreOptions(o).message(), HasSubstr("raw_retention must be >= 0"));
   o = {};
   o.max_db_bytes = 1000;
-  EXPECT_THAT(ValidateSqliteStoreOptions(o).message(), HasSubstr("64 KiB minimum"));
+  EXPECT_THAT(ValidateSqliteStoreOptions(o).message(), HasSubstr("1 MiB minimum"));
   o = {};
   o.max_idle_readers = -1;
   EXPECT_THAT(ValidateSqliteStoreOptions(o).message(), HasSubstr("max_idle_readers"));

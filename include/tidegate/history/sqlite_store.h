@@ -68,7 +68,8 @@ struct SqliteStoreOptions {
 
   SyncMode sync = SyncMode::kFull;
 
-  // Upper bound on the database file, in bytes (rounded down to whole pages); 0 means no bound.
+  // Upper bound on the database file, in bytes (rounded down to whole pages); 0 means no bound,
+  // otherwise at least 1 MiB.
   // An Append that would grow the file past it fails with ResourceExhausted and stores nothing —
   // the same error a full disk gives.
   int64_t max_db_bytes = 0;
