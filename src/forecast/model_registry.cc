@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 // Model headers (one line each).
+#include "tidegate/forecast/arima.h"
 #include "tidegate/forecast/baseline.h"
 
 namespace tidegate::forecast {
@@ -15,6 +16,7 @@ const std::vector<ModelEntry>& RegisteredModels() {
       {"naive", "last value (random walk)", &NewNaive},
       {"snaive", "seasonal naive: value one season ago", &NewSeasonalNaive},
       {"naive2", "naive on M4-classically deseasonalised data (M4 benchmark)", &NewNaive2},
+      {"arima", "seasonal ARIMA, orders by KPSS/seasonal strength and stepwise AICc", &NewArima},
   };
   return kModels;
 }
