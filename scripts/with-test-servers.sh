@@ -63,25 +63,28 @@ die() {
   exit 1
 }
 
-# Prints a loopback TCP port that nothing listens on. The kernel picks it (bind to port 0); a port
-# already handed out by this script is never returned twice.
+# Prints a loopback TCP port that no socket uses: a random port in [20000, 60999] that is absent
+# from /proc/net/tcp{,6} (any state) and that nothing answers on. Pure bash, no interpreter start-up
+# (a pyenv python3 shim alone can take seconds on a loaded machine). A port already handed out by
+# this script is never returned twice. The window between the check and the server's bind is
+# tiny; a lost race shows up as that server failing to start, with its log.
 USED_PORTS=" "
 free_port() {
-  local port
-  for _ in 1 2 3 4 5 6 7 8 9 10; do
-    if command -v python3 >/dev/null 2>&1; then
-      port="$(python3 -c 'import socket
-s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
-    else
-      port=$((20000 + RANDOM % 40000))
-      # Something answers on it: taken.
-      if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then continue; fi
-    fi
-    if [[ "$USED_PORTS" != *" $port "* ]]; then
-      USED_PORTS+="$port "
-      echo "$port"
-      return 0
-    fi
+  local port taken=" " _sl local_address _rest
+  for f in /proc/net/tcp /proc/net/tcp6; do
+    [ -r "$f" ] || continue
+    while read -r _sl local_address _rest; do
+      [[ "$local_address" == *:* ]] && taken+="$((16#${local_address##*:})) "
+    done <"$f"
+  done
+  for _ in $(seq 1 200); do
+    port=$((20000 + (RANDOM * 32768 + RANDOM) % 41000))
+    [[ "$taken" == *" $port "* || "$USED_PORTS" == *" $port "* ]] && continue
+    # Something answers on it: taken.
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then continue; fi
+    USED_PORTS+="$port "
+    echo "$port"
+    return 0
   done
   die "could not find a free loopback port"
 }
