@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "tidegate/common/status.h"
+#include "tidegate/forecast/conformal.h"
 #include "tidegate/forecast/model_registry.h"
 
 namespace tidegate::forecast {
@@ -73,8 +74,12 @@ absl::StatusOr<BacktestResult> RunBacktest(
     r.id = s.id;
     auto model = prototype->Clone();
     const MonoTime t0 = clock.Now();
-    absl::Status st = model->Fit(series);
-    absl::StatusOr<Forecast> f = st.ok() ? model->Predict(h, levels) : absl::StatusOr<Forecast>(st);
+    absl::StatusOr<Forecast> f =
+        CalibratedForecast(*model, series, h, levels, options.calibrate, ConformalOptions{});
+    if (!f.ok() && f.status().code() == absl::StatusCode::kFailedPrecondition &&
+        options.calibrate > 0) {
+      f = CalibratedForecast(*model, series, h, levels, 0, ConformalOptions{});  // Too short.
+    }
     r.seconds = std::chrono::duration<double>(clock.Now() - t0).count();
     result.seconds += r.seconds;
     if (f.ok()) {

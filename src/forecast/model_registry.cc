@@ -7,6 +7,8 @@
 // Model headers (one line each).
 #include "tidegate/forecast/arima.h"
 #include "tidegate/forecast/baseline.h"
+#include "tidegate/forecast/sar.h"
+#include "tidegate/forecast/select.h"
 
 namespace tidegate::forecast {
 
@@ -16,6 +18,8 @@ const std::vector<ModelEntry>& RegisteredModels() {
       {"naive", "last value (random walk)", &NewNaive},
       {"snaive", "seasonal naive: value one season ago", &NewSeasonalNaive},
       {"naive2", "naive on M4-classically deseasonalised data (M4 benchmark)", &NewNaive2},
+      {"sar", "seasonal autoregression on day/week lags (log scale)", &NewSeasonalAutoregression},
+      {"auto", "per-series selection/combination by rolling-origin cross-validation", &NewAuto},
       {"arima", "seasonal ARIMA, orders by KPSS/seasonal strength and stepwise AICc", &NewArima},
   };
   return kModels;

@@ -30,6 +30,9 @@ struct BacktestOptions {
   int period = 24;    // Seasonal period hint and MASE scale lag.
   double level = 95;  // Interval level, percent; α = 1 − level/100.
   size_t limit = 0;   // Score only the first `limit` series (0 = all).
+  // Adaptive conformal calibration warm-up, in steps (conformal.h CalibratedForecast); 0 = the
+  // model's own intervals.
+  int calibrate = 0;
 };
 
 struct SeriesResult {

@@ -1,0 +1,82 @@
+#!/usr/bin/env Rscript
+# Runs R forecast's auto.arima and ets (and prophet when installed) on the M4 hourly split and
+# scores them exactly as tidegate's metrics.h does (M4 definitions, 95 % intervals).
+#
+#   Rscript bench/forecast/m4_r.R DATA_DIR [models=auto.arima,ets] [limit=0] [out.csv]
+#
+# Prints one line per model: name, series, sMAPE, MASE, OWA (vs the official Naive2 18.383 / 2.395),
+# MSIS, coverage, fit+forecast seconds. Writes per-series rows to out.csv when given.
+suppressMessages(library(forecast))
+
+args <- commandArgs(trailingOnly = TRUE)
+if (length(args) < 1) stop("usage: m4_r.R DATA_DIR [models] [limit] [out.csv]")
+data_dir <- args[1]
+models <- if (length(args) >= 2) strsplit(args[2], ",")[[1]] else c("auto.arima", "ets")
+limit <- if (length(args) >= 3) as.integer(args[3]) else 0L
+out_csv <- if (length(args) >= 4) args[4] else ""
+
+read_m4 <- function(path) {
+  raw <- read.csv(path, header = TRUE, stringsAsFactors = FALSE)
+  ids <- raw[[1]]
+  vals <- lapply(seq_len(nrow(raw)), function(i) {
+    v <- as.numeric(raw[i, -1])
+    v[!is.na(v)]
+  })
+  names(vals) <- ids
+  vals
+}
+train <- read_m4(file.path(data_dir, "Train", "Hourly-train.csv"))
+test <- read_m4(file.path(data_dir, "Test", "Hourly-test.csv"))
+ids <- names(train)
+if (limit > 0) ids <- head(ids, limit)
+
+m <- 24; h <- 48; alpha <- 0.05
+smape <- function(y, f) mean(ifelse(abs(y) + abs(f) > 0, 200 * abs(y - f) / (abs(y) + abs(f)), 0))
+scale_of <- function(x) mean(abs(x[(m + 1):length(x)] - x[1:(length(x) - m)]))
+msis <- function(y, l, u, s) mean((u - l) + (2 / alpha) * (l - y) * (y < l) + (2 / alpha) * (y - u) * (y > u)) / s
+
+fit_forecast <- function(model, x) {
+  xt <- ts(x, frequency = m)
+  if (model == "auto.arima") {
+    fc <- forecast(auto.arima(xt), h = h, level = 95)
+  } else if (model == "ets") {
+    fc <- forecast(ets(xt), h = h, level = 95)
+  } else if (model == "prophet") {
+    suppressMessages(library(prophet))
+    df <- data.frame(ds = as.POSIXct("2000-01-01", tz = "UTC") + 3600 * (seq_along(x) - 1), y = x)
+    fit <- prophet(df, daily.seasonality = TRUE, weekly.seasonality = TRUE,
+                   yearly.seasonality = FALSE, interval.width = 0.95)
+    fut <- make_future_dataframe(fit, periods = h, freq = 3600, include_history = FALSE)
+    p <- predict(fit, fut)
+    return(list(mean = p$yhat, lower = p$yhat_lower, upper = p$yhat_upper))
+  } else {
+    stop(paste("unknown model", model))
+  }
+  list(mean = as.numeric(fc$mean), lower = as.numeric(fc$lower[, 1]),
+       upper = as.numeric(fc$upper[, 1]))
+}
+
+rows <- list()
+cat(sprintf("%-12s %6s %8s %8s %8s %8s %8s %10s\n", "model", "series", "sMAPE", "MASE", "OWA",
+            "MSIS", "cover", "seconds"))
+for (model in models) {
+  s1 <- s2 <- s3 <- s4 <- numeric(0)
+  total <- 0
+  for (id in ids) {
+    x <- train[[id]]; y <- test[[id]][1:h]
+    t0 <- proc.time()[["elapsed"]]
+    f <- fit_forecast(model, x)
+    dt <- proc.time()[["elapsed"]] - t0
+    total <- total + dt
+    sc <- scale_of(x)
+    r <- c(smape(y, f$mean), mean(abs(y - f$mean)) / sc, msis(y, f$lower, f$upper, sc),
+           mean(y >= f$lower & y <= f$upper))
+    s1 <- c(s1, r[1]); s2 <- c(s2, r[2]); s3 <- c(s3, r[3]); s4 <- c(s4, r[4])
+    rows[[length(rows) + 1]] <- data.frame(model = model, id = id, smape = r[1], mase = r[2],
+                                           msis = r[3], coverage = r[4], seconds = dt)
+  }
+  owa <- 0.5 * (mean(s1) / 18.383 + mean(s2) / 2.395)
+  cat(sprintf("%-12s %6d %8.3f %8.3f %8.3f %8.3f %8.3f %10.2f\n", paste0("R:", model),
+              length(ids), mean(s1), mean(s2), owa, mean(s3), mean(s4), total))
+}
+if (nchar(out_csv) > 0) write.csv(do.call(rbind, rows), out_csv, row.names = FALSE)

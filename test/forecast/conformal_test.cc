@@ -1,0 +1,114 @@
+#include "tidegate/forecast/conformal.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+namespace tidegate::forecast {
+namespace {
+
+using ::testing::HasSubstr;
+
+// A forecast of constant mean 0 with model intervals ± z·sd at 80 and 95 %.
+Forecast ModelForecast(int h, double sd) {
+  std::vector<double> mean(h, 0.0), sds(h, sd);
+  const std::vector<double> levels = {80, 95};
+  return GaussianForecast(mean, sds, levels);
+}
+
+// Feeds i.i.d. N(0, true_sd²) values to a calibrator whose model claims `model_sd`.
+AdaptiveConformal Run(double model_sd, double true_sd, int steps, uint32_t seed) {
+  ConformalOptions o;
+  o.horizon = 3;
+  o.levels = {80, 95};
+  o.gamma = 0.01;
+  auto aci = AdaptiveConformal::Create(o);
+  EXPECT_TRUE(aci.ok());
+  std::mt19937 rng(seed);
+  std::normal_distribution<double> noise(0, true_sd);
+  for (int t = 0; t < steps; ++t) {
+    EXPECT_TRUE(aci->Record(ModelForecast(3, model_sd)).ok());
+    aci->Observe(noise(rng));
+  }
+  return std::move(aci).value();
+}
+
+TEST(ConformalTest, RepairsOverconfidentModel) {
+  const uint32_t seed = 42;
+  SCOPED_TRACE(::testing::Message() << "seed " << seed);
+  // The model's intervals are half as wide as they should be: raw 95 % coverage would be ~68 %.
+  AdaptiveConformal aci = Run(0.5, 1.0, 6000, seed);
+  EXPECT_NEAR(aci.Coverage(95), 0.95, 0.01);
+  EXPECT_NEAR(aci.Coverage(80), 0.80, 0.015);
+  for (int k = 1; k <= 3; ++k) EXPECT_NEAR(aci.Coverage(95, k), 0.95, 0.015) << "step " << k;
+  // The calibrated 95 % half-width approaches the true 1.96 (model claims 0.98).
+  Forecast f = aci.Calibrate(ModelForecast(3, 0.5));
+  EXPECT_NEAR(f.Interval(95)->upper[0], 1.96, 0.25);
+  EXPECT_EQ(f.mean, ModelForecast(3, 0.5).mean);
+}
+
+TEST(ConformalTest, NarrowsUnderconfidentModel) {
+  AdaptiveConformal aci = Run(3.0, 1.0, 6000, 7);
+  EXPECT_NEAR(aci.Coverage(95), 0.95, 0.01);
+  Forecast f = aci.Calibrate(ModelForecast(3, 3.0));
+  EXPECT_LT(f.Interval(95)->upper[1], 3.0);
+}
+
+TEST(ConformalTest, UsesModelIntervalUntilEnoughScoresAndSkipsMissing) {
+  ConformalOptions o;
+  o.horizon = 2;
+  o.levels = {95};
+  auto aci = AdaptiveConformal::Create(o);
+  ASSERT_TRUE(aci.ok());
+  Forecast f = ModelForecast(2, 1.0);
+  Forecast c = aci->Calibrate(f);
+  EXPECT_EQ(c.Interval(95)->upper, f.Interval(95)->upper);
+  ASSERT_TRUE(aci->Record(f).ok());
+  aci->Observe(std::nan(""));
+  EXPECT_EQ(aci->scored(), 0);
+  EXPECT_TRUE(std::isnan(aci->Coverage(95)));
+  aci->Observe(0.5);  // Step 2 of the first forecast.
+  EXPECT_EQ(aci->scored(), 1);
+  EXPECT_EQ(aci->Coverage(95, 2), 1.0);
+}
+
+TEST(ConformalTest, AlphaBelowZeroGivesFiniteWidestInterval) {
+  ConformalOptions o;
+  o.horizon = 1;
+  o.levels = {95};
+  o.gamma = 0.5;  // Large steps drive α below 0 after a few misses.
+  o.min_scores = 1;
+  auto aci = AdaptiveConformal::Create(o);
+  ASSERT_TRUE(aci.ok());
+  for (int t = 0; t < 5; ++t) {
+    ASSERT_TRUE(aci->Record(ModelForecast(1, 1.0)).ok());
+    aci->Observe(100.0 * (t + 1));  // Far outside every interval.
+  }
+  EXPECT_LT(aci->Alpha(95, 1), 0);
+  Forecast c = aci->Calibrate(ModelForecast(1, 1.0));
+  EXPECT_TRUE(std::isfinite(c.Interval(95)->upper[0]));
+  EXPECT_GT(c.Interval(95)->upper[0], 500);
+}
+
+TEST(ConformalTest, RejectsBadOptionsAndMissingLevels) {
+  ConformalOptions o;
+  o.gamma = 0;
+  auto aci = AdaptiveConformal::Create(o);
+  EXPECT_EQ(aci.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(aci.status().message()), HasSubstr("gamma"));
+  o = ConformalOptions{};
+  o.window = 5;
+  EXPECT_THAT(std::string(AdaptiveConformal::Create(o).status().message()), HasSubstr("window"));
+  o = ConformalOptions{};
+  o.levels = {99};
+  auto ok = AdaptiveConformal::Create(o);
+  ASSERT_TRUE(ok.ok());
+  absl::Status st = ok->Record(ModelForecast(3, 1.0));
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(st.message()), HasSubstr("no 99% interval"));
+}
+
+}  // namespace
+}  // namespace tidegate::forecast
