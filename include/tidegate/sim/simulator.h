@@ -1,0 +1,127 @@
+// tidegate/sim/simulator.h — a trace-driven, discrete-event admission simulator.
+//
+// Replays per-class arrivals (with a cost per request) against one server with a capacity vector
+// and a FIFO queue, with the real shaping library (shaping::TokenBucket, one bucket per class) in
+// front, under one admission policy, entirely on simulated time. It measures what each policy does
+// to each class and priority tier: admitted, rejected, timed out, goodput, latency percentiles,
+// SLO-violation time and utilisation.
+//
+// Model (docs/design/simulator.md):
+//   * A request of class c with cost w needs s = max(w / C[cost_resource], 1 / C[requests]) seconds
+//     of the server (the bottleneck resource; unlimited resources do not count).
+//   * The server is work-conserving FIFO: start = max(arrival, busy_until). A request whose wait
+//     start - arrival exceeds timeout_s is abandoned (timed out, no service). Otherwise its latency
+//     is wait + s.
+//   * Goodput: requests completed with latency <= slo_s, per second of the test period.
+//   * SLO-violation time: seconds (1 s bins) of the test period in which a class had a request
+//     time out or finish above slo_s.
+//   * Metrics count only arrivals at or after warmup_s; the policy sees the whole trace in time
+//     order (the oracle also sees the future).
+// Policies (PolicyKind): static buckets at each class's training-period peak rate; AIMD on
+// latency; a gradient concurrency limiter (Netflix concurrency-limits Gradient2 / Envoy adaptive
+// concurrency); tidegate's planner fed by a forecaster from the model registry fitted on the
+// warm-up and updated online; and the planner fed with the true future rates (oracle).
+//
+// Thread-safety: Simulate is a pure function of its arguments; run several in parallel freely.
+#ifndef TIDEGATE_SIM_SIMULATOR_H_
+#define TIDEGATE_SIM_SIMULATOR_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "tidegate/plan/allocation.h"
+
+namespace tidegate::sim {
+
+struct ClassInfo {
+  std::string name;
+  int tier = 0;
+};
+
+struct Arrival {
+  double time_s = 0;  // Seconds from the trace's origin.
+  int32_t cls = 0;    // Index into Trace::classes.
+  double cost = 1;    // Units of SimConfig::cost_resource.
+};
+
+// Arrivals sorted by time.
+struct Trace {
+  std::vector<ClassInfo> classes;
+  std::vector<Arrival> arrivals;
+  double end_s = 0;  // Last arrival (or end of the last interval).
+};
+
+// Parses a trace CSV (the header picks the format; columns in any order, extra columns ignored):
+//   per request:  time_s,class,tier,cost                 one row per request
+//   per interval: time_s,class,tier,rate_per_s,cost[,interval_s]
+//                 Poisson arrivals at rate_per_s over [time_s, time_s + interval_s) (interval_s
+//                 default 1), each request costing `cost`; seeded by `seed`.
+// Errors: InvalidArgument "<name>:<line>: <reason>" (missing column, not a number, negative
+// time/cost/rate, tier outside [0, 4), a class given two tiers); NotFound for a missing file.
+absl::StatusOr<Trace> ParseTrace(std::string_view text, std::string_view name, uint64_t seed);
+absl::StatusOr<Trace> LoadTrace(const std::string& path, uint64_t seed);
+
+enum class PolicyKind { kStatic, kAimd, kGradient, kPredictive, kOracle };
+std::string_view PolicyName(PolicyKind p);
+// "static", "reactive" (= AIMD), "aimd", "gradient", "predictive", "oracle".
+absl::StatusOr<PolicyKind> ParsePolicy(std::string_view name);
+
+struct SimConfig {
+  plan::ResourceVector capacity = plan::UnlimitedCapacity();     // Per second.
+  int cost_resource = static_cast<int>(plan::Resource::kCpuMs);  // What a trace cost is in.
+  double warmup_s = 0;          // Training period; metrics count from here.
+  double timeout_s = 5;         // Queueing timeout.
+  double slo_s = 1;             // Latency objective.
+  double tick_s = 1;            // Control interval of the reactive policies.
+  double plan_step_s = 10;      // Planner tick and forecast step.
+  std::string model = "naive";  // Forecaster for kPredictive (forecast::MakeForecaster).
+  double level = 95;            // Forecast interval level.
+  double margin = 0.1;          // Planner safety margin.
+  double reserve_fraction = 0.05;
+  uint64_t seed = 1;
+
+  // OK, or InvalidArgument naming the field.
+  absl::Status Validate() const;
+};
+
+struct Metrics {
+  std::string name;  // Class name, or "tier N".
+  int tier = 0;
+  int64_t offered = 0, admitted = 0, rejected = 0, timed_out = 0, completed = 0, good = 0;
+  double goodput_per_s = 0;                 // good / test seconds.
+  double p50_s = 0, p99_s = 0, p999_s = 0;  // Over completed requests.
+  double slo_violation_s = 0;
+};
+
+// Per class and plan step, for plots.
+struct SeriesPoint {
+  double time_s = 0;
+  double demand_per_s = 0, plan_per_s = 0, admitted_per_s = 0;
+};
+
+struct SimResult {
+  std::string policy;
+  std::vector<Metrics> classes;
+  std::vector<Metrics> tiers;
+  Metrics total;
+  double utilisation = 0;  // Busy fraction of the server over the test period.
+  double test_s = 0;
+  std::vector<std::vector<SeriesPoint>> series;  // [class][step]
+  int64_t plan_fallbacks = 0;                    // Planner fallbacks (predictive/oracle).
+};
+
+absl::StatusOr<SimResult> Simulate(const Trace& trace, const SimConfig& config, PolicyKind policy);
+
+// A fixed-width table (one block per policy, rows per tier and class).
+std::string FormatTable(const std::vector<SimResult>& results);
+// JSON: {"policies": [{"policy": …, "utilisation": …, "tiers": [...], "classes": [...]}]}.
+std::string ToJson(const std::vector<SimResult>& results);
+// An SVG with one panel per class: demand, plan and admitted rate over time, per policy.
+std::string ToSvg(const std::vector<SimResult>& results, const Trace& trace);
+
+}  // namespace tidegate::sim
+
+#endif  // TIDEGATE_SIM_SIMULATOR_H_

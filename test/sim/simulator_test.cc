@@ -1,0 +1,198 @@
+// Simulator: trace parsing and its errors, the server model (latency, timeouts), accounting
+// identities for every policy, and priority under overload on small generated traces.
+#include "tidegate/sim/simulator.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "fmt/format.h"
+
+namespace tidegate::sim {
+namespace {
+
+using testing::HasSubstr;
+
+constexpr int kReq = static_cast<int>(plan::Resource::kRequests);
+constexpr int kCpu = static_cast<int>(plan::Resource::kCpuMs);
+
+void ExpectParseError(std::string_view text, std::string_view substring) {
+  auto t = ParseTrace(text, "t.csv", 1);
+  ASSERT_FALSE(t.ok()) << "accepted; expected " << substring;
+  EXPECT_EQ(t.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(t.status().message()), HasSubstr(std::string(substring)));
+}
+
+TEST(TraceTest, ParsesPerRequestRowsSorted) {
+  auto t = ParseTrace("time_s,class,tier,cost\n2.5,b,1,3\n1,a,0,7\r\n# comment\n\n3,a,0,1\n",
+                      "t.csv", 1);
+  ASSERT_TRUE(t.ok()) << t.status();
+  ASSERT_EQ(t->classes.size(), 2u);
+  EXPECT_EQ(t->classes[0].name, "b");
+  EXPECT_EQ(t->classes[0].tier, 1);
+  ASSERT_EQ(t->arrivals.size(), 3u);
+  EXPECT_EQ(t->arrivals[0].time_s, 1);
+  EXPECT_EQ(t->arrivals[0].cost, 7);
+  EXPECT_EQ(t->arrivals[2].time_s, 3);
+  EXPECT_EQ(t->end_s, 3);
+}
+
+TEST(TraceTest, PerIntervalRatesGiveSeededPoissonArrivals) {
+  const std::string text = "time_s,class,tier,rate_per_s,cost,interval_s\n0,a,0,200,1,10\n";
+  auto t1 = ParseTrace(text, "t.csv", 7);
+  auto t2 = ParseTrace(text, "t.csv", 7);
+  ASSERT_TRUE(t1.ok()) << t1.status();
+  EXPECT_NEAR(static_cast<double>(t1->arrivals.size()), 2000, 4 * std::sqrt(2000.0));
+  ASSERT_EQ(t1->arrivals.size(), t2->arrivals.size());
+  EXPECT_EQ(t1->arrivals[5].time_s, t2->arrivals[5].time_s);
+  EXPECT_EQ(t1->end_s, 10);
+}
+
+TEST(TraceTest, MalformedRowsNameFileLineAndReason) {
+  ExpectParseError("time_s,class,tier\n", "t.csv:1: header has no 'cost' column");
+  ExpectParseError("time_s,class,tier,cost\n1,a,0,1\n2,a,0,abc\n",
+                   "t.csv:3: column 'cost': 'abc' is not a finite number");
+  ExpectParseError("time_s,class,tier,cost\n1,a,0\n", "t.csv:2: 3 fields, header has 4");
+  ExpectParseError("time_s,class,tier,cost\n-1,a,0,1\n",
+                   "t.csv:2: column 'time_s': -1 is negative");
+  ExpectParseError("time_s,class,tier,cost\n1,a,7,1\n",
+                   "t.csv:2: column 'tier': 7 is not an integer in [0, 4)");
+  ExpectParseError("time_s,class,tier,cost\n1,a,0,1\n2,a,1,1\n",
+                   "t.csv:3: class 'a' has tier 1 here but tier 0 earlier");
+  ExpectParseError("time_s,class,tier,cost\n1,,0,1\n", "t.csv:2: column 'class': empty");
+  ExpectParseError("", "t.csv: empty trace");
+  EXPECT_EQ(LoadTrace("/nonexistent/trace.csv", 1).status().code(), absl::StatusCode::kNotFound);
+}
+
+SimConfig RequestsCapacity(double per_s) {
+  SimConfig c;
+  c.capacity[kReq] = per_s;
+  return c;
+}
+
+TEST(SimulatorTest, FifoServerLatencyIsWaitPlusService) {
+  // Five requests at t = 0 on a 10 requests/s server: latencies 0.1 … 0.5 s.
+  Trace t;
+  t.classes = {{"a", 0}};
+  for (int i = 0; i < 5; ++i) t.arrivals.push_back({0, 0, 1});
+  t.arrivals.push_back({20, 0, 1});
+  t.end_s = 20;
+  SimConfig c = RequestsCapacity(10);
+  auto r = Simulate(t, c, PolicyKind::kStatic);  // Trained on the whole trace: peak 5/s.
+  ASSERT_TRUE(r.ok()) << r.status();
+  const Metrics& m = r->classes[0];
+  EXPECT_EQ(m.offered, 6);
+  EXPECT_EQ(m.admitted, 6);
+  EXPECT_EQ(m.completed, 6);
+  EXPECT_NEAR(m.p50_s, 0.3, 1e-9);
+  EXPECT_NEAR(m.p99_s, 0.5, 1e-9);
+  EXPECT_NEAR(r->utilisation, 6 * 0.1 / 20, 1e-9);
+}
+
+TEST(SimulatorTest, CostUsesTheBottleneckResourceAndQueueTimesOut) {
+  Trace t;
+  t.classes = {{"a", 0}};
+  for (int i = 0; i < 10; ++i) t.arrivals.push_back({0, 0, 100});  // 100 cpu_ms each.
+  t.arrivals.push_back({60, 0, 1});
+  t.end_s = 60;
+  SimConfig c;
+  c.capacity[kCpu] = 100;  // 1 s of service per request.
+  c.capacity[kReq] = 1000;
+  c.timeout_s = 3.5;
+  c.slo_s = 2.5;
+  auto r = Simulate(t, c, PolicyKind::kStatic);
+  ASSERT_TRUE(r.ok()) << r.status();
+  const Metrics& m = r->classes[0];
+  EXPECT_EQ(m.admitted, 11);
+  EXPECT_EQ(m.timed_out, 6);  // Waits 4 … 9 s exceed 3.5 s.
+  EXPECT_EQ(m.completed, 5);
+  EXPECT_EQ(m.good, 3);  // Latencies 1, 2 (and 0.01 at t = 60) within 2.5 s; 3 and 4 are not.
+  EXPECT_EQ(m.slo_violation_s, 1);
+}
+
+// Two classes, tier 0 and tier 1, each at `rate` requests/s with a step up half-way.
+Trace TwoTiers(double rate, double seconds, uint64_t seed) {
+  std::string csv = "time_s,class,tier,rate_per_s,cost\n";
+  for (int s = 0; s < seconds; ++s) {
+    const double k = s > seconds * 0.75 ? 1.5 : 1.0;
+    csv += fmt::format("{},critical,0,{},1\n{},batch,1,{},1\n", s, rate * k, s, rate * k);
+  }
+  auto t = ParseTrace(csv, "gen", seed);
+  EXPECT_TRUE(t.ok()) << t.status();
+  return *t;
+}
+
+TEST(SimulatorTest, AccountingHoldsForEveryPolicy) {
+  const Trace t = TwoTiers(40, 400, 3);
+  SimConfig c = RequestsCapacity(70);
+  c.warmup_s = 200;
+  for (PolicyKind p : {PolicyKind::kStatic, PolicyKind::kAimd, PolicyKind::kGradient,
+                       PolicyKind::kPredictive, PolicyKind::kOracle}) {
+    SCOPED_TRACE(PolicyName(p));
+    auto r = Simulate(t, c, p);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->policy, PolicyName(p));
+    for (const Metrics& m : r->classes) {
+      EXPECT_EQ(m.admitted + m.rejected, m.offered);
+      EXPECT_EQ(m.completed + m.timed_out, m.admitted);
+      EXPECT_LE(m.good, m.completed);
+      EXPECT_LE(m.p50_s, m.p99_s);
+      EXPECT_LE(m.p99_s, m.p999_s);
+    }
+    EXPECT_EQ(r->total.offered, r->classes[0].offered + r->classes[1].offered);
+    EXPECT_LE(r->utilisation, 1 + 1e-9);
+    ASSERT_EQ(r->tiers.size(), 2u);
+    EXPECT_EQ(r->series[0].size(), 40u);
+  }
+}
+
+TEST(SimulatorTest, PlannerProtectsTheCriticalTierUnderOverload) {
+  // 80 + 80 (then 120 + 120) requests/s on a 100/s server.
+  const Trace t = TwoTiers(80, 400, 5);
+  SimConfig c = RequestsCapacity(100);
+  c.warmup_s = 200;
+  for (PolicyKind p : {PolicyKind::kOracle, PolicyKind::kPredictive}) {
+    SCOPED_TRACE(PolicyName(p));
+    auto r = Simulate(t, c, p);
+    ASSERT_TRUE(r.ok()) << r.status();
+    const Metrics& critical = r->tiers[0];
+    const Metrics& batch = r->tiers[1];
+    EXPECT_LT(critical.rejected * 5, batch.rejected) << FormatTable({*r});
+    EXPECT_GT(critical.goodput_per_s, 70) << FormatTable({*r});
+  }
+}
+
+TEST(SimulatorTest, OutputsTableJsonAndSvg) {
+  const Trace t = TwoTiers(10, 60, 9);
+  SimConfig c = RequestsCapacity(15);
+  c.warmup_s = 30;
+  auto r = Simulate(t, c, PolicyKind::kStatic);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(FormatTable({*r}), HasSubstr("policy static"));
+  EXPECT_THAT(FormatTable({*r}), HasSubstr("tier 0"));
+  EXPECT_THAT(ToJson({*r}), HasSubstr("\"policy\": \"static\""));
+  EXPECT_THAT(ToJson({*r}), HasSubstr("\"p99_s\""));
+  EXPECT_THAT(ToSvg({*r}, t), HasSubstr("<svg"));
+}
+
+TEST(SimulatorTest, RefusesBadConfiguration) {
+  const Trace t = TwoTiers(10, 60, 9);
+  SimConfig c = RequestsCapacity(15);
+  c.warmup_s = 100;
+  auto r = Simulate(t, c, PolicyKind::kStatic);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("warmup_s = 100"));
+  c = SimConfig{};
+  EXPECT_THAT(std::string(Simulate(t, c, PolicyKind::kStatic).status().message()),
+              HasSubstr("every resource is unlimited"));
+  c = RequestsCapacity(15);
+  c.timeout_s = 0;
+  EXPECT_THAT(std::string(Simulate(t, c, PolicyKind::kStatic).status().message()),
+              HasSubstr("timeout_s = 0"));
+  EXPECT_EQ(ParsePolicy("fancy").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(*ParsePolicy("reactive"), PolicyKind::kAimd);
+}
+
+}  // namespace
+}  // namespace tidegate::sim
