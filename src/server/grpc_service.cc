@@ -25,17 +25,19 @@ bool HasControlCharacter(std::string_view s) {
   });
 }
 
-absl::Status CheckText(std::string_view text, std::string_view field, size_t max_length,
+// `field()` names the field; it is only called on error, so that a valid request formats nothing.
+template <typename FieldName>
+absl::Status CheckText(std::string_view text, const FieldName& field, size_t max_length,
                        bool may_be_empty) {
   if (text.empty() && !may_be_empty) {
-    return absl::InvalidArgumentError(fmt::format("{} is empty", field));
+    return absl::InvalidArgumentError(fmt::format("{} is empty", field()));
   }
   if (text.size() > max_length) {
-    return absl::InvalidArgumentError(
-        fmt::format("{} is {} bytes long; at most {} are allowed", field, text.size(), max_length));
+    return absl::InvalidArgumentError(fmt::format("{} is {} bytes long; at most {} are allowed",
+                                                  field(), text.size(), max_length));
   }
   if (HasControlCharacter(text)) {
-    return absl::InvalidArgumentError(fmt::format("{} contains a control character", field));
+    return absl::InvalidArgumentError(fmt::format("{} contains a control character", field()));
   }
   return absl::OkStatus();
 }
@@ -120,7 +122,8 @@ rls::RateLimitResponse::RateLimit ToProtoLimit(const RateLimit& limit) {
 
 absl::Status ValidateRateLimitRequest(const rls::RateLimitRequest& request,
                                       const RequestLimits& limits) {
-  TIDEGATE_RETURN_IF_ERROR(CheckText(request.domain(), "domain", limits.max_key_length, false));
+  TIDEGATE_RETURN_IF_ERROR(CheckText(
+      request.domain(), [] { return "domain"; }, limits.max_key_length, false));
   const size_t count = static_cast<size_t>(request.descriptors_size());
   if (count == 0) {
     return absl::InvalidArgumentError("descriptors is empty: at least one descriptor is required");
@@ -147,12 +150,12 @@ absl::Status ValidateRateLimitRequest(const rls::RateLimitRequest& request,
     size_t settle_entries = 0;
     for (size_t j = 0; j < entries; ++j) {
       const auto& e = d.entries(static_cast<int>(j));
-      TIDEGATE_RETURN_IF_ERROR(CheckText(e.key(),
-                                         fmt::format("descriptors[{}].entries[{}].key", i, j),
-                                         limits.max_key_length, false));
-      TIDEGATE_RETURN_IF_ERROR(CheckText(e.value(),
-                                         fmt::format("descriptors[{}].entries[{}].value", i, j),
-                                         limits.max_key_length, true));
+      const auto key_name = [&] { return fmt::format("descriptors[{}].entries[{}].key", i, j); };
+      const auto value_name = [&] {
+        return fmt::format("descriptors[{}].entries[{}].value", i, j);
+      };
+      TIDEGATE_RETURN_IF_ERROR(CheckText(e.key(), key_name, limits.max_key_length, false));
+      TIDEGATE_RETURN_IF_ERROR(CheckText(e.value(), value_name, limits.max_key_length, true));
       if (e.key() == kSettleEntryKey) {
         if (++settle_entries > 1) {
           return absl::InvalidArgumentError(fmt::format(
