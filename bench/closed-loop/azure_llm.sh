@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Closed-loop experiment on the Azure LLM inference trace (2023): conversation (tier 0, critical)
+# and code (tier 1) as two classes, tokens (context + generated) as each request's cost, charged
+# to the server's work resource (cpu_ms). The first half of the trace trains the policies (static
+# peak, forecaster fit); the second half is measured. Capacity is set to 0.7x, 1x and 1.3x the
+# peak demand (tokens/s over 10 s windows), and every policy runs on the same server.
+#
+#   bench/closed-loop/azure_llm.sh [TIDEGATE_BINARY] [DATA_DIR]
+#
+# The trace is read at run time and converted into a temporary file; nothing is copied into the
+# repository.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+bin=${1:-$here/../../build/plan-rel/src/exe/tidegate}
+data=${2:-$here/../../../shared/data/traffic/azure_llm_inference_2023}
+model=${MODEL:-naive}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+python3 - "$data" "$tmp/trace.csv" > "$tmp/meta" <<'PY'
+import csv, sys, datetime, collections
+data, out = sys.argv[1], sys.argv[2]
+rows = []
+for name, cls, tier in (("AzureLLMInferenceTrace_conv.csv", "conversation", 0),
+                        ("AzureLLMInferenceTrace_code.csv", "code", 1)):
+    with open(f"{data}/{name}") as f:
+        for r in csv.DictReader(f):
+            ts = r["TIMESTAMP"]
+            base, frac = (ts.split(".") + ["0"])[:2]
+            t = datetime.datetime.strptime(base, "%Y-%m-%d %H:%M:%S").timestamp() + float("0." + frac)
+            rows.append((t, cls, tier, int(r["ContextTokens"]) + int(r["GeneratedTokens"])))
+rows.sort()
+t0 = rows[0][0]
+win = collections.Counter()
+with open(out, "w") as f:
+    f.write("time_s,class,tier,cost\n")
+    for t, cls, tier, cost in rows:
+        f.write(f"{t - t0:.6f},{cls},{tier},{cost}\n")
+        win[int((t - t0) // 10)] += cost
+end = rows[-1][0] - t0
+print(f"{max(win.values()) / 10:.1f} {end / 2:.0f} {len(rows)} {end:.0f}")
+PY
+read -r peak warmup n end < "$tmp/meta"
+echo "Azure LLM trace: $n requests over $end s; peak demand $peak tokens/s (10 s windows);"
+echo "warm-up (training) $warmup s, test period after it; model '$model'."
+for k in 0.7 1.0 1.3; do
+  cap=$(python3 -c "print(f'{$peak * $k:.1f}')")
+  echo
+  echo "=== capacity ${k}x peak = $cap tokens/s ==="
+  "$bin" simulate --trace "$tmp/trace.csv" --capacity "cpu_ms=$cap" --cost-resource cpu_ms \
+    --policy all --warmup "$warmup" --timeout 20 --slo 5 --model "$model" \
+    --plan-step 10 --json "$tmp/result_$k.json"
+done
