@@ -121,5 +121,24 @@ TEST(InfluxStoreTest, SendsInfluxQlAndLineProtocolToTheRightEndpoints) {
   EXPECT_EQ(seen[2], "POST /write?db=db%201&precision=ns cpu_ms,tenant=a value=2.0 1000000000\n");
 }
 
+TEST(InfluxStoreTest, HungServerGivesDeadlineExceededWithinTheTimeout) {
+  testing::TestHttpServer silent([](auto&, auto&, auto&) { return testing::TestHttpResponse{}; },
+                                 /*silent=*/true);
+  ASSERT_TRUE(silent.ok());
+  auto store = InfluxStore::Create({.base_url = silent.url(),
+                                    .timeout = std::chrono::milliseconds(300),
+                                    .create_database = false});
+  ASSERT_TRUE(store.ok()) << store.status();
+  SampleBatch batch;
+  batch.Add({"cpu_ms", "a", ""}, WallTime(seconds(1)), 2);
+  const absl::Status s = (*store)->Append(batch);
+  EXPECT_EQ(s.code(), absl::StatusCode::kDeadlineExceeded) << s;
+  EXPECT_THAT(s.message(), HasSubstr("timed out after 300 ms"));
+  // Create with create_database contacts the server and reports the same.
+  auto created =
+      InfluxStore::Create({.base_url = silent.url(), .timeout = std::chrono::milliseconds(300)});
+  EXPECT_EQ(created.status().code(), absl::StatusCode::kDeadlineExceeded);
+}
+
 }  // namespace
 }  // namespace tidegate::history
