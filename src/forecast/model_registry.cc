@@ -7,6 +7,7 @@
 // Model headers (one line each).
 #include "tidegate/forecast/arima.h"
 #include "tidegate/forecast/baseline.h"
+#include "tidegate/forecast/ets.h"
 #include "tidegate/forecast/sar.h"
 #include "tidegate/forecast/select.h"
 
@@ -21,6 +22,7 @@ const std::vector<ModelEntry>& RegisteredModels() {
       {"sar", "seasonal autoregression on day/week lags (log scale)", &NewSeasonalAutoregression},
       {"auto", "per-series selection/combination by rolling-origin cross-validation", &NewAuto},
       {"arima", "seasonal ARIMA, orders by KPSS/seasonal strength and stepwise AICc", &NewArima},
+      {"ets", "exponential smoothing state space (ETS), chosen by AICc", &NewEts},
   };
   return kModels;
 }

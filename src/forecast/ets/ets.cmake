@@ -1,0 +1,7 @@
+# ETS model sources, added to tidegate::forecast (included from src/forecast/CMakeLists.txt).
+if(NOT TARGET Eigen3::Eigen)
+  find_package(Eigen3 3.3 REQUIRED NO_MODULE GLOBAL)
+endif()
+target_sources(tidegate_forecast PRIVATE ${CMAKE_CURRENT_LIST_DIR}/ets.cc
+                                         ${CMAKE_CURRENT_LIST_DIR}/ets_forecaster.cc)
+target_link_libraries(tidegate_forecast PRIVATE Eigen3::Eigen nlopt)
