@@ -3,8 +3,9 @@
 # and code (tier 1) as two classes, tokens (context + generated) as each request's cost, charged
 # to the server's work resource (cpu_ms). The first half of the trace trains the policies (static
 # peak, forecaster fit); the second half is measured. Capacity is set to 0.7x, 1x and 1.3x the
-# peak demand (tokens/s over PEAK_WINDOW-second windows, default 300; with 10 s windows
-# the trace never overloads the server at 0.7x: it is bursty, mean load is 1/4 of the 10 s peak), and every policy runs on the same server.
+# peak demand (tokens/s over PEAK_WINDOW-second windows, default 300; with 10 s windows the trace
+# never overloads the server even at 0.7x: it is bursty, its mean is ~1/4 of the 10 s peak), and
+# every policy runs on the same server.
 #
 #   bench/closed-loop/azure_llm.sh [TIDEGATE_BINARY] [DATA_DIR]
 #
