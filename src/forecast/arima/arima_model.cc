@@ -33,6 +33,11 @@ constexpr double kSigma2Floor = 1e-20;
 constexpr double kPacfBound = 7.0;
 constexpr double kMuBound = 100.0;  // In standard deviations of w around its mean.
 constexpr double kBadObjective = 1e100;
+// Stopping tolerances: x in tanh-PACF coordinates (1e-4 there moves a coefficient by < 1e-4),
+// f per observation (the objectives are log-likelihoods divided by n, so 1e-9 is < 1e-6 in loglik
+// for series of up to 1000 points). Tighter tolerances cost evaluations, not accuracy that shows.
+constexpr double kMlXtol = 1e-4, kMlFtol = 1e-9;
+constexpr double kCssXtol = 1e-4, kCssFtol = 1e-8;
 constexpr uint32_t kFormatVersion = 1;
 
 int CoefficientCount(const ArimaOrder& o) {
@@ -273,7 +278,7 @@ ArimaCoreFit FitArimaCore(std::span<const double> w, const ArimaOrder& order, Ar
     FilterSums scratch;
     obj.f = [&](std::span<const double> xx) { return css(xx, &scratch); };
     // CSS is a start (for ML) or a search score: a loose tolerance is enough.
-    x = Minimize(obj, x, lower, upper, max_evaluations, 1e-5, 1e-9);
+    x = Minimize(obj, x, lower, upper, max_evaluations, kCssXtol, kCssFtol);
     out.evaluations += obj.evaluations;
   }
   if (method == ArimaMethod::kMaximumLikelihood) {
@@ -283,14 +288,14 @@ ArimaCoreFit FitArimaCore(std::span<const double> w, const ArimaOrder& order, Ar
       Objective obj;
       FilterSums scratch;
       obj.f = [&](std::span<const double> xx) { return ml(xx, &scratch); };
-      std::vector<double> x_ml = Minimize(obj, x, lower, upper, max_evaluations, 1e-7, 1e-11);
+      std::vector<double> x_ml = Minimize(obj, x, lower, upper, max_evaluations, kMlXtol, kMlFtol);
       out.evaluations += obj.evaluations;
       // A CSS start deep in a bad region can leave ML worse than the plain start; retry from 0.
       if (!(obj.best < kBadObjective)) {
         Objective again;
         again.f = obj.f;
-        x_ml = Minimize(again, std::vector<double>(nx, 0.0), lower, upper, max_evaluations, 1e-7,
-                        1e-11);
+        x_ml = Minimize(again, std::vector<double>(nx, 0.0), lower, upper, max_evaluations, kMlXtol,
+                        kMlFtol);
         out.evaluations += again.evaluations;
       }
       x = std::move(x_ml);

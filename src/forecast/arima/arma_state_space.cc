@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <complex>
+#include <cstring>
 #include <limits>
 
 namespace tidegate::forecast::arima_internal {
@@ -22,6 +23,23 @@ void CompanionTimes(std::span<const double> ar, std::span<double> x) {
 }
 
 inline double Coef(std::span<const double> c, size_t i) { return i < c.size() ? c[i] : 0.0; }
+
+// T x with the nonzero AR lags only: a shift (memmove) plus one multiply-add per nonzero lag.
+// Seasonal polynomials are mostly zeros, and this is the inner loop of every likelihood.
+struct SparseCompanion {
+  std::vector<std::pair<size_t, double>> nz;  // (index, coefficient), index < r.
+  explicit SparseCompanion(std::span<const double> ar) {
+    for (size_t i = 0; i < ar.size(); ++i) {
+      if (ar[i] != 0.0) nz.emplace_back(i, ar[i]);
+    }
+  }
+  void Apply(double* x, size_t r) const {
+    const double x0 = x[0];
+    std::memmove(x, x + 1, (r - 1) * sizeof(double));
+    x[r - 1] = 0.0;
+    for (const auto& [i, c] : nz) x[i] += c * x0;
+  }
+};
 
 }  // namespace
 
@@ -283,8 +301,9 @@ FilterSums ChandrasekharFilter(std::span<const double> ar, std::span<const doubl
   // M_1 = -1/F_1 (rank one). Recursions (derived in the design note):
   //   F_{t+1} = F_t + M_t w1^2,  K_{t+1} = K_t + T W_t M_t w1,
   //   W_{t+1} = T W_t - K_t w1 / F_t,  M_{t+1} = M_t - M_t^2 w1^2 / F_{t+1},  w1 = W_t[0].
+  const SparseCompanion t_op(ar);
   double f = k[0];
-  CompanionTimes(ar, k);
+  t_op.Apply(k.data(), r);
   std::vector<double> wv(k), a(r, 0.0);
   double m = -1.0 / f;
   bool steady = false;
@@ -298,11 +317,11 @@ FilterSums ChandrasekharFilter(std::span<const double> ar, std::span<const doubl
     sums.sumlog += std::log(f);
     ++sums.n;
     const double g = v / f;
-    CompanionTimes(ar, a);
+    t_op.Apply(a.data(), r);
     for (size_t i = 0; i < r; ++i) a[i] += k[i] * g;
     if (steady) continue;
     const double w1 = wv[0];
-    CompanionTimes(ar, wv);  // wv = T W
+    t_op.Apply(wv.data(), r);  // wv = T W
     const double mw1 = m * w1, w1f = w1 / f;
     double wmax = 0;
     for (size_t i = 0; i < r; ++i) {

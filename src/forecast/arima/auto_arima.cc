@@ -92,6 +92,30 @@ absl::StatusOr<ArimaModel> ArimaModel::AutoFit(std::span<const double> y, int pe
   int n_w = 0;
   for (double v : w) n_w += std::isnan(v) ? 0 : 1;
   const int n_star = n - d - big_d * period;
+  {
+    // A constant (or nearly empty) differenced series leaves nothing to search: Fit's documented
+    // fallbacks handle it exactly.
+    double lo = kInf, hi = -kInf;
+    for (double v : w) {
+      if (!std::isnan(v)) {
+        lo = std::min(lo, v);
+        hi = std::max(hi, v);
+      }
+    }
+    if (n_w < 3 || hi - lo <= 1e-12) {
+      ArimaOrder simple;
+      simple.d = d;
+      simple.seasonal_d = seasonal ? big_d : 0;
+      simple.period = period;
+      simple.constant = constant_ok;
+      TIDEGATE_ASSIGN_OR_RETURN(ArimaModel m, FitArimaPrepared(data, simple, options.fit));
+      ArimaFitSummary& s = ArimaModelBuilder::MutableSummary(m);
+      s.kpss_statistic = kpss;
+      s.seasonal_strength = strength;
+      if (!note.empty()) s.fallback = s.fallback.empty() ? note : note + "; " + s.fallback;
+      return m;
+    }
+  }
 
   auto make_order = [&](const Candidate& c) {
     ArimaOrder o;
@@ -114,7 +138,12 @@ absl::StatusOr<ArimaModel> ArimaModel::AutoFit(std::span<const double> y, int pe
   };
 
   std::map<std::tuple<int, int, int, int, bool>, double> tried;
-  std::vector<std::pair<double, Candidate>> ranked;
+  struct Ranked {
+    double aicc;
+    Candidate c;
+    std::vector<double> x;  // Optimiser coordinates of the search fit: the ML start.
+  };
+  std::vector<Ranked> ranked;
   int models = 0;
   auto score = [&](const Candidate& c) {
     auto [it, inserted] = tried.emplace(c.Key(), kInf);
@@ -133,7 +162,7 @@ absl::StatusOr<ArimaModel> ArimaModel::AutoFit(std::span<const double> y, int pe
                           : -2.0 * fit.loglik + 2.0 * npar;
     const double aicc = ic + 2.0 * npar * (npar + 1) / (n_star - npar - 1);
     it->second = aicc;
-    ranked.emplace_back(aicc, c);
+    ranked.push_back({aicc, c, std::move(fit.x)});
     return aicc;
   };
 
@@ -199,23 +228,29 @@ absl::StatusOr<ArimaModel> ArimaModel::AutoFit(std::span<const double> y, int pe
     }
   }
 
-  // Refit the winners by exact ML; keep the first whose ML coefficients are well inside the
-  // stationary and invertible regions.
+  // Refit the winners by exact ML (started where the search fit ended); keep the first whose ML
+  // coefficients are well inside the stationary and invertible regions. Only that one pays for
+  // the full filter pass of Build.
   std::stable_sort(ranked.begin(), ranked.end(),
-                   [](const auto& a, const auto& b) { return a.first < b.first; });
+                   [](const Ranked& a, const Ranked& b) { return a.aicc < b.aicc; });
   std::optional<ArimaModel> chosen;
-  ArimaFitOptions final_options = options.fit;
+  const ArimaFitOptions& final_options = options.fit;
+  std::optional<std::pair<ArimaOrder, ArimaCoreFit>> first_ok;
   for (size_t i = 0; i < ranked.size() && i < 5; ++i) {
-    absl::StatusOr<ArimaModel> m =
-        FitArimaPrepared(data, make_order(ranked[i].second), final_options);
-    if (!m.ok()) continue;
-    const ArimaFitSummary& s = m->summary();
-    ArimaCoefficients coef{s.ar, s.ma, s.seasonal_ar, s.seasonal_ma, 0};
-    if (!chosen.has_value()) chosen = *m;
-    if (ArimaRootsOk(coef, kMinRootModulus)) {
-      chosen = std::move(*m);
+    const ArimaOrder o = make_order(ranked[i].c);
+    ArimaCoreFit fit =
+        FitArimaCore(w, o, final_options.method, final_options.max_evaluations, ranked[i].x);
+    if (!fit.ok) continue;
+    if (ArimaRootsOk(fit.coef, kMinRootModulus)) {
+      first_ok.reset();
+      chosen = ArimaModelBuilder::Build(data, o, fit.coef, &fit, final_options.method, "");
       break;
     }
+    if (!first_ok.has_value()) first_ok.emplace(o, std::move(fit));
+  }
+  if (!chosen.has_value() && first_ok.has_value()) {
+    chosen = ArimaModelBuilder::Build(data, first_ok->first, first_ok->second.coef,
+                                      &first_ok->second, final_options.method, "");
   }
   if (!chosen.has_value()) {
     // No candidate could be scored (a very short or degenerate series): the simplest model.
