@@ -376,6 +376,55 @@ TEST(PlannerTest, ToBucketConfigIsAlwaysAValidShapingConfig) {
   }
 }
 
+TEST(PlannerPropertyTest, RandomTicksNeverCommitMoreThanCapacityMinusReserve) {
+  for (uint64_t seed = 1; seed <= 300; ++seed) {
+    SCOPED_TRACE(testing::Message() << "seed " << seed);
+    std::mt19937_64 rng(seed);
+    std::uniform_real_distribution<double> u01(0, 1);
+    PlannerConfig config;
+    config.capacity[kCpu] = 100 + 1000 * u01(rng);
+    config.capacity[kReq] = 100 + 1000 * u01(rng);
+    config.reserve_fraction = 0.3 * u01(rng);
+    const int n = 1 + static_cast<int>(rng() % 30);
+    std::vector<ClassInput> inputs(n);
+    std::vector<FeedbackState> fb(n);
+    for (int i = 0; i < n; ++i) {
+      ClassConfig c = Class("c" + std::to_string(i), static_cast<int>(rng() % 4));
+      c.weight = 0.1 + u01(rng);
+      c.margin = u01(rng);
+      c.floor_per_s = u01(rng) < 0.2 ? u01(rng) : 0;
+      c.statistic = u01(rng) < 0.5 ? Statistic::kMean : Statistic::kUpper;
+      c.lead_time = seconds(rng() % 30);
+      config.classes.push_back(c);
+      if (u01(rng) < 0.8) {
+        const double m = 200 * u01(rng);
+        inputs[i].forecast = Flat(m, m * u01(rng), m * (1 + u01(rng)));
+      }
+      if (u01(rng) < 0.7) inputs[i].cost = ResourceVector{5 * u01(rng), 0, 0, 0, 1};
+      if (u01(rng) < 0.3) {
+        fb[i].surge = SurgeMode::kUp;
+        fb[i].surge_rate_per_s = 1000 * u01(rng);
+      }
+      fb[i].bias_per_s = 20 * (u01(rng) - 0.5);
+    }
+    Planner planner = MakePlanner(config);
+    Plan plan = PlanOnce(planner, inputs, fb);
+    ResourceVector used{};
+    for (int i = 0; i < n; ++i) {
+      const ClassPlan& p = plan.classes[i];
+      const ResourceVector cost = inputs[i].cost.value_or(config.classes[i].cost);
+      ASSERT_GE(p.rate_per_s, 0);
+      ASSERT_LE(p.rate_per_s, p.why.demand_per_s * (1 + 1e-12));
+      ASSERT_GE(p.size, std::min(config.classes[i].min_burst, config.classes[i].static_size));
+      for (int r = 0; r < kNumResources; ++r) used[r] += p.rate_per_s * cost[r];
+    }
+    for (int r : {kCpu, kReq}) {
+      ASSERT_LE(used[r], config.capacity[r] * (1 - config.reserve_fraction) * (1 + 1e-9));
+      ASSERT_NEAR(used[r], plan.stats.committed[r], 1e-9 * (1 + used[r]));
+    }
+  }
+}
+
 // ---- Validation at load -------------------------------------------------------------------
 
 void ExpectRefused(const PlannerConfig& config, std::string_view substring) {
