@@ -34,6 +34,7 @@ namespace tidegate::cli {
 
 void RegisterForecastCommand(CLI::App& app);
 void RegisterBacktestCommand(CLI::App& app);
+void RegisterImportCommand(CLI::App& app);  // cli/import_command.cc (collect engineer).
 
 struct ForecastCommandOptions {
   std::string input;

@@ -10,6 +10,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   tidegate::cli::RegisterForecastCommand(app);
   tidegate::cli::RegisterBacktestCommand(app);
+  tidegate::cli::RegisterImportCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
