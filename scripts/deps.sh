@@ -10,7 +10,8 @@ build_pkgs=(build-essential cmake ninja-build clang libclang-rt-14-dev pkg-confi
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
   libsqlite3-dev libcurl4-openssl-dev nlohmann-json3-dev libyaml-cpp-dev libeigen3-dev
   libnlopt-cxx-dev libcli11-dev libfmt-dev
-  libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev)
+  libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev
+  libboost-dev libboost-system-dev)
 test_pkgs=(curl prometheus influxdb)
 bench_pkgs=(default-jdk-headless libguava-java)
 

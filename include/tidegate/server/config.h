@@ -117,7 +117,7 @@ struct TenantSpec {
 
 struct StoreSpec {
   std::string type = "sqlite";               // Only "sqlite" is built into the daemon for now.
-  std::string path;                          // Database file; "" = <data dir>/history.db.
+  std::string path;                          // Directory of history.sqlite; "" = data dir.
   Duration step = std::chrono::seconds(10);  // Usage aggregation step; divides one day.
   Duration raw_retention = std::chrono::hours(24 * 7);
 };

@@ -211,6 +211,8 @@ class Service {
   // The active configuration (an immutable snapshot).
   std::shared_ptr<const Config> config() const;
 
+  struct Match;  // The result of matching one descriptor (service.cc).
+
   // Periodic work: flushes closed usage buckets to the store, expires overrides. Returns the
   // store's error, if any (the aggregator keeps the data for the next tick).
   absl::Status Tick();
@@ -228,7 +230,6 @@ class Service {
  private:
   struct Rules;       // The matching tree of one config, immutable.
   struct ClassState;  // One class: bucket, rule, counters, override.
-  struct Match;
 
   Service(Clock& clock, std::unique_ptr<history::HistoryStore> store);
 

@@ -1,0 +1,205 @@
+// tidegated — the tidegate daemon: loads the config, opens the embedded store, serves the HTTP/JSON
+// API (and Envoy RLS v3 over gRPC when built with it) until SIGINT/SIGTERM.
+//
+//   tidegated [--config FILE|DIR] [--data-dir DIR] [--grpc-listen HOST:PORT] [--http-listen
+//   HOST:PORT]
+//
+// Signals: SIGHUP reloads the config (atomically, or not at all: a bad config is logged and the old
+// one stays); SIGINT / SIGTERM stop serving, flush pending usage to the store and exit 0. The
+// config file (or directory) is also re-read when its modification time changes.
+//
+// Threads: the servers run their own threads; the main thread only waits for signals, and once a
+// second runs Service::Tick (flush closed usage buckets, expire overrides) and the file watch.
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "CLI/CLI.hpp"
+#include "fmt/format.h"
+#include "tidegate/common/clock.h"
+#include "tidegate/history/sqlite_store.h"
+#include "tidegate/server/config.h"
+#include "tidegate/server/http_server.h"
+#include "tidegate/server/service.h"
+#ifdef TIDEGATE_WITH_GRPC
+#include "server/grpc_server.h"
+#include "server/grpc_service.h"
+#endif
+
+namespace tidegate::server {
+namespace {
+
+void Log(const std::string& line) { std::fprintf(stderr, "tidegated: %s\n", line.c_str()); }
+
+// Latest modification time of the config file or of any file of the directory (0 when unknown).
+int64_t ConfigMtime(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  int64_t newest = 0;
+  auto consider = [&](const fs::path& p) {
+    const auto t = fs::last_write_time(p, ec);
+    if (!ec) newest = std::max<int64_t>(newest, t.time_since_epoch().count());
+  };
+  if (fs::is_directory(path, ec)) {
+    consider(path);
+    for (const auto& e : fs::directory_iterator(path, ec)) consider(e.path());
+  } else {
+    consider(path);
+  }
+  return newest;
+}
+
+int Run(int argc, char** argv) {
+  CLI::App app{"tidegated: predictive request shaping daemon"};
+  std::string config_path;
+  std::string data_dir = "./tidegate-data";
+  std::string grpc_listen = "127.0.0.1:8081";
+  std::string http_listen = "127.0.0.1:8080";
+  int http_threads = 2;
+  app.add_option("--config", config_path, "YAML config file or directory of *.yaml files");
+  app.add_option("--data-dir", data_dir, "Directory of the embedded store")->capture_default_str();
+  app.add_option("--grpc-listen", grpc_listen,
+                 "Envoy RLS v3 gRPC address (HOST:PORT, port 0 = any)")
+      ->capture_default_str();
+  app.add_option("--http-listen", http_listen, "HTTP/JSON API address (HOST:PORT, port 0 = any)")
+      ->capture_default_str();
+  app.add_option("--http-threads", http_threads, "HTTP server threads")->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  // Signals are handled synchronously by the main thread; block them before any thread starts so
+  // that every thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  absl::StatusOr<std::pair<std::string, uint16_t>> http_addr =
+      ParseListenAddress(http_listen, "--http-listen");
+  if (!http_addr.ok()) {
+    Log(std::string(http_addr.status().message()));
+    return 2;
+  }
+  absl::StatusOr<Config> config = config_path.empty() ? EmptyConfig() : LoadConfig(config_path);
+  if (!config.ok()) {
+    Log(fmt::format("config: {}", std::string(config.status().message())));
+    return 2;
+  }
+  const std::string store_dir = config->store.path.empty() ? data_dir : config->store.path;
+  history::SqliteStoreOptions store_options;
+  store_options.raw_retention = config->store.raw_retention;
+  auto store = history::SqliteStore::Open(store_dir, store_options);
+  if (!store.ok()) {
+    Log(fmt::format("store: {}", std::string(store.status().message())));
+    return 1;
+  }
+  ServiceOptions options;
+  options.aggregator.step = config->store.step;
+  options.config = *std::move(config);
+  options.store = *std::move(store);
+  auto service = Service::Create(std::move(options), RealClock());
+  if (!service.ok()) {
+    Log(fmt::format("service: {}", std::string(service.status().message())));
+    return 1;
+  }
+  Service& core = **service;
+  Log(fmt::format("config version {} ({} domains, {} classes) from {}", core.config_info().version,
+                  core.config_info().domains, core.config_info().classes,
+                  config_path.empty() ? "(none)" : config_path));
+  Log(fmt::format("store: sqlite in {}", store_dir));
+
+  std::mutex reload_mu;
+  int64_t config_mtime = config_path.empty() ? 0 : ConfigMtime(config_path);
+  auto reload = [&]() -> absl::Status {
+    std::lock_guard lock(reload_mu);
+    config_mtime = ConfigMtime(config_path);
+    absl::StatusOr<Config> next = LoadConfig(config_path);
+    if (!next.ok()) return next.status();
+    return core.ApplyConfig(*std::move(next));
+  };
+  HttpApiOptions api_options;
+  if (!config_path.empty()) api_options.reload = reload;
+  HttpApi api(core, api_options);
+  HttpServerOptions http_options;
+  http_options.host = http_addr->first;
+  http_options.port = http_addr->second;
+  http_options.threads = http_threads;
+  auto http = HttpServer::Start(api, core, http_options);
+  if (!http.ok()) {
+    Log(std::string(http.status().message()));
+    return 1;
+  }
+  Log(fmt::format("HTTP listening on http://{}:{}/", (*http)->host(), (*http)->port()));
+#ifdef TIDEGATE_WITH_GRPC
+  RlsService rls(core);
+  auto grpc = GrpcServer::Start(grpc_listen, {&rls});
+  if (!grpc.ok()) {
+    Log(std::string(grpc.status().message()));
+    return 1;
+  }
+  Log(fmt::format("gRPC (Envoy RLS v3) listening on {}", (*grpc)->address()));
+#else
+  Log(fmt::format("gRPC not built in; --grpc-listen {} ignored", grpc_listen));
+#endif
+  api.set_ready(true);
+
+  for (;;) {
+    timespec one_second{1, 0};
+    const int sig = sigtimedwait(&signals, nullptr, &one_second);
+    if (sig == SIGINT || sig == SIGTERM) {
+      Log(fmt::format("{}: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM"));
+      break;
+    }
+    if (sig == SIGHUP) {
+      absl::Status s = reload();
+      Log(s.ok() ? fmt::format("SIGHUP: config version {} applied", core.config_info().version)
+                 : fmt::format("SIGHUP: config NOT applied, keeping version {}: {}",
+                               core.config_info().version, std::string(s.message())));
+      continue;
+    }
+    if (absl::Status s = core.Tick(); !s.ok()) {
+      Log(fmt::format("usage flush failed (kept for the next tick): {}", std::string(s.message())));
+    }
+    if (!config_path.empty()) {
+      int64_t mtime;
+      {
+        std::lock_guard lock(reload_mu);
+        mtime = config_mtime;
+      }
+      if (ConfigMtime(config_path) != mtime) {
+        absl::Status s = reload();
+        Log(s.ok() ? fmt::format("config changed on disk: version {} applied",
+                                 core.config_info().version)
+                   : fmt::format("config changed on disk but NOT applied: {}",
+                                 std::string(s.message())));
+      }
+    }
+  }
+  api.set_ready(false);
+#ifdef TIDEGATE_WITH_GRPC
+  (*grpc)->Stop(std::chrono::seconds(2));
+#endif
+  (*http)->Stop();
+  if (absl::Status s = core.Flush(); !s.ok()) {
+    Log(fmt::format("final usage flush failed: {}", std::string(s.message())));
+    return 1;
+  }
+  Log("stopped; usage flushed to the store");
+  return 0;
+}
+
+}  // namespace
+}  // namespace tidegate::server
+
+int main(int argc, char** argv) { return tidegate::server::Run(argc, argv); }

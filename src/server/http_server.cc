@@ -1,0 +1,852 @@
+// The HTTP/JSON API (see tidegate/server/http_server.h).
+//
+// nlohmann-json and Boost throw; every call into them is inside a try block here, and their
+// exceptions become 400 (bad JSON) or a closed connection (socket errors), never a crash.
+#include "tidegate/server/http_server.h"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/version.hpp>
+#include <charconv>
+#include <cmath>
+#include <optional>
+
+#include "fmt/format.h"
+#include "nlohmann/json.hpp"
+#include "tidegate/common/status.h"
+#include "tidegate/history/calendar.h"
+#include "tidegate/history/exposition.h"
+
+namespace tidegate::server {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using json = nlohmann::json;
+
+std::string CodeString(absl::StatusCode code) {
+  switch (code) {
+    case absl::StatusCode::kOk:
+      return "OK";
+    case absl::StatusCode::kCancelled:
+      return "CANCELLED";
+    case absl::StatusCode::kInvalidArgument:
+      return "INVALID_ARGUMENT";
+    case absl::StatusCode::kDeadlineExceeded:
+      return "DEADLINE_EXCEEDED";
+    case absl::StatusCode::kNotFound:
+      return "NOT_FOUND";
+    case absl::StatusCode::kAlreadyExists:
+      return "ALREADY_EXISTS";
+    case absl::StatusCode::kPermissionDenied:
+      return "PERMISSION_DENIED";
+    case absl::StatusCode::kResourceExhausted:
+      return "RESOURCE_EXHAUSTED";
+    case absl::StatusCode::kFailedPrecondition:
+      return "FAILED_PRECONDITION";
+    case absl::StatusCode::kAborted:
+      return "ABORTED";
+    case absl::StatusCode::kOutOfRange:
+      return "OUT_OF_RANGE";
+    case absl::StatusCode::kUnimplemented:
+      return "UNIMPLEMENTED";
+    case absl::StatusCode::kUnavailable:
+      return "UNAVAILABLE";
+    case absl::StatusCode::kDataLoss:
+      return "DATA_LOSS";
+    case absl::StatusCode::kUnauthenticated:
+      return "UNAUTHENTICATED";
+    default:
+      return "INTERNAL";
+  }
+}
+
+ApiResponse JsonResponse(int status, const json& body) {
+  ApiResponse r;
+  r.status = status;
+  r.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
+  return r;
+}
+
+double Seconds(Duration d) { return std::chrono::duration<double>(d).count(); }
+
+json LimitJson(const RateLimit& l) {
+  return {{"requests_per_unit", l.requests_per_unit}, {"unit", UnitName(l.unit)}};
+}
+
+// Typed access to JSON fields with the field path in every error.
+class Fields {
+ public:
+  static absl::StatusOr<json> Parse(std::string_view body) {
+    try {
+      return json::parse(body.begin(), body.end());
+    } catch (const json::parse_error& e) {
+      return absl::InvalidArgumentError(
+          fmt::format("body: malformed JSON at byte {}: {}", e.byte, e.what()));
+    } catch (const std::exception& e) {
+      return absl::InvalidArgumentError(fmt::format("body: malformed JSON: {}", e.what()));
+    }
+  }
+
+  static absl::Status ExpectObject(const json& j, std::string_view path,
+                                   std::initializer_list<std::string_view> allowed) {
+    if (!j.is_object()) {
+      return absl::InvalidArgumentError(fmt::format("{}: must be an object", Name(path)));
+    }
+    for (const auto& [k, v] : j.items()) {
+      if (std::find(allowed.begin(), allowed.end(), k) == allowed.end()) {
+        return absl::InvalidArgumentError(fmt::format("{}: unknown field", Join(path, k)));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  static absl::StatusOr<std::string> String(const json& j, std::string_view path) {
+    if (!j.is_string())
+      return absl::InvalidArgumentError(fmt::format("{}: must be a string", path));
+    return j.get<std::string>();
+  }
+
+  static absl::StatusOr<double> Number(const json& j, std::string_view path) {
+    if (!j.is_number())
+      return absl::InvalidArgumentError(fmt::format("{}: must be a number", path));
+    const double v = j.get<double>();
+    if (!std::isfinite(v)) {
+      return absl::InvalidArgumentError(fmt::format("{}: must be finite", path));
+    }
+    return v;
+  }
+
+  static absl::StatusOr<uint64_t> Unsigned(const json& j, std::string_view path, uint64_t max) {
+    if (!j.is_number_integer() || (j.is_number_integer() && !j.is_number_unsigned())) {
+      return absl::InvalidArgumentError(fmt::format("{}: must be a non-negative integer", path));
+    }
+    const uint64_t v = j.get<uint64_t>();
+    if (v > max) {
+      return absl::InvalidArgumentError(fmt::format("{}: {} is above {}", path, v, max));
+    }
+    return v;
+  }
+
+  static std::string Join(std::string_view path, std::string_view field) {
+    return path.empty() ? std::string(field) : fmt::format("{}.{}", path, field);
+  }
+  static std::string Name(std::string_view path) {
+    return path.empty() ? std::string("body") : std::string(path);
+  }
+};
+
+absl::StatusOr<std::vector<Entry>> ParseEntries(const json& j, const std::string& path) {
+  if (!j.is_array()) return absl::InvalidArgumentError(fmt::format("{}: must be an array", path));
+  std::vector<Entry> entries;
+  for (size_t i = 0; i < j.size(); ++i) {
+    const std::string ip = fmt::format("{}[{}]", path, i);
+    TIDEGATE_RETURN_IF_ERROR(Fields::ExpectObject(j[i], ip, {"key", "value"}));
+    if (!j[i].contains("key")) {
+      return absl::InvalidArgumentError(fmt::format("{}.key: required", ip));
+    }
+    Entry e;
+    TIDEGATE_ASSIGN_OR_RETURN(e.key, Fields::String(j[i]["key"], ip + ".key"));
+    if (j[i].contains("value")) {
+      TIDEGATE_ASSIGN_OR_RETURN(e.value, Fields::String(j[i]["value"], ip + ".value"));
+    }
+    entries.push_back(std::move(e));
+  }
+  return entries;
+}
+
+absl::StatusOr<RateLimit> ParseLimit(const json& j, const std::string& path) {
+  TIDEGATE_RETURN_IF_ERROR(Fields::ExpectObject(j, path, {"requests_per_unit", "unit"}));
+  if (!j.contains("requests_per_unit") || !j.contains("unit")) {
+    return absl::InvalidArgumentError(
+        fmt::format("{}: requests_per_unit and unit are required", path));
+  }
+  RateLimit l;
+  TIDEGATE_ASSIGN_OR_RETURN(uint64_t n, Fields::Unsigned(j["requests_per_unit"],
+                                                         path + ".requests_per_unit", UINT32_MAX));
+  l.requests_per_unit = static_cast<uint32_t>(n);
+  TIDEGATE_ASSIGN_OR_RETURN(std::string unit, Fields::String(j["unit"], path + ".unit"));
+  absl::StatusOr<Unit> u = ParseUnit(unit);
+  if (!u.ok())
+    return absl::InvalidArgumentError(fmt::format("{}.unit: {}", path, std::string(u.status().message())));
+  l.unit = *u;
+  return l;
+}
+
+// {"domain": ..., "descriptors": [{"entries": [...], "limit": {...}, "hits_addend": n}], ...}
+absl::StatusOr<std::vector<Descriptor>> ParseDescriptors(const json& body) {
+  if (!body.contains("descriptors")) {
+    return absl::InvalidArgumentError("descriptors: required");
+  }
+  const json& ds = body["descriptors"];
+  if (!ds.is_array()) return absl::InvalidArgumentError("descriptors: must be an array");
+  std::vector<Descriptor> out;
+  for (size_t i = 0; i < ds.size(); ++i) {
+    const std::string path = fmt::format("descriptors[{}]", i);
+    TIDEGATE_RETURN_IF_ERROR(
+        Fields::ExpectObject(ds[i], path, {"entries", "limit", "hits_addend"}));
+    Descriptor d;
+    if (!ds[i].contains("entries")) {
+      return absl::InvalidArgumentError(fmt::format("{}.entries: required", path));
+    }
+    TIDEGATE_ASSIGN_OR_RETURN(d.entries, ParseEntries(ds[i]["entries"], path + ".entries"));
+    if (ds[i].contains("limit")) {
+      TIDEGATE_ASSIGN_OR_RETURN(d.limit, ParseLimit(ds[i]["limit"], path + ".limit"));
+    }
+    if (ds[i].contains("hits_addend")) {
+      TIDEGATE_ASSIGN_OR_RETURN(d.hits_addend,
+                                Fields::Unsigned(ds[i]["hits_addend"], path + ".hits_addend", 1e9));
+    }
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> RequiredString(const json& body, const char* field) {
+  if (!body.contains(field)) return absl::InvalidArgumentError(fmt::format("{}: required", field));
+  return Fields::String(body[field], field);
+}
+
+json OverrideJson(const OverrideInfo& o) {
+  json j = {{"expires_at", history::FormatWallTime(o.expires_at)}};
+  if (o.rate_per_s) j["rate_per_s"] = *o.rate_per_s;
+  if (o.size) j["size"] = *o.size;
+  return j;
+}
+
+json ClassJson(const ClassInfo& c) {
+  json entries = json::array();
+  for (const Entry& e : c.entries) entries.push_back({{"key", e.key}, {"value", e.value}});
+  json j = {
+      {"key", c.key},
+      {"tenant", c.tenant},
+      {"entries", entries},
+      {"rate_per_s", c.rate_per_s},
+      {"size", c.size},
+      {"available", c.available},
+      {"priority", c.priority},
+      {"weight", c.weight},
+      {"shadow_mode", c.shadow_mode},
+      {"dynamic", c.dynamic},
+      {"source", c.source},
+      {"location", c.location},
+      {"decisions", {{"ok", c.admitted}, {"over_limit", c.refused}, {"shadow", c.shadow_refused}}}};
+  j["configured_limit"] = c.configured_limit ? LimitJson(*c.configured_limit) : json(nullptr);
+  j["override"] = c.override_info ? OverrideJson(*c.override_info) : json(nullptr);
+  return j;
+}
+
+// Percent-decoding of a path segment. InvalidArgument on a malformed escape.
+absl::StatusOr<std::string> PercentDecode(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '%') {
+      out.push_back(s[i]);
+      continue;
+    }
+    int v = 0;
+    if (i + 2 >= s.size()) {
+      return absl::InvalidArgumentError("path: malformed percent escape");
+    }
+    const auto [p, ec] = std::from_chars(s.data() + i + 1, s.data() + i + 3, v, 16);
+    if (ec != std::errc() || p != s.data() + i + 3) {
+      return absl::InvalidArgumentError("path: malformed percent escape");
+    }
+    out.push_back(static_cast<char>(v));
+    i += 2;
+  }
+  return out;
+}
+
+// "tenant/key=value,key=value" -> ClassKey.
+absl::StatusOr<shaping::ClassKey> ParseDisplayKey(std::string_view text) {
+  const size_t slash = text.find('/');
+  if (slash == std::string_view::npos || slash == 0) {
+    return absl::InvalidArgumentError(
+        fmt::format("class '{}': expected tenant/key=value,key=value", text));
+  }
+  shaping::ClassKey key;
+  key.tenant = std::string(text.substr(0, slash));
+  std::string_view rest = text.substr(slash + 1);
+  while (!rest.empty()) {
+    const size_t comma = rest.find(',');
+    const std::string_view entry = rest.substr(0, comma);
+    const size_t eq = entry.find('=');
+    if (eq == std::string_view::npos || eq == 0) {
+      return absl::InvalidArgumentError(
+          fmt::format("class '{}': entry '{}' is not key=value", text, entry));
+    }
+    key.entries.emplace_back(std::string(entry.substr(0, eq)), std::string(entry.substr(eq + 1)));
+    if (comma == std::string_view::npos) break;
+    rest = rest.substr(comma + 1);
+  }
+  return key;
+}
+
+}  // namespace
+
+int HttpStatusFor(absl::StatusCode code) {
+  switch (code) {
+    case absl::StatusCode::kOk:
+      return 200;
+    case absl::StatusCode::kInvalidArgument:
+      return 400;
+    case absl::StatusCode::kUnauthenticated:
+      return 401;
+    case absl::StatusCode::kPermissionDenied:
+      return 403;
+    case absl::StatusCode::kNotFound:
+      return 404;
+    case absl::StatusCode::kAlreadyExists:
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kAborted:
+      return 409;
+    case absl::StatusCode::kOutOfRange:
+      return 422;
+    case absl::StatusCode::kResourceExhausted:
+      return 429;
+    case absl::StatusCode::kUnavailable:
+      return 503;
+    case absl::StatusCode::kDeadlineExceeded:
+      return 504;
+    default:
+      return 500;
+  }
+}
+
+ApiResponse ErrorResponse(int http_status, std::string_view code, std::string_view message) {
+  return JsonResponse(http_status, {{"error", {{"code", code}, {"message", message}}}});
+}
+
+ApiResponse ErrorResponse(const absl::Status& status) {
+  return ErrorResponse(HttpStatusFor(status.code()), CodeString(status.code()),
+                       std::string(status.message()));
+}
+
+HttpApi::HttpApi(Service& service, HttpApiOptions options)
+    : service_(service), options_(std::move(options)) {}
+
+ApiResponse HttpApi::Handle(std::string_view method, std::string_view target,
+                            std::string_view body) {
+  std::string_view path = target.substr(0, target.find('?'));
+  auto method_not_allowed = [&](std::string_view allowed) {
+    ApiResponse r =
+        ErrorResponse(405, "INVALID_ARGUMENT",
+                      fmt::format("{} {}: method not allowed (use {})", method, path, allowed));
+    r.headers.emplace_back("Allow", std::string(allowed));
+    return r;
+  };
+  try {
+    if (path == "/v1/check") return method == "POST" ? Check(body) : method_not_allowed("POST");
+    if (path == "/v1/settle") return method == "POST" ? Settle(body) : method_not_allowed("POST");
+    if (path == "/v1/report") return method == "POST" ? Report(body) : method_not_allowed("POST");
+    if (path == "/v1/classes") return method == "GET" ? Classes() : method_not_allowed("GET");
+    if (path == "/v1/overrides") {
+      return method == "POST" ? SetOverride(body) : method_not_allowed("POST");
+    }
+    if (path == "/v1/config") return method == "GET" ? ConfigGet() : method_not_allowed("GET");
+    if (path == "/v1/config:validate") {
+      return method == "POST" ? ConfigValidate(body) : method_not_allowed("POST");
+    }
+    if (path == "/v1/config:reload") {
+      return method == "POST" ? ConfigReload() : method_not_allowed("POST");
+    }
+    if (path == "/healthz") {
+      return method == "GET" ? JsonResponse(200, {{"status", "ok"}}) : method_not_allowed("GET");
+    }
+    if (path == "/readyz") {
+      if (method != "GET") return method_not_allowed("GET");
+      return ready_.load(std::memory_order_acquire)
+                 ? JsonResponse(200, {{"status", "ready"}})
+                 : ErrorResponse(503, "UNAVAILABLE", "not ready (starting or shutting down)");
+    }
+    if (path == "/metrics") {
+      if (method != "GET") return method_not_allowed("GET");
+      ApiResponse r;
+      r.content_type = std::string(history::kExpositionContentType);
+      r.body = service_.RenderMetrics();
+      return r;
+    }
+    constexpr std::string_view kClasses = "/v1/classes/";
+    if (path.starts_with(kClasses)) {
+      std::string_view rest = path.substr(kClasses.size());
+      bool plan = false;
+      if (rest.ends_with("/plan")) {
+        rest.remove_suffix(5);
+        plan = true;
+      }
+      return method == "GET" ? Class(rest, plan) : method_not_allowed("GET");
+    }
+    constexpr std::string_view kOverrides = "/v1/overrides/";
+    if (path.starts_with(kOverrides)) {
+      return method == "DELETE" ? DeleteOverride(path.substr(kOverrides.size()))
+                                : method_not_allowed("DELETE");
+    }
+    return ErrorResponse(404, "NOT_FOUND", fmt::format("{}: no such route", path));
+  } catch (const std::exception& e) {
+    // A bug, not bad input: every input error is a Status. Still never crash the daemon.
+    return ErrorResponse(500, "INTERNAL", fmt::format("{} {}: {}", method, path, e.what()));
+  }
+}
+
+ApiResponse HttpApi::Check(std::string_view body) {
+  absl::StatusOr<json> j = Fields::Parse(body);
+  if (!j.ok()) return ErrorResponse(j.status());
+  absl::Status s = Fields::ExpectObject(*j, "", {"domain", "descriptors", "hits_addend", "tier"});
+  if (!s.ok()) return ErrorResponse(s);
+  CheckRequest req;
+  absl::StatusOr<std::string> domain = RequiredString(*j, "domain");
+  if (!domain.ok()) return ErrorResponse(domain.status());
+  req.domain = *std::move(domain);
+  absl::StatusOr<std::vector<Descriptor>> ds = ParseDescriptors(*j);
+  if (!ds.ok()) return ErrorResponse(ds.status());
+  req.descriptors = *std::move(ds);
+  if (j->contains("hits_addend")) {
+    absl::StatusOr<uint64_t> h = Fields::Unsigned((*j)["hits_addend"], "hits_addend", 1e9);
+    if (!h.ok()) return ErrorResponse(h.status());
+    req.hits_addend = *h;
+  }
+  if (j->contains("tier")) {
+    absl::StatusOr<uint64_t> t = Fields::Unsigned((*j)["tier"], "tier", shaping::kMaxTiers - 1);
+    if (!t.ok()) return ErrorResponse(t.status());
+    req.tier = static_cast<int>(*t);
+  }
+  absl::StatusOr<CheckResponse> resp = service_.Check(req);
+  if (!resp.ok()) return ErrorResponse(resp.status());
+  json statuses = json::array();
+  Duration retry{0};
+  for (const DescriptorStatus& st : resp->statuses) {
+    json o = {{"code", CodeName(st.code)},
+              {"limit_remaining", st.limit_remaining},
+              {"duration_until_reset_s", Seconds(st.duration_until_reset)},
+              {"class", st.class_key},
+              {"shadow", st.shadow},
+              {"unknown", st.unknown}};
+    o["current_limit"] = st.current_limit ? LimitJson(*st.current_limit) : json(nullptr);
+    if (st.code == Code::kOverLimit) {
+      o["retry_after_s"] = Seconds(st.retry_after);
+      retry = std::max(retry, st.retry_after);
+    }
+    statuses.push_back(std::move(o));
+  }
+  ApiResponse r = JsonResponse(
+      200, {{"overall_code", CodeName(resp->overall_code)}, {"statuses", std::move(statuses)}});
+  if (resp->overall_code == Code::kOverLimit) {
+    r.headers.emplace_back("Retry-After",
+                           std::to_string(static_cast<int64_t>(std::ceil(Seconds(retry)))));
+  }
+  return r;
+}
+
+ApiResponse HttpApi::Settle(std::string_view body) {
+  absl::StatusOr<json> j = Fields::Parse(body);
+  if (!j.ok()) return ErrorResponse(j.status());
+  absl::Status s = Fields::ExpectObject(*j, "", {"domain", "descriptors", "charged", "actual"});
+  if (!s.ok()) return ErrorResponse(s);
+  SettleRequest req;
+  absl::StatusOr<std::string> domain = RequiredString(*j, "domain");
+  if (!domain.ok()) return ErrorResponse(domain.status());
+  req.domain = *std::move(domain);
+  absl::StatusOr<std::vector<Descriptor>> ds = ParseDescriptors(*j);
+  if (!ds.ok()) return ErrorResponse(ds.status());
+  req.descriptors = *std::move(ds);
+  for (const char* f : {"charged", "actual"}) {
+    if (!j->contains(f))
+      return ErrorResponse(absl::InvalidArgumentError(fmt::format("{}: required", f)));
+    absl::StatusOr<double> v = Fields::Number((*j)[f], f);
+    if (!v.ok()) return ErrorResponse(v.status());
+    (std::string_view(f) == "charged" ? req.charged : req.actual) = *v;
+  }
+  absl::StatusOr<SettleResponse> resp = service_.Settle(req);
+  if (!resp.ok()) return ErrorResponse(resp.status());
+  return JsonResponse(200, {{"settled", resp->settled}});
+}
+
+ApiResponse HttpApi::Report(std::string_view body) {
+  absl::StatusOr<json> j = Fields::Parse(body);
+  if (!j.ok()) return ErrorResponse(j.status());
+  absl::Status s = Fields::ExpectObject(*j, "", {"reports"});
+  if (!s.ok()) return ErrorResponse(s);
+  if (!j->contains("reports") || !(*j)["reports"].is_array()) {
+    return ErrorResponse(absl::InvalidArgumentError("reports: required, an array"));
+  }
+  const json& rs = (*j)["reports"];
+  const size_t max_batch = service_.config()->limits.max_report_batch;
+  if (rs.size() > max_batch) {
+    return ErrorResponse(absl::InvalidArgumentError(
+        fmt::format("reports: {} given, at most {} per call", rs.size(), max_batch)));
+  }
+  std::vector<history::UsageReport> reports;
+  reports.reserve(rs.size());
+  const WallTime now = service_.clock().WallNow();
+  for (size_t i = 0; i < rs.size(); ++i) {
+    const std::string path = fmt::format("reports[{}]", i);
+    const json& r = rs[i];
+    s = Fields::ExpectObject(r, path,
+                             {"tenant", "descriptors", "operation", "cpu_ms", "mem_bytes",
+                              "io_read_bytes", "io_write_bytes", "net_in_bytes", "net_out_bytes",
+                              "latency_ms", "count", "timestamp", "id"});
+    if (!s.ok()) return ErrorResponse(s);
+    history::UsageReport u;
+    u.timestamp = now;
+    for (const auto& [k, v] : r.items()) {
+      const std::string fp = path + "." + k;
+      if (k == "tenant" || k == "operation" || k == "id" || k == "timestamp") {
+        absl::StatusOr<std::string> str = Fields::String(v, fp);
+        if (!str.ok()) return ErrorResponse(str.status());
+        if (k == "tenant") u.tenant = *str;
+        if (k == "operation") u.operation = *str;
+        if (k == "id") u.id = *str;
+        if (k == "timestamp") {
+          absl::StatusOr<WallTime> t = history::ParseRfc3339(*str);
+          if (!t.ok()) {
+            return ErrorResponse(
+                absl::InvalidArgumentError(fmt::format("{}: {}", fp, std::string(t.status().message()))));
+          }
+          u.timestamp = *t;
+        }
+      } else if (k == "descriptors") {
+        absl::StatusOr<std::vector<Entry>> es = ParseEntries(v, fp);
+        if (!es.ok()) return ErrorResponse(es.status());
+        for (Entry& e : *es) u.descriptors.push_back({std::move(e.key), std::move(e.value)});
+      } else if (k == "count") {
+        absl::StatusOr<uint64_t> c = Fields::Unsigned(v, fp, INT64_MAX);
+        if (!c.ok()) return ErrorResponse(c.status());
+        u.count = static_cast<int64_t>(*c);
+      } else {
+        absl::StatusOr<double> n = Fields::Number(v, fp);
+        if (!n.ok()) return ErrorResponse(n.status());
+        double* target = k == "cpu_ms"           ? &u.cpu_ms
+                         : k == "mem_bytes"      ? &u.mem_bytes
+                         : k == "io_read_bytes"  ? &u.io_read_bytes
+                         : k == "io_write_bytes" ? &u.io_write_bytes
+                         : k == "net_in_bytes"   ? &u.net_in_bytes
+                         : k == "net_out_bytes"  ? &u.net_out_bytes
+                                                 : &u.latency_ms;
+        *target = *n;
+      }
+    }
+    reports.push_back(std::move(u));
+  }
+  if (absl::Status st = service_.Report(reports); !st.ok()) return ErrorResponse(st);
+  return JsonResponse(200, {{"accepted", reports.size()}});
+}
+
+ApiResponse HttpApi::Classes() {
+  json arr = json::array();
+  for (const ClassInfo& c : service_.ListClasses()) arr.push_back(ClassJson(c));
+  return JsonResponse(200, {{"classes", std::move(arr)}});
+}
+
+ApiResponse HttpApi::Class(std::string_view raw_key, bool plan) {
+  absl::StatusOr<std::string> key = PercentDecode(raw_key);
+  if (!key.ok()) return ErrorResponse(key.status());
+  absl::StatusOr<ClassInfo> c = service_.GetClass(*key);
+  if (!c.ok()) return ErrorResponse(c.status());
+  if (!plan) return JsonResponse(200, ClassJson(*c));
+  // Without a planner the plan is the bucket in force and where it comes from.
+  json p = {
+      {"key", c->key},
+      {"rate_per_s", c->rate_per_s},
+      {"size", c->size},
+      {"level", c->available},
+      {"source", c->source},
+      {"planner", false},
+      {"explanation",
+       c->source == "override"
+           ? "manual override until " + history::FormatWallTime(c->override_info->expires_at)
+       : c->source == "request" ? std::string("limit given by the request's descriptor")
+       : c->source == "default"
+           ? std::string("unknown_descriptors.default_limit (no configured rule matched)")
+           : fmt::format("static rate_limit of the rule at {} (no forecast plan)", c->location)}};
+  p["configured_limit"] = c->configured_limit ? LimitJson(*c->configured_limit) : json(nullptr);
+  p["override"] = c->override_info ? OverrideJson(*c->override_info) : json(nullptr);
+  return JsonResponse(200, p);
+}
+
+ApiResponse HttpApi::SetOverride(std::string_view body) {
+  absl::StatusOr<json> j = Fields::Parse(body);
+  if (!j.ok()) return ErrorResponse(j.status());
+  absl::Status s = Fields::ExpectObject(
+      *j, "", {"class", "domain", "entries", "rate_per_s", "size", "ttl_seconds"});
+  if (!s.ok()) return ErrorResponse(s);
+  OverrideRequest req;
+  if (j->contains("class")) {
+    if (j->contains("domain") || j->contains("entries")) {
+      return ErrorResponse(
+          absl::InvalidArgumentError("class: give either class or domain + entries, not both"));
+    }
+    absl::StatusOr<std::string> text = Fields::String((*j)["class"], "class");
+    if (!text.ok()) return ErrorResponse(text.status());
+    absl::StatusOr<shaping::ClassKey> key = ParseDisplayKey(*text);
+    if (!key.ok()) return ErrorResponse(key.status());
+    req.key = *std::move(key);
+  } else {
+    absl::StatusOr<std::string> domain = RequiredString(*j, "domain");
+    if (!domain.ok()) return ErrorResponse(domain.status());
+    if (!j->contains("entries")) {
+      return ErrorResponse(absl::InvalidArgumentError("entries: required (or class)"));
+    }
+    absl::StatusOr<std::vector<Entry>> es = ParseEntries((*j)["entries"], "entries");
+    if (!es.ok()) return ErrorResponse(es.status());
+    req.key.tenant = *domain;
+    for (Entry& e : *es) req.key.entries.emplace_back(std::move(e.key), std::move(e.value));
+  }
+  for (const char* f : {"rate_per_s", "size"}) {
+    if (!j->contains(f)) continue;
+    absl::StatusOr<double> v = Fields::Number((*j)[f], f);
+    if (!v.ok()) return ErrorResponse(v.status());
+    (std::string_view(f) == "rate_per_s" ? req.rate_per_s : req.size) = *v;
+  }
+  if (!j->contains("ttl_seconds")) {
+    return ErrorResponse(absl::InvalidArgumentError("ttl_seconds: required"));
+  }
+  absl::StatusOr<double> ttl = Fields::Number((*j)["ttl_seconds"], "ttl_seconds");
+  if (!ttl.ok()) return ErrorResponse(ttl.status());
+  if (*ttl <= 0 || *ttl > 1e8) {
+    return ErrorResponse(
+        absl::InvalidArgumentError(fmt::format("ttl_seconds: {} is not in (0, 2592000]", *ttl)));
+  }
+  req.ttl = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(*ttl));
+  absl::StatusOr<OverrideInfo> o = service_.SetOverride(req);
+  if (!o.ok()) return ErrorResponse(o.status());
+  json out = OverrideJson(*o);
+  out["class"] = req.key.ToString();
+  return JsonResponse(201, out);
+}
+
+ApiResponse HttpApi::DeleteOverride(std::string_view raw_key) {
+  absl::StatusOr<std::string> text = PercentDecode(raw_key);
+  if (!text.ok()) return ErrorResponse(text.status());
+  absl::StatusOr<shaping::ClassKey> key = ParseDisplayKey(*text);
+  if (!key.ok()) return ErrorResponse(key.status());
+  if (absl::Status s = service_.ClearOverride(*key); !s.ok()) return ErrorResponse(s);
+  return JsonResponse(200, {{"class", key->ToString()}, {"override", nullptr}});
+}
+
+ApiResponse HttpApi::ConfigGet() {
+  const ConfigInfo info = service_.config_info();
+  const std::shared_ptr<const Config> config = service_.config();
+  json domains = json::array();
+  for (const DomainConfig& d : config->domains) domains.push_back(d.domain);
+  return JsonResponse(200, {{"version", info.version},
+                            {"generation", info.generation},
+                            {"sources", info.sources},
+                            {"loaded_at", history::FormatWallTime(info.loaded_at)},
+                            {"domains", domains},
+                            {"classes", info.classes},
+                            {"unknown_descriptors", UnknownPolicyName(config->unknown.policy)}});
+}
+
+ApiResponse HttpApi::ConfigValidate(std::string_view body) {
+  absl::StatusOr<Config> c = ParseConfig(body, "request body");
+  if (!c.ok()) return ErrorResponse(c.status());
+  json domains = json::array();
+  for (const DomainConfig& d : c->domains) domains.push_back(d.domain);
+  return JsonResponse(200, {{"valid", true}, {"version", c->version}, {"domains", domains}});
+}
+
+ApiResponse HttpApi::ConfigReload() {
+  if (!options_.reload) {
+    return ErrorResponse(409, "FAILED_PRECONDITION",
+                         "the daemon was started without --config: nothing to reload");
+  }
+  if (absl::Status s = options_.reload(); !s.ok()) return ErrorResponse(s);
+  return ConfigGet();
+}
+
+// ---- Transport ------------------------------------------------------------------------------
+
+absl::StatusOr<std::pair<std::string, uint16_t>> ParseListenAddress(std::string_view text,
+                                                               std::string_view flag) {
+  const size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos) {
+    return absl::InvalidArgumentError(fmt::format("{}: '{}' is not HOST:PORT", flag, text));
+  }
+  std::string host(text.substr(0, colon));
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  if (host.empty()) {
+    return absl::InvalidArgumentError(fmt::format("{}: '{}' has an empty host", flag, text));
+  }
+  const std::string_view port_text = text.substr(colon + 1);
+  unsigned port = 0;
+  const auto [p, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (ec != std::errc() || p != port_text.data() + port_text.size() || port > 65535) {
+    return absl::InvalidArgumentError(
+        fmt::format("{}: port '{}' is not a number in [0, 65535]", flag, port_text));
+  }
+  return std::make_pair(std::move(host), static_cast<uint16_t>(port));
+}
+
+namespace {
+
+constexpr size_t kHeaderLimit = 16 * 1024;
+
+// One HTTP/1.1 connection: read a request, answer it, repeat while keep-alive.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, HttpApi& api, Service& service, Duration idle)
+      : stream_(std::move(socket)), api_(api), service_(service), idle_(idle) {}
+
+  void Run() {
+    asio::dispatch(stream_.get_executor(),
+                   beast::bind_front_handler(&Session::Read, shared_from_this()));
+  }
+
+ private:
+  void Read() {
+    parser_.emplace();
+    parser_->header_limit(kHeaderLimit);
+    parser_->body_limit(service_.config()->limits.max_body_bytes);
+    stream_.expires_after(std::chrono::duration_cast<std::chrono::seconds>(idle_));
+    http::async_read(stream_, buffer_, *parser_,
+                     beast::bind_front_handler(&Session::OnRead, shared_from_this()));
+  }
+
+  void OnRead(beast::error_code ec, size_t) {
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+        ec == asio::error::operation_aborted || ec == asio::error::connection_reset) {
+      return Close();
+    }
+    ApiResponse r;
+    bool keep_alive = false;
+    unsigned version = 11;
+    if (ec == http::error::body_limit) {
+      r = ErrorResponse(413, "INVALID_ARGUMENT",
+                        fmt::format("body: larger than limits.max_body_bytes = {} bytes",
+                                    service_.config()->limits.max_body_bytes));
+    } else if (ec == http::error::header_limit) {
+      r = ErrorResponse(431, "INVALID_ARGUMENT",
+                        fmt::format("headers: larger than {} bytes", kHeaderLimit));
+    } else if (ec) {
+      r = ErrorResponse(400, "INVALID_ARGUMENT",
+                        fmt::format("malformed HTTP request: {}", ec.message()));
+    } else {
+      const auto& req = parser_->get();
+      keep_alive = req.keep_alive();
+      version = req.version();
+      r = api_.Handle(std::string_view(req.method_string().data(), req.method_string().size()),
+                      std::string_view(req.target().data(), req.target().size()), req.body());
+    }
+    auto res = std::make_shared<http::response<http::string_body>>(
+        static_cast<http::status>(r.status), version);
+    res->set(http::field::server, "tidegated");
+    res->set(http::field::content_type, r.content_type);
+    for (const auto& [k, v] : r.headers) res->set(k, v);
+    res->body() = std::move(r.body);
+    res->keep_alive(keep_alive);
+    res->prepare_payload();
+    response_ = res;
+    http::async_write(stream_, *res,
+                      beast::bind_front_handler(&Session::OnWrite, shared_from_this(), keep_alive));
+  }
+
+  void OnWrite(bool keep_alive, beast::error_code ec, size_t) {
+    response_.reset();
+    if (ec || !keep_alive) return Close();
+    Read();
+  }
+
+  void Close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.socket().close(ec);
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::shared_ptr<http::response<http::string_body>> response_;
+  HttpApi& api_;
+  Service& service_;
+  const Duration idle_;
+};
+
+}  // namespace
+
+struct HttpServer::Impl {
+  Impl(HttpApi& a, Service& s, int threads) : ioc(threads), acceptor(ioc), api(a), service(s) {}
+
+  void Accept() {
+    acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+      if (ec) {
+        if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
+      } else {
+        std::make_shared<Session>(std::move(socket), api, service, idle)->Run();
+      }
+      Accept();
+    });
+  }
+
+  asio::io_context ioc;
+  tcp::acceptor acceptor;
+  HttpApi& api;
+  Service& service;
+  Duration idle{};
+};
+
+HttpServer::HttpServer(HttpServerOptions options) : options_(std::move(options)) {}
+
+HttpServer::~HttpServer() { Stop(); }
+
+absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpApi& api, Service& service,
+                                                              HttpServerOptions options) {
+  if (options.threads < 1 || options.threads > 256) {
+    return absl::InvalidArgumentError(
+        fmt::format("http threads: {} is not in [1, 256]", options.threads));
+  }
+  std::unique_ptr<HttpServer> server(new HttpServer(options));
+  server->impl_ = std::make_unique<Impl>(api, service, options.threads);
+  server->impl_->idle = options.idle_timeout;
+  Impl& impl = *server->impl_;
+  beast::error_code ec;
+  const asio::ip::address address = asio::ip::make_address(options.host, ec);
+  if (ec) {
+    return absl::InvalidArgumentError(
+        fmt::format("http listen: '{}' is not an IP address ({})", options.host, ec.message()));
+  }
+  const tcp::endpoint endpoint(address, options.port);
+  const std::string where = fmt::format("{}:{}", options.host, options.port);
+  impl.acceptor.open(endpoint.protocol(), ec);
+  if (!ec) impl.acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) impl.acceptor.bind(endpoint, ec);
+  if (!ec) impl.acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return absl::UnavailableError(fmt::format("http listen {}: {}", where, ec.message()));
+  }
+  server->port_ = impl.acceptor.local_endpoint().port();
+  impl.Accept();
+  for (int i = 0; i < options.threads; ++i) {
+    server->threads_.emplace_back([&impl] {
+      for (;;) {
+        try {
+          impl.ioc.run();
+          return;
+        } catch (const std::exception&) {
+          // A handler threw (a bug); keep serving the other connections.
+        }
+      }
+    });
+  }
+  return server;
+}
+
+void HttpServer::Stop() {
+  if (!impl_) return;
+  impl_->ioc.stop();
+  for (std::thread& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+  threads_.clear();
+  beast::error_code ec;
+  impl_->acceptor.close(ec);  // No thread runs the context any more.
+  impl_.reset();
+}
+
+}  // namespace tidegate::server

@@ -1,0 +1,997 @@
+// The daemon's transport-independent core (see tidegate/server/service.h).
+#include "tidegate/server/service.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <set>
+#include <utility>
+
+#include "fmt/format.h"
+#include "tidegate/common/status.h"
+#include "tidegate/history/exposition.h"
+
+namespace tidegate::server {
+namespace {
+
+using shaping::BucketConfig;
+using shaping::ClassKey;
+using shaping::TokenBucket;
+
+constexpr Duration kMaxOverrideTtl = std::chrono::hours(24 * 30);
+// A tenant without a quota still has a bucket (the registry's hierarchy needs one); it is so large
+// that it never refuses: 1e9 tokens per second, one second of burst.
+constexpr double kUnlimitedRate = 1e9;
+// Share of a tenant quota kept from each tier: the last 20 % of a tenant's tokens go to critical
+// and high classes only, the last 5 % to critical only.
+constexpr std::array<double, shaping::kMaxTiers> kTenantReserves = {0, 0.05, 0.10, 0.20};
+
+BucketConfig ConfigFor(const RateLimit& limit) {
+  BucketConfig c;
+  c.rate_per_s = limit.rate_per_s();
+  c.size = limit.requests_per_unit;
+  return c;
+}
+
+BucketConfig TenantConfig(const TenantSpec* spec) {
+  BucketConfig c;
+  if (spec != nullptr && spec->quota) {
+    c = ConfigFor(*spec->quota);
+    c.reserve_fraction = kTenantReserves;
+  } else {
+    c.rate_per_s = kUnlimitedRate;
+    c.size = kUnlimitedRate;
+  }
+  return c;
+}
+
+// A limit in force expressed in Envoy's terms: the smallest unit in which it is at least one
+// whole request.
+RateLimit LimitFromRate(double rate_per_s) {
+  for (Unit u : {Unit::kSecond, Unit::kMinute, Unit::kHour, Unit::kDay}) {
+    const double n = rate_per_s * std::chrono::duration<double>(UnitDuration(u)).count();
+    if (n >= 1 || u == Unit::kDay) {
+      return RateLimit{static_cast<uint32_t>(std::min<double>(std::llround(n), UINT32_MAX)), u};
+    }
+  }
+  return RateLimit{};
+}
+
+Duration SecondsToDuration(double s) {
+  if (!(s > 0)) return Duration::zero();
+  s = std::min(s, 366.0 * 86400);
+  return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(s));
+}
+
+std::string EntriesString(const std::vector<std::pair<std::string, std::string>>& entries) {
+  std::string out;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    out += fmt::format("{}{}={}", i ? "," : "", entries[i].first, entries[i].second);
+  }
+  return out;
+}
+
+bool HasControl(std::string_view s) {
+  return std::any_of(s.begin(), s.end(), [](char c) {
+    return static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) == 0x7f;
+  });
+}
+
+absl::Status CheckText(std::string_view field, std::string_view text, size_t max_len,
+                       bool allow_empty) {
+  if (text.empty() && !allow_empty) {
+    return absl::InvalidArgumentError(fmt::format("{}: must not be empty", field));
+  }
+  if (text.size() > max_len) {
+    return absl::InvalidArgumentError(
+        fmt::format("{}: {} bytes, at most {} allowed", field, text.size(), max_len));
+  }
+  if (HasControl(text)) {
+    return absl::InvalidArgumentError(fmt::format("{}: contains a control character", field));
+  }
+  return absl::OkStatus();
+}
+
+// Calls fn(entries, rule) for every rule all of whose path has values (a fixed class) and that
+// has a limit, depth first.
+template <typename Fn>
+void ForEachFixedRule(const std::vector<DescriptorRule>& rules,
+                      std::vector<std::pair<std::string, std::string>>& path, Fn&& fn) {
+  for (const DescriptorRule& rule : rules) {
+    if (!rule.value) continue;
+    path.emplace_back(rule.key, *rule.value);
+    if (rule.rate_limit) fn(path, rule);
+    ForEachFixedRule(rule.descriptors, path, fn);
+    path.pop_back();
+  }
+}
+
+}  // namespace
+
+std::string_view CodeName(Code code) {
+  switch (code) {
+    case Code::kUnknown:
+      return "UNKNOWN";
+    case Code::kOk:
+      return "OK";
+    case Code::kOverLimit:
+      return "OVER_LIMIT";
+  }
+  return "UNKNOWN";
+}
+
+// One immutable configuration with its generation.
+struct Service::Rules {
+  std::shared_ptr<const Config> config;
+  uint64_t generation = 0;
+  WallTime loaded_at{};
+};
+
+// The result of matching one descriptor against a domain's tree.
+struct Service::Match {
+  const DescriptorRule* rule = nullptr;  // The rule reached by the last entry, if any.
+  bool known = false;                    // rule has rate_limit or unlimited.
+};
+
+// One request class. `bucket` and the identity never change; the rest is guarded by `mu` (slow
+// path) or atomic (hot path).
+struct Service::ClassState {
+  ClassKey key;
+  std::string canonical;
+  std::string display;
+  std::string entries_label;            // "key=value,..." for metrics.
+  std::shared_ptr<TokenBucket> bucket;  // Null for a limit of 0 requests (always refused).
+  bool dynamic = false;
+
+  std::atomic<uint64_t> admitted{0};
+  std::atomic<uint64_t> refused{0};
+  std::atomic<uint64_t> shadow_refused{0};
+  std::atomic<bool> has_override{false};
+
+  mutable std::mutex mu;
+  std::optional<RateLimit> configured_limit;  // From the rule or the default policy.
+  std::optional<RateLimit> request_limit;     // Last per-descriptor override seen.
+  const DescriptorRule* rule = nullptr;       // Valid while its Rules snapshot is current.
+  std::string source = "config";
+  std::string location;
+  int priority = kDefaultPriority;
+  double weight = 1;
+  bool shadow_mode = false;
+  std::optional<OverrideInfo> override_info;
+  MonoTime override_expires{};
+
+  // The bucket settings without a manual override. Caller holds mu.
+  std::optional<BucketConfig> BaseConfigLocked() const {
+    if (request_limit && request_limit->requests_per_unit > 0) return ConfigFor(*request_limit);
+    if (configured_limit && configured_limit->requests_per_unit > 0) {
+      return ConfigFor(*configured_limit);
+    }
+    return std::nullopt;
+  }
+};
+
+namespace {
+
+Service::Match MatchDescriptor(const DomainConfig* domain, const std::vector<Entry>& entries);
+
+}  // namespace
+
+Service::Service(Clock& clock, std::unique_ptr<history::HistoryStore> store)
+    : clock_(clock), store_(std::move(store)) {}
+
+Service::~Service() = default;
+
+absl::StatusOr<std::unique_ptr<Service>> Service::Create(ServiceOptions options, Clock& clock) {
+  if (options.store == nullptr) {
+    return absl::InvalidArgumentError("service: a history store is required");
+  }
+  std::unique_ptr<Service> service(new Service(clock, std::move(options.store)));
+  TIDEGATE_ASSIGN_OR_RETURN(service->aggregator_,
+                            history::UsageAggregator::Create(*service->store_, options.aggregator));
+  service->registry_ = std::make_unique<shaping::BucketRegistry>(std::nullopt, clock.Now());
+  auto empty = std::make_shared<Rules>();
+  empty->config = std::make_shared<Config>(EmptyConfig());
+  service->rules_.store(std::move(empty));
+  TIDEGATE_RETURN_IF_ERROR(service->ApplyConfig(std::move(options.config)));
+  return service;
+}
+
+namespace {
+
+Service::Match MatchDescriptor(const DomainConfig* domain, const std::vector<Entry>& entries) {
+  Service::Match m;
+  if (domain == nullptr) return m;
+  const std::vector<DescriptorRule>* level = &domain->descriptors;
+  const DescriptorRule* rule = nullptr;
+  for (const Entry& e : entries) {
+    const DescriptorRule* exact = nullptr;
+    const DescriptorRule* wildcard = nullptr;
+    for (const DescriptorRule& r : *level) {
+      if (r.key != e.key) continue;
+      if (r.value && *r.value == e.value) {
+        exact = &r;
+        break;
+      }
+      if (!r.value) wildcard = &r;
+    }
+    rule = exact != nullptr ? exact : wildcard;
+    if (rule == nullptr) return m;
+    level = &rule->descriptors;
+  }
+  m.rule = rule;
+  m.known = rule != nullptr && (rule->rate_limit || rule->unlimited);
+  return m;
+}
+
+}  // namespace
+
+absl::Status Service::ValidateRequest(const CheckRequest& request, const Config& config) const {
+  const RequestLimits& limits = config.limits;
+  TIDEGATE_RETURN_IF_ERROR(CheckText("domain", request.domain, limits.max_key_length, false));
+  if (request.descriptors.empty()) {
+    return absl::InvalidArgumentError("descriptors: at least one descriptor is required");
+  }
+  if (request.descriptors.size() > limits.max_descriptors) {
+    return absl::InvalidArgumentError(fmt::format("descriptors: {} given, at most {} allowed",
+                                                  request.descriptors.size(),
+                                                  limits.max_descriptors));
+  }
+  if (request.tier && (*request.tier < 0 || *request.tier >= shaping::kMaxTiers)) {
+    return absl::InvalidArgumentError(
+        fmt::format("tier: {} is not in [0, {})", *request.tier, shaping::kMaxTiers));
+  }
+  if (request.hits_addend > 1'000'000'000) {
+    return absl::InvalidArgumentError(
+        fmt::format("hits_addend: {} is above 1e9", request.hits_addend));
+  }
+  for (size_t i = 0; i < request.descriptors.size(); ++i) {
+    const Descriptor& d = request.descriptors[i];
+    if (d.entries.empty()) {
+      return absl::InvalidArgumentError(
+          fmt::format("descriptors[{}].entries: at least one entry is required", i));
+    }
+    if (d.entries.size() > std::min(limits.max_entries, shaping::kMaxDescriptorEntries)) {
+      return absl::InvalidArgumentError(
+          fmt::format("descriptors[{}].entries: {} given, at most {} allowed", i, d.entries.size(),
+                      std::min(limits.max_entries, shaping::kMaxDescriptorEntries)));
+    }
+    for (size_t j = 0; j < d.entries.size(); ++j) {
+      TIDEGATE_RETURN_IF_ERROR(CheckText(fmt::format("descriptors[{}].entries[{}].key", i, j),
+                                         d.entries[j].key, limits.max_key_length, false));
+      TIDEGATE_RETURN_IF_ERROR(CheckText(fmt::format("descriptors[{}].entries[{}].value", i, j),
+                                         d.entries[j].value, limits.max_key_length, true));
+    }
+    if (d.hits_addend && *d.hits_addend > 1'000'000'000) {
+      return absl::InvalidArgumentError(
+          fmt::format("descriptors[{}].hits_addend: {} is above 1e9", i, *d.hits_addend));
+    }
+    if (d.limit && d.limit->requests_per_unit > 0 && d.limit->rate_per_s() > 1e9) {
+      return absl::InvalidArgumentError(
+          fmt::format("descriptors[{}].limit: above 1e9 requests per second", i));
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::shared_ptr<Service::ClassState> Service::FindClass(std::string_view canonical) const {
+  std::shared_lock lock(classes_mu_);
+  auto it = classes_.find(std::string(canonical));
+  return it == classes_.end() ? nullptr : it->second;
+}
+
+absl::StatusOr<std::shared_ptr<Service::ClassState>> Service::ClassFor(
+    const Rules& rules, const Match& match, const std::string& domain,
+    const std::vector<Entry>& entries) {
+  ClassKey key;
+  key.tenant = domain;
+  key.entries.reserve(entries.size());
+  for (const Entry& e : entries) key.entries.emplace_back(e.key, e.value);
+  std::string canonical = key.Canonical();
+  if (auto state = FindClass(canonical)) return state;
+
+  // Slow path: a wildcard value, a default-policy class or a request-limit class seen for the
+  // first time. Serialised with ApplyConfig so that a class is never created from a superseded
+  // configuration.
+  std::lock_guard admin(admin_mu_);
+  if (auto state = FindClass(canonical)) return state;
+  if (rules_.load()->generation != rules.generation) {
+    return absl::AbortedError("configuration changed; retry");
+  }
+  const Config& config = *rules.config;
+  {
+    std::shared_lock lock(classes_mu_);
+    if (classes_.size() >= config.limits.max_classes) {
+      return absl::ResourceExhaustedError(
+          fmt::format("class {}: the limit of {} classes is reached (limits.max_classes)",
+                      key.ToString(), config.limits.max_classes));
+    }
+  }
+  auto state = std::make_shared<ClassState>();
+  state->dynamic = true;
+  if (match.rule != nullptr && match.rule->rate_limit) {
+    state->rule = match.rule;
+    state->configured_limit = match.rule->rate_limit;
+    state->priority = match.rule->priority;
+    state->weight = match.rule->weight;
+    state->shadow_mode = match.rule->shadow_mode;
+    state->location = fmt::format("{}:{}", match.rule->location.file, match.rule->location.line);
+  } else if (!match.known && config.unknown.policy == UnknownPolicy::kDefault) {
+    state->configured_limit = config.unknown.default_limit;
+    state->source = "default";
+  } else {
+    state->source = "request";
+  }
+  const MonoTime now = clock_.Now();
+  if (!registry_->FindTenant(domain)) {
+    TIDEGATE_RETURN_IF_ERROR(
+        registry_->UpsertTenant(domain, TenantConfig(config.FindTenant(domain)), now));
+  }
+  // The bucket is created with the configured limit, or a placeholder that the caller re-plans to
+  // the request's limit right away.
+  std::optional<BucketConfig> base = state->BaseConfigLocked();
+  if (!base) {
+    BucketConfig placeholder;
+    placeholder.rate_per_s = 1;
+    placeholder.size = 1;
+    base = placeholder;
+  }
+  const bool blocked = state->configured_limit && state->configured_limit->requests_per_unit == 0;
+  if (!blocked) {
+    TIDEGATE_ASSIGN_OR_RETURN(state->bucket, registry_->UpsertClass(key, *base, now));
+  }
+  state->display = key.ToString();
+  state->entries_label = EntriesString(key.entries);
+  state->key = std::move(key);
+  state->canonical = canonical;
+  std::unique_lock lock(classes_mu_);
+  classes_.emplace(std::move(canonical), state);
+  return state;
+}
+
+absl::StatusOr<CheckResponse> Service::Check(const CheckRequest& request) {
+  for (int attempt = 0;; ++attempt) {
+    const std::shared_ptr<const Rules> rules = rules_.load();
+    const Config& config = *rules->config;
+    TIDEGATE_RETURN_IF_ERROR(ValidateRequest(request, config));
+    const DomainConfig* domain = config.FindDomain(request.domain);
+
+    const size_t n = request.descriptors.size();
+    CheckResponse response;
+    response.statuses.resize(n);
+    std::vector<Match> matches(n);
+    std::set<std::string_view> replaced;
+    for (size_t i = 0; i < n; ++i) {
+      matches[i] = MatchDescriptor(domain, request.descriptors[i].entries);
+      if (matches[i].known) {
+        for (const std::string& name : matches[i].rule->replaces) replaced.insert(name);
+      }
+    }
+
+    struct Charge {
+      size_t index;
+      std::shared_ptr<ClassState> state;
+      double cost;
+    };
+    std::vector<Charge> charges;
+    charges.reserve(n);
+    bool retry = false;
+    for (size_t i = 0; i < n && !retry; ++i) {
+      const Descriptor& d = request.descriptors[i];
+      const Match& m = matches[i];
+      DescriptorStatus& st = response.statuses[i];
+      if (m.known && !m.rule->name.empty() && replaced.count(m.rule->name) > 0 &&
+          std::find(m.rule->replaces.begin(), m.rule->replaces.end(), m.rule->name) ==
+              m.rule->replaces.end()) {
+        continue;  // Replaced by another matched limit: OK without a limit.
+      }
+      const bool has_request_limit = d.limit.has_value() && (domain != nullptr || m.known);
+      if (m.known && m.rule->unlimited && !has_request_limit) continue;
+      if (!m.known && !has_request_limit) {
+        st.unknown = true;
+        if (config.unknown.policy == UnknownPolicy::kAllow) {
+          unknown_allowed_.fetch_add(1, std::memory_order_relaxed);
+          continue;
+        }
+        if (config.unknown.policy == UnknownPolicy::kDeny) {
+          unknown_denied_.fetch_add(1, std::memory_order_relaxed);
+          st.code = Code::kOverLimit;
+          continue;
+        }
+      }
+      absl::StatusOr<std::shared_ptr<ClassState>> state =
+          ClassFor(*rules, m, request.domain, d.entries);
+      if (absl::IsAborted(state.status()) && attempt < 3) {
+        retry = true;
+        break;
+      }
+      if (!state.ok()) return state.status();
+      if (has_request_limit) {
+        ClassState& s = **state;
+        std::lock_guard lock(s.mu);
+        if (s.request_limit != d.limit) {
+          s.request_limit = d.limit;
+          if (!s.has_override.load(std::memory_order_relaxed) && s.bucket) {
+            if (auto base = s.BaseConfigLocked()) {
+              TIDEGATE_RETURN_IF_ERROR(s.bucket->Replan(*base, clock_.Now()));
+            }
+          }
+        }
+      }
+      const double cost = static_cast<double>(
+          d.hits_addend ? *d.hits_addend : (request.hits_addend ? request.hits_addend : 1));
+      charges.push_back({i, *std::move(state), cost});
+    }
+    if (retry) continue;
+
+    const MonoTime now = clock_.Now();
+    for (Charge& c : charges) {
+      ClassState& s = *c.state;
+      DescriptorStatus& st = response.statuses[c.index];
+      const Match& m = matches[c.index];
+      const Descriptor& d = request.descriptors[c.index];
+      st.class_key = s.display;
+      const bool shadow = m.known && m.rule->shadow_mode;
+      const int rule_tier = m.known ? m.rule->priority : kDefaultPriority;
+      const int tier = std::max(rule_tier, request.tier.value_or(0));
+      std::optional<RateLimit> in_force;
+      if (d.limit) {
+        in_force = d.limit;
+      } else if (s.has_override.load(std::memory_order_acquire) && s.bucket) {
+        in_force = LimitFromRate(s.bucket->config().rate_per_s);
+      } else if (m.known && m.rule->rate_limit) {
+        in_force = m.rule->rate_limit;
+      } else {
+        in_force = config.unknown.default_limit;
+      }
+      st.current_limit = in_force;
+      bool admitted = false;
+      if (s.bucket == nullptr || (d.limit && d.limit->requests_per_unit == 0)) {
+        // A limit of 0 requests: always refused (envoyproxy/ratelimit's semantics).
+        st.duration_until_reset = in_force ? UnitDuration(in_force->unit) : Duration::zero();
+        st.retry_after = st.duration_until_reset;
+      } else {
+        const shaping::Decision dec = s.bucket->TryAcquire(c.cost, now, tier);
+        if (dec.verdict == shaping::Verdict::kInvalidCost ||
+            dec.verdict == shaping::Verdict::kInvalidTier) {
+          return DecisionToStatus(dec, c.cost, tier);
+        }
+        admitted = dec.admitted();
+        const BucketConfig bc = s.bucket->config();
+        const double remaining = admitted ? dec.remaining : s.bucket->Available(now);
+        st.limit_remaining = static_cast<uint32_t>(
+            std::clamp(std::floor(remaining), 0.0, static_cast<double>(UINT32_MAX)));
+        st.duration_until_reset = SecondsToDuration((bc.size - remaining) / bc.rate_per_s);
+        if (!admitted) {
+          st.retry_after = dec.verdict == shaping::Verdict::kRefused
+                               ? dec.retry_after
+                               : SecondsToDuration(bc.size / bc.rate_per_s);
+        }
+      }
+      if (admitted) {
+        st.code = Code::kOk;
+        s.admitted.fetch_add(1, std::memory_order_relaxed);
+      } else if (shadow) {
+        st.code = Code::kOk;
+        st.shadow = true;
+        s.shadow_refused.fetch_add(1, std::memory_order_relaxed);
+        c.cost = 0;  // Nothing was charged.
+      } else {
+        st.code = Code::kOverLimit;
+        s.refused.fetch_add(1, std::memory_order_relaxed);
+        c.cost = 0;
+      }
+    }
+    response.overall_code = Code::kOk;
+    for (const DescriptorStatus& st : response.statuses) {
+      if (st.code == Code::kOverLimit) response.overall_code = Code::kOverLimit;
+    }
+    if (response.overall_code == Code::kOverLimit) {
+      // A refused request is not charged anywhere: refund what the admitted descriptors took.
+      for (const Charge& c : charges) {
+        if (c.cost > 0 && c.state->bucket) {
+          (void)c.state->bucket->Settle(-c.cost, now);
+          DescriptorStatus& st = response.statuses[c.index];
+          const double remaining = c.state->bucket->Available(now);
+          st.limit_remaining = static_cast<uint32_t>(
+              std::clamp(std::floor(remaining), 0.0, static_cast<double>(UINT32_MAX)));
+        }
+      }
+    }
+    return response;
+  }
+}
+
+absl::StatusOr<SettleResponse> Service::Settle(const SettleRequest& request) {
+  if (!std::isfinite(request.charged) || request.charged < 0) {
+    return absl::InvalidArgumentError(
+        fmt::format("charged: {} must be finite and >= 0", request.charged));
+  }
+  if (!std::isfinite(request.actual) || request.actual < 0) {
+    return absl::InvalidArgumentError(
+        fmt::format("actual: {} must be finite and >= 0", request.actual));
+  }
+  CheckRequest as_check;
+  as_check.domain = request.domain;
+  as_check.descriptors = request.descriptors;
+  const std::shared_ptr<const Rules> rules = rules_.load();
+  TIDEGATE_RETURN_IF_ERROR(ValidateRequest(as_check, *rules->config));
+  SettleResponse response;
+  const double delta = request.actual - request.charged;
+  const MonoTime now = clock_.Now();
+  for (const Descriptor& d : request.descriptors) {
+    ClassKey key;
+    key.tenant = request.domain;
+    for (const Entry& e : d.entries) key.entries.emplace_back(e.key, e.value);
+    std::shared_ptr<ClassState> state = FindClass(key.Canonical());
+    if (state == nullptr || state->bucket == nullptr) continue;  // Nothing was charged there.
+    if (delta != 0) TIDEGATE_RETURN_IF_ERROR(state->bucket->Settle(delta, now));
+    response.settled.push_back(state->display);
+  }
+  return response;
+}
+
+absl::Status Service::Report(const std::vector<history::UsageReport>& reports) {
+  const std::shared_ptr<const Rules> rules = rules_.load();
+  if (reports.size() > rules->config->limits.max_report_batch) {
+    reports_rejected_.fetch_add(reports.size(), std::memory_order_relaxed);
+    return absl::InvalidArgumentError(fmt::format("reports: {} given, at most {} per call",
+                                                  reports.size(),
+                                                  rules->config->limits.max_report_batch));
+  }
+  for (size_t i = 0; i < reports.size(); ++i) {
+    if (absl::Status s = history::ValidateUsageReport(reports[i]); !s.ok()) {
+      reports_rejected_.fetch_add(reports.size(), std::memory_order_relaxed);
+      return absl::InvalidArgumentError(fmt::format("reports[{}]: {}", i, std::string(s.message())));
+    }
+  }
+  for (size_t i = 0; i < reports.size(); ++i) {
+    if (absl::Status s = aggregator_->Add(reports[i]); !s.ok()) {
+      reports_rejected_.fetch_add(reports.size() - i, std::memory_order_relaxed);
+      return absl::Status(s.code(), fmt::format("reports[{}]: {} (reports before it were accepted)",
+                                                i, std::string(s.message())));
+    }
+    reports_accepted_.fetch_add(1, std::memory_order_relaxed);
+  }
+  return absl::OkStatus();
+}
+
+ClassInfo Service::Describe(const ClassState& state, MonoTime now) const {
+  ClassInfo info;
+  info.key = state.display;
+  info.tenant = state.key.tenant;
+  for (const auto& [k, v] : state.key.entries) info.entries.push_back({k, v});
+  info.dynamic = state.dynamic;
+  info.admitted = state.admitted.load(std::memory_order_relaxed);
+  info.refused = state.refused.load(std::memory_order_relaxed);
+  info.shadow_refused = state.shadow_refused.load(std::memory_order_relaxed);
+  if (state.bucket) {
+    const BucketConfig c = state.bucket->config();
+    info.rate_per_s = c.rate_per_s;
+    info.size = c.size;
+    info.available = state.bucket->Available(now);
+  }
+  std::lock_guard lock(state.mu);
+  info.configured_limit = state.configured_limit;
+  info.priority = state.priority;
+  info.weight = state.weight;
+  info.shadow_mode = state.shadow_mode;
+  info.override_info = state.override_info;
+  info.source = state.override_info ? "override" : state.request_limit ? "request" : state.source;
+  info.location = state.location;
+  return info;
+}
+
+std::vector<ClassInfo> Service::ListClasses() {
+  {
+    std::lock_guard admin(admin_mu_);
+    ExpireOverridesLocked(clock_.Now());
+  }
+  std::vector<std::shared_ptr<ClassState>> states;
+  {
+    std::shared_lock lock(classes_mu_);
+    states.reserve(classes_.size());
+    for (const auto& [k, s] : classes_) states.push_back(s);
+  }
+  const MonoTime now = clock_.Now();
+  std::vector<ClassInfo> out;
+  out.reserve(states.size());
+  for (const auto& s : states) out.push_back(Describe(*s, now));
+  std::sort(out.begin(), out.end(),
+            [](const ClassInfo& a, const ClassInfo& b) { return a.key < b.key; });
+  return out;
+}
+
+absl::StatusOr<ClassInfo> Service::GetClass(std::string_view key) {
+  {
+    std::lock_guard admin(admin_mu_);
+    ExpireOverridesLocked(clock_.Now());
+  }
+  std::shared_ptr<ClassState> found;
+  {
+    std::shared_lock lock(classes_mu_);
+    for (const auto& [k, s] : classes_) {
+      if (s->display == key) {
+        found = s;
+        break;
+      }
+    }
+  }
+  if (found == nullptr) {
+    return absl::NotFoundError(fmt::format("class '{}' does not exist", key));
+  }
+  return Describe(*found, clock_.Now());
+}
+
+absl::StatusOr<OverrideInfo> Service::SetOverride(const OverrideRequest& request) {
+  if (!request.rate_per_s && !request.size) {
+    return absl::InvalidArgumentError("override: at least one of rate_per_s and size is required");
+  }
+  if (request.rate_per_s &&
+      !(std::isfinite(*request.rate_per_s) && *request.rate_per_s >= shaping::kMinRatePerS &&
+        *request.rate_per_s <= shaping::kMaxRatePerS)) {
+    return absl::InvalidArgumentError(fmt::format("rate_per_s: {} is not in [{}, {}]",
+                                                  *request.rate_per_s, shaping::kMinRatePerS,
+                                                  shaping::kMaxRatePerS));
+  }
+  if (request.size && !(std::isfinite(*request.size) && *request.size > 0)) {
+    return absl::InvalidArgumentError(fmt::format("size: {} must be > 0", *request.size));
+  }
+  if (request.ttl <= Duration::zero() || request.ttl > kMaxOverrideTtl) {
+    return absl::InvalidArgumentError(fmt::format(
+        "ttl_seconds: {} s is not in (0, {}]", std::chrono::duration<double>(request.ttl).count(),
+        std::chrono::duration<double>(kMaxOverrideTtl).count()));
+  }
+  std::lock_guard admin(admin_mu_);
+  std::shared_ptr<ClassState> state = FindClass(request.key.Canonical());
+  if (state == nullptr) {
+    return absl::NotFoundError(fmt::format("class '{}' does not exist", request.key.ToString()));
+  }
+  if (state->bucket == nullptr) {
+    return absl::FailedPreconditionError(fmt::format(
+        "class '{}' has a limit of 0 requests and no bucket to override", state->display));
+  }
+  std::lock_guard lock(state->mu);
+  BucketConfig c = state->BaseConfigLocked().value_or(state->bucket->config());
+  if (request.rate_per_s) c.rate_per_s = *request.rate_per_s;
+  if (request.size) c.size = *request.size;
+  if (absl::Status s = shaping::ValidateBucketConfig(c); !s.ok()) {
+    return absl::InvalidArgumentError(fmt::format("override: {}", std::string(s.message())));
+  }
+  const MonoTime now = clock_.Now();
+  TIDEGATE_RETURN_IF_ERROR(state->bucket->Replan(c, now));
+  OverrideInfo info{request.rate_per_s, request.size, clock_.WallNow() + request.ttl};
+  state->override_info = info;
+  state->override_expires = now + request.ttl;
+  state->has_override.store(true, std::memory_order_release);
+  return info;
+}
+
+absl::Status Service::ClearOverride(const ClassKey& key) {
+  std::lock_guard admin(admin_mu_);
+  std::shared_ptr<ClassState> state = FindClass(key.Canonical());
+  if (state == nullptr) {
+    return absl::NotFoundError(fmt::format("class '{}' does not exist", key.ToString()));
+  }
+  std::lock_guard lock(state->mu);
+  if (!state->override_info) {
+    return absl::NotFoundError(fmt::format("class '{}' has no override", key.ToString()));
+  }
+  state->override_info.reset();
+  state->has_override.store(false, std::memory_order_release);
+  if (auto base = state->BaseConfigLocked(); base && state->bucket) {
+    TIDEGATE_RETURN_IF_ERROR(state->bucket->Replan(*base, clock_.Now()));
+  }
+  return absl::OkStatus();
+}
+
+void Service::ExpireOverridesLocked(MonoTime now) {
+  std::vector<std::shared_ptr<ClassState>> states;
+  {
+    std::shared_lock lock(classes_mu_);
+    for (const auto& [k, s] : classes_) {
+      if (s->has_override.load(std::memory_order_acquire)) states.push_back(s);
+    }
+  }
+  for (const auto& s : states) {
+    std::lock_guard lock(s->mu);
+    if (!s->override_info || now < s->override_expires) continue;
+    s->override_info.reset();
+    s->has_override.store(false, std::memory_order_release);
+    if (auto base = s->BaseConfigLocked(); base && s->bucket) (void)s->bucket->Replan(*base, now);
+  }
+}
+
+absl::Status Service::ApplyConfig(Config config) {
+  // Everything that can fail is checked before anything changes.
+  const RequestLimits& limits = config.limits;
+  if (limits.max_entries > shaping::kMaxDescriptorEntries) {
+    return absl::InvalidArgumentError(fmt::format(
+        "limits.max_entries: {} is above {}", limits.max_entries, shaping::kMaxDescriptorEntries));
+  }
+  if (config.unknown.policy == UnknownPolicy::kDefault && !config.unknown.default_limit) {
+    return absl::InvalidArgumentError(
+        "unknown_descriptors.default_limit: required with policy: default");
+  }
+  for (const DomainConfig& d : config.domains) {
+    TIDEGATE_RETURN_IF_ERROR(
+        shaping::ValidateBucketConfig(TenantConfig(config.FindTenant(d.domain))));
+  }
+  for (const TenantSpec& t : config.tenants) {
+    TIDEGATE_RETURN_IF_ERROR(shaping::ValidateBucketConfig(TenantConfig(&t)));
+  }
+  struct Fixed {
+    ClassKey key;
+    const DescriptorRule* rule;
+  };
+  std::vector<Fixed> fixed;
+  absl::Status bad = absl::OkStatus();
+  for (const DomainConfig& d : config.domains) {
+    std::vector<std::pair<std::string, std::string>> path;
+    ForEachFixedRule(d.descriptors, path, [&](const auto& entries, const DescriptorRule& rule) {
+      ClassKey key{d.domain, entries};
+      if (absl::Status s = shaping::ValidateClassKey(key); !s.ok() && bad.ok()) {
+        bad = absl::InvalidArgumentError(
+            fmt::format("{}:{}: {}", rule.location.file, rule.location.line, std::string(s.message())));
+      }
+      if (rule.rate_limit->requests_per_unit > 0) {
+        if (absl::Status s = shaping::ValidateBucketConfig(ConfigFor(*rule.rate_limit));
+            !s.ok() && bad.ok()) {
+          bad = absl::InvalidArgumentError(fmt::format("{}:{}: rate_limit: {}", rule.location.file,
+                                                       rule.location.line, std::string(s.message())));
+        }
+      }
+      fixed.push_back({std::move(key), &rule});
+    });
+  }
+  TIDEGATE_RETURN_IF_ERROR(bad);
+  if (fixed.size() > limits.max_classes) {
+    return absl::InvalidArgumentError(
+        fmt::format("the config defines {} classes, above limits.max_classes = {}", fixed.size(),
+                    limits.max_classes));
+  }
+
+  std::lock_guard admin(admin_mu_);
+  const std::shared_ptr<const Rules> old = rules_.load();
+  auto next = std::make_shared<Rules>();
+  next->config = std::make_shared<const Config>(std::move(config));
+  next->generation = old->generation + 1;
+  next->loaded_at = clock_.WallNow();
+  const Config& cfg = *next->config;
+  const MonoTime now = clock_.Now();
+
+  // Tenants: every configured domain and every tenant with a quota.
+  for (const DomainConfig& d : cfg.domains) {
+    TIDEGATE_RETURN_IF_ERROR(
+        registry_->UpsertTenant(d.domain, TenantConfig(cfg.FindTenant(d.domain)), now));
+  }
+  for (const TenantSpec& t : cfg.tenants) {
+    TIDEGATE_RETURN_IF_ERROR(registry_->UpsertTenant(t.name, TenantConfig(&t), now));
+  }
+
+  // Existing classes: re-match against the new rules; keep (re-planned) or drop.
+  std::vector<std::shared_ptr<ClassState>> existing;
+  {
+    std::shared_lock lock(classes_mu_);
+    for (const auto& [k, s] : classes_) existing.push_back(s);
+  }
+  std::set<std::string> keep;
+  for (const auto& s : existing) {
+    std::vector<Entry> entries;
+    for (const auto& [k, v] : s->key.entries) entries.push_back({k, v});
+    const Match m = MatchDescriptor(cfg.FindDomain(s->key.tenant), entries);
+    std::lock_guard lock(s->mu);
+    std::optional<RateLimit> limit;
+    std::string source = "config";
+    if (m.known && m.rule->rate_limit) {
+      limit = m.rule->rate_limit;
+      s->rule = m.rule;
+      s->priority = m.rule->priority;
+      s->weight = m.rule->weight;
+      s->shadow_mode = m.rule->shadow_mode;
+      s->location = fmt::format("{}:{}", m.rule->location.file, m.rule->location.line);
+    } else if (!m.known && cfg.unknown.policy == UnknownPolicy::kDefault && s->dynamic) {
+      limit = cfg.unknown.default_limit;
+      source = "default";
+      s->rule = nullptr;
+      s->priority = kDefaultPriority;
+      s->weight = 1;
+      s->shadow_mode = false;
+      s->location.clear();
+    } else if (s->request_limit && (m.known || cfg.FindDomain(s->key.tenant) != nullptr)) {
+      s->rule = nullptr;  // Still reachable through request limits.
+      source = "request";
+    } else {
+      continue;  // No longer configured: dropped below.
+    }
+    // A class whose bucket existence changes (0 <-> > 0 requests) is rebuilt as a new class.
+    const bool blocked = limit && limit->requests_per_unit == 0;
+    if (blocked != (s->bucket == nullptr)) continue;
+    s->configured_limit = limit;
+    s->source = source;
+    keep.insert(s->canonical);
+    if (!s->override_info && s->bucket) {
+      if (auto base = s->BaseConfigLocked()) {
+        TIDEGATE_RETURN_IF_ERROR(s->bucket->Replan(*base, now));
+      }
+    }
+  }
+  for (const auto& s : existing) {
+    if (keep.count(s->canonical)) continue;
+    {
+      std::unique_lock lock(classes_mu_);
+      classes_.erase(s->canonical);
+    }
+    if (s->bucket) (void)registry_->RemoveClass(s->key);
+  }
+  // New fixed classes.
+  for (Fixed& f : fixed) {
+    std::string canonical = f.key.Canonical();
+    if (keep.count(canonical)) continue;
+    auto state = std::make_shared<ClassState>();
+    state->rule = f.rule;
+    state->configured_limit = f.rule->rate_limit;
+    state->priority = f.rule->priority;
+    state->weight = f.rule->weight;
+    state->shadow_mode = f.rule->shadow_mode;
+    state->location = fmt::format("{}:{}", f.rule->location.file, f.rule->location.line);
+    if (f.rule->rate_limit->requests_per_unit > 0) {
+      TIDEGATE_ASSIGN_OR_RETURN(state->bucket,
+                                registry_->UpsertClass(f.key, ConfigFor(*f.rule->rate_limit), now));
+    }
+    state->display = f.key.ToString();
+    state->entries_label = EntriesString(f.key.entries);
+    state->key = std::move(f.key);
+    state->canonical = canonical;
+    std::unique_lock lock(classes_mu_);
+    classes_[std::move(canonical)] = std::move(state);
+  }
+  // Tenants no longer configured and without classes.
+  for (const DomainConfig& d : old->config->domains) {
+    if (cfg.FindDomain(d.domain) == nullptr && cfg.FindTenant(d.domain) == nullptr) {
+      (void)registry_->RemoveTenant(d.domain);  // FailedPrecondition while classes remain.
+    }
+  }
+  rules_.store(std::move(next));
+  return absl::OkStatus();
+}
+
+ConfigInfo Service::config_info() const {
+  const std::shared_ptr<const Rules> rules = rules_.load();
+  ConfigInfo info;
+  info.version = rules->config->version;
+  info.sources = rules->config->sources;
+  info.loaded_at = rules->loaded_at;
+  info.generation = rules->generation;
+  info.domains = rules->config->domains.size();
+  std::shared_lock lock(classes_mu_);
+  info.classes = classes_.size();
+  return info;
+}
+
+std::shared_ptr<const Config> Service::config() const { return rules_.load()->config; }
+
+absl::Status Service::Tick() {
+  {
+    std::lock_guard admin(admin_mu_);
+    ExpireOverridesLocked(clock_.Now());
+  }
+  absl::Status s = aggregator_->FlushClosed(clock_.WallNow());
+  if (!s.ok()) flush_failures_.fetch_add(1, std::memory_order_relaxed);
+  return s;
+}
+
+absl::Status Service::Flush() {
+  absl::Status s = aggregator_->FlushAll();
+  if (!s.ok()) flush_failures_.fetch_add(1, std::memory_order_relaxed);
+  return s;
+}
+
+std::string Service::RenderMetrics() {
+  using history::ExpositionFamily;
+  using history::ExpositionSample;
+  std::vector<std::shared_ptr<ClassState>> states;
+  {
+    std::shared_lock lock(classes_mu_);
+    states.reserve(classes_.size());
+    for (const auto& [k, s] : classes_) states.push_back(s);
+  }
+  std::sort(states.begin(), states.end(),
+            [](const auto& a, const auto& b) { return a->canonical < b->canonical; });
+  const MonoTime now = clock_.Now();
+  ExpositionFamily decisions{"tidegate_decisions_total",
+                             "Check decisions per class and code (shadow: refused in shadow mode, "
+                             "reported OK).",
+                             "counter",
+                             {}};
+  ExpositionFamily rate{
+      "tidegate_bucket_rate_per_second", "Refill rate in force, tokens/s.", "gauge", {}};
+  ExpositionFamily size{
+      "tidegate_bucket_size_tokens", "Bucket size in force, tokens.", "gauge", {}};
+  ExpositionFamily level{
+      "tidegate_bucket_level_tokens", "Tokens available now (negative in debt).", "gauge", {}};
+  ExpositionFamily overrides{
+      "tidegate_bucket_override", "1 while a manual override is active.", "gauge", {}};
+  for (const auto& s : states) {
+    using Labels = std::vector<std::pair<std::string, std::string>>;
+    const Labels base = {{"tenant", s->key.tenant}, {"class", s->entries_label}};
+    auto with = [&](std::string_view code) {
+      Labels l = base;
+      l.emplace_back("code", std::string(code));
+      return l;
+    };
+    decisions.samples.push_back(
+        {decisions.name, with("ok"), static_cast<double>(s->admitted.load()), std::nullopt});
+    decisions.samples.push_back(
+        {decisions.name, with("over_limit"), static_cast<double>(s->refused.load()), std::nullopt});
+    decisions.samples.push_back({decisions.name, with("shadow"),
+                                 static_cast<double>(s->shadow_refused.load()), std::nullopt});
+    if (s->bucket) {
+      const BucketConfig c = s->bucket->config();
+      rate.samples.push_back({rate.name, base, c.rate_per_s, std::nullopt});
+      size.samples.push_back({size.name, base, c.size, std::nullopt});
+      level.samples.push_back({level.name, base, s->bucket->Available(now), std::nullopt});
+    }
+    overrides.samples.push_back(
+        {overrides.name, base, s->has_override.load() ? 1.0 : 0.0, std::nullopt});
+  }
+  const ConfigInfo info = config_info();
+  const history::UsageAggregatorStats agg = aggregator_->stats();
+  std::vector<ExpositionFamily> families = {
+      std::move(decisions),
+      std::move(rate),
+      std::move(size),
+      std::move(level),
+      std::move(overrides),
+      {"tidegate_classes",
+       "Request classes with a bucket or a counter.",
+       "gauge",
+       {{"tidegate_classes", {}, static_cast<double>(states.size()), std::nullopt}}},
+      {"tidegate_unknown_descriptors_total",
+       "Descriptors that matched no configured limit, by the policy's action.",
+       "counter",
+       {{"tidegate_unknown_descriptors_total",
+         {{"action", "allowed"}},
+         static_cast<double>(unknown_allowed_.load()),
+         std::nullopt},
+        {"tidegate_unknown_descriptors_total",
+         {{"action", "denied"}},
+         static_cast<double>(unknown_denied_.load()),
+         std::nullopt}}},
+      {"tidegate_usage_reports_total",
+       "Usage reports received, by result.",
+       "counter",
+       {{"tidegate_usage_reports_total",
+         {{"result", "accepted"}},
+         static_cast<double>(reports_accepted_.load()),
+         std::nullopt},
+        {"tidegate_usage_reports_total",
+         {{"result", "rejected"}},
+         static_cast<double>(reports_rejected_.load()),
+         std::nullopt}}},
+      {"tidegate_usage_samples_flushed_total",
+       "History samples the store acknowledged.",
+       "counter",
+       {{"tidegate_usage_samples_flushed_total",
+         {},
+         static_cast<double>(agg.samples_flushed),
+         std::nullopt}}},
+      {"tidegate_usage_flush_failures_total",
+       "Failed writes of usage buckets to the store.",
+       "counter",
+       {{"tidegate_usage_flush_failures_total",
+         {},
+         static_cast<double>(flush_failures_.load()),
+         std::nullopt}}},
+      {"tidegate_config_generation",
+       "Configurations applied since start (1 = the initial one).",
+       "gauge",
+       {{"tidegate_config_generation", {}, static_cast<double>(info.generation), std::nullopt}}},
+      {"tidegate_config_info",
+       "The active configuration's version (value is always 1).",
+       "gauge",
+       {{"tidegate_config_info", {{"version", info.version}}, 1.0, std::nullopt}}},
+  };
+  return history::EncodeExposition(families);
+}
+
+}  // namespace tidegate::server

@@ -1,0 +1,325 @@
+// Tests of the YAML configuration (tidegate/server/config.h): envoyproxy/ratelimit-style configs
+// load unchanged; tidegate's fields parse; every bad field is refused with file:line: field.
+#include "tidegate/server/config.h"
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace tidegate::server {
+namespace {
+
+using ::testing::HasSubstr;
+
+// Equivalent of the reference README's first example: a per-remote-address limit and an
+// exact-value limit, with a nested descriptor.
+constexpr char kReferenceStyle[] = R"(domain: mongo_cps
+descriptors:
+  - key: database
+    value: users
+    rate_limit:
+      unit: second
+      requests_per_unit: 500
+
+  - key: database
+    value: default
+    rate_limit:
+      unit: second
+      requests_per_unit: 500
+)";
+
+// Equivalent of the reference README's nested example with wildcards, shadow_mode, unlimited,
+// names and replaces.
+constexpr char kReferenceNested[] = R"(---
+domain: edge_proxy_per_ip
+descriptors:
+  - key: remote_address
+    rate_limit:
+      unit: SECOND
+      requests_per_unit: 10
+    shadow_mode: true
+  - key: remote_address
+    value: 10.0.0.1
+    rate_limit:
+      unlimited: true
+  - key: destination_cluster
+    value: mongo
+    descriptors:
+      - key: source_cluster
+        rate_limit:
+          name: per_source
+          unit: minute
+          requests_per_unit: 100
+      - key: source_cluster
+        value: batch
+        rate_limit:
+          name: batch_limit
+          unit: hour
+          requests_per_unit: 0
+        replaces:
+          - name: per_source
+        detailed_metric: true
+)";
+
+constexpr char kTidegate[] = R"(domain: shop
+descriptors:
+  - key: class
+    value: checkout
+    rate_limit: {unit: second, requests_per_unit: 100}
+    priority: critical
+    weight: 3
+    floor: 20
+    ceiling: 500
+    cost: {cpu_ms: 12.5, requests: 1}
+    predict:
+      model: ets
+      horizons: [1m, 1h, 1d]
+      margin: 0.25
+      lead_time: 30s
+      base_burst: 50
+capacity: {cpu_ms: 8000, requests: 2000}
+store: {type: sqlite, step: 10s, raw_retention: 3d}
+tenants:
+  - name: shop
+    quota: {unit: second, requests_per_unit: 1000}
+    priority: high
+unknown_descriptors:
+  policy: default
+  default_limit: {unit: minute, requests_per_unit: 60}
+limits: {max_body_bytes: 65536, max_descriptors: 8}
+)";
+
+TEST(ConfigTest, ReferenceStyleLoadsUnchanged) {
+  absl::StatusOr<Config> c = ParseConfig(kReferenceStyle, "mongo.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_EQ(c->domains.size(), 1u);
+  EXPECT_EQ(c->domains[0].domain, "mongo_cps");
+  ASSERT_EQ(c->domains[0].descriptors.size(), 2u);
+  const DescriptorRule& r = c->domains[0].descriptors[0];
+  EXPECT_EQ(r.key, "database");
+  EXPECT_EQ(r.value, "users");
+  ASSERT_TRUE(r.rate_limit.has_value());
+  EXPECT_EQ(r.rate_limit->requests_per_unit, 500u);
+  EXPECT_EQ(r.rate_limit->unit, Unit::kSecond);
+  EXPECT_EQ(r.priority, kDefaultPriority);
+  EXPECT_EQ(r.location.file, "mongo.yaml");
+  EXPECT_EQ(r.location.line, 3);
+  EXPECT_EQ(c->version.size(), 16u);
+}
+
+TEST(ConfigTest, ReferenceNestedFeatures) {
+  absl::StatusOr<Config> c = ParseConfig(kReferenceNested, "edge.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  const auto& d = c->domains.at(0).descriptors;
+  ASSERT_EQ(d.size(), 3u);
+  EXPECT_FALSE(d[0].value.has_value());  // Wildcard.
+  EXPECT_TRUE(d[0].shadow_mode);
+  EXPECT_EQ(d[0].rate_limit->unit, Unit::kSecond);  // Upper case accepted.
+  EXPECT_TRUE(d[1].unlimited);
+  EXPECT_FALSE(d[1].rate_limit.has_value());
+  EXPECT_FALSE(d[2].rate_limit.has_value());  // A container.
+  ASSERT_EQ(d[2].descriptors.size(), 2u);
+  EXPECT_EQ(d[2].descriptors[0].name, "per_source");
+  EXPECT_EQ(d[2].descriptors[1].rate_limit->requests_per_unit, 0u);
+  EXPECT_EQ(d[2].descriptors[1].replaces, std::vector<std::string>{"per_source"});
+  EXPECT_TRUE(d[2].descriptors[1].detailed_metric);
+}
+
+TEST(ConfigTest, TidegateFields) {
+  absl::StatusOr<Config> c = ParseConfig(kTidegate, "shop.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  const DescriptorRule& r = c->domains.at(0).descriptors.at(0);
+  EXPECT_EQ(r.priority, 0);
+  EXPECT_EQ(r.weight, 3);
+  EXPECT_EQ(r.floor_per_s, 20);
+  EXPECT_EQ(r.ceiling_per_s, 500);
+  EXPECT_EQ(r.cost.at("cpu_ms"), 12.5);
+  ASSERT_TRUE(r.predict.has_value());
+  EXPECT_EQ(r.predict->model, "ets");
+  EXPECT_EQ(r.predict->horizons.size(), 3u);
+  EXPECT_EQ(r.predict->horizons[2], std::chrono::hours(24));
+  EXPECT_EQ(r.predict->lead_time, std::chrono::seconds(30));
+  EXPECT_EQ(r.predict->base_burst, 50);
+  EXPECT_EQ(c->capacity.at("requests"), 2000);
+  EXPECT_EQ(c->store.raw_retention, std::chrono::hours(72));
+  ASSERT_EQ(c->tenants.size(), 1u);
+  EXPECT_EQ(c->tenants[0].quota->requests_per_unit, 1000u);
+  EXPECT_EQ(c->tenants[0].priority, 1);
+  EXPECT_EQ(c->unknown.policy, UnknownPolicy::kDefault);
+  EXPECT_EQ(c->unknown.default_limit->unit, Unit::kMinute);
+  EXPECT_EQ(c->limits.max_body_bytes, 65536u);
+  EXPECT_EQ(c->limits.max_descriptors, 8u);
+}
+
+struct BadCase {
+  const char* name;
+  const char* yaml;
+  const char* expected;  // Substring of the message, including file:line.
+};
+
+class BadConfigTest : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(BadConfigTest, RefusedWithFileLineAndField) {
+  absl::StatusOr<Config> c = ParseConfig(GetParam().yaml, "bad.yaml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(c.status().message()), HasSubstr(GetParam().expected));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, BadConfigTest,
+    ::testing::Values(
+        BadCase{"unknown_top", "domain: a\nfoo: 1\n", "bad.yaml:2: foo: unknown field"},
+        BadCase{"unknown_descriptor_field", "domain: a\ndescriptors:\n  - key: k\n    valeu: x\n",
+                "bad.yaml:4: descriptors[0].valeu: unknown field"},
+        BadCase{"bad_unit",
+                "domain: a\ndescriptors:\n  - key: k\n    rate_limit:\n      unit: fortnight\n"
+                "      requests_per_unit: 1\n",
+                "bad.yaml:5: descriptors[0].rate_limit.unit: 'fortnight' is not one of"},
+        BadCase{"missing_rpu",
+                "domain: a\ndescriptors:\n  - key: k\n    rate_limit:\n      unit: second\n",
+                "bad.yaml:5: descriptors[0].rate_limit.requests_per_unit: required"},
+        BadCase{"negative_rpu",
+                "domain: a\ndescriptors:\n  - key: k\n    rate_limit: {unit: second, "
+                "requests_per_unit: -5}\n",
+                "descriptors[0].rate_limit.requests_per_unit: '-5' is not a non-negative"},
+        BadCase{"missing_key", "domain: a\ndescriptors:\n  - value: x\n",
+                "bad.yaml:3: descriptors[0].key: required"},
+        BadCase{"empty_key", "domain: a\ndescriptors:\n  - key: ''\n",
+                "bad.yaml:3: descriptors[0].key: must not be empty"},
+        BadCase{"duplicate",
+                "domain: a\ndescriptors:\n  - key: k\n    value: v\n  - key: k\n    value: v\n",
+                "bad.yaml:5: descriptors[1]: duplicate descriptor key 'k' with value 'v'"},
+        BadCase{"nested_bad",
+                "domain: a\ndescriptors:\n  - key: k\n    descriptors:\n      - key: j\n"
+                "        shadow_mode: maybe\n",
+                "bad.yaml:6: descriptors[0].descriptors[0].shadow_mode: 'maybe' is not true"},
+        BadCase{"bad_priority",
+                "domain: a\ndescriptors:\n  - key: k\n    rate_limit: {unit: second, "
+                "requests_per_unit: 1}\n    priority: urgent\n",
+                "bad.yaml:5: descriptors[0].priority: 'urgent' is not one of"},
+        BadCase{"weight_zero",
+                "domain: a\ndescriptors:\n  - key: k\n    rate_limit: {unit: second, "
+                "requests_per_unit: 1}\n    weight: 0\n",
+                "bad.yaml:5: descriptors[0].weight: 0 must be > 0"},
+        BadCase{"ceiling_below_floor",
+                "domain: a\ndescriptors:\n  - key: k\n    rate_limit: {unit: second, "
+                "requests_per_unit: 1}\n    floor: 10\n    ceiling: 5\n",
+                "bad.yaml:6: descriptors[0].ceiling: 5 must be > 0 and >= floor"},
+        BadCase{"priority_without_limit",
+                "domain: a\ndescriptors:\n  - key: k\n    priority: high\n",
+                "descriptors[0]: priority, weight, floor, ceiling, cost and predict need"},
+        BadCase{"bad_cost_resource",
+                "domain: a\ndescriptors:\n  - key: k\n    rate_limit: {unit: second, "
+                "requests_per_unit: 1}\n    cost: {CPU: 1}\n",
+                "descriptors[0].cost.CPU: a resource name must match"},
+        BadCase{"bad_model",
+                "domain: a\ndescriptors:\n  - key: k\n    rate_limit: {unit: second, "
+                "requests_per_unit: 1}\n    predict: {model: crystal_ball}\n",
+                "descriptors[0].predict.model: 'crystal_ball' is not one of"},
+        BadCase{"bad_duration",
+                "domain: a\ndescriptors:\n  - key: k\n    rate_limit: {unit: second, "
+                "requests_per_unit: 1}\n    predict: {lead_time: soon}\n",
+                "descriptors[0].predict.lead_time: 'soon' is not a duration"},
+        BadCase{"unlimited_with_unit",
+                "domain: a\ndescriptors:\n  - key: k\n    rate_limit: {unlimited: true, unit: "
+                "second}\n",
+                "descriptors[0].rate_limit: unlimited: true excludes unit"},
+        BadCase{"descriptors_without_domain", "descriptors: []\n", "bad.yaml:1: domain: required"},
+        BadCase{"capacity_zero", "capacity: {cpu_ms: 0}\n",
+                "bad.yaml:1: capacity.cpu_ms: 0 must be > 0"},
+        BadCase{"capacity_twice", "capacity: {cpu_ms: 1}\n---\ncapacity: {cpu_ms: 2}\n",
+                "bad.yaml:3: capacity: set more than once"},
+        BadCase{"duplicate_domain", "domain: a\n---\ndomain: a\n",
+                "bad.yaml:3: domain: duplicate domain 'a' (first defined at bad.yaml:1)"},
+        BadCase{"bad_policy", "unknown_descriptors: {policy: shrug}\n",
+                "unknown_descriptors.policy: 'shrug' is not one of allow, deny, default"},
+        BadCase{"default_without_limit", "unknown_descriptors: {policy: default}\n",
+                "unknown_descriptors.default_limit: required with policy: default"},
+        BadCase{"limits_entries", "limits: {max_entries: 17}\n",
+                "limits.max_entries: 17 is above the maximum 16"},
+        BadCase{"store_step", "store: {step: 7s}\n", "store.step: must be > 0 and divide one day"},
+        BadCase{"store_type", "store: {type: redis}\n", "store.type: 'redis' is not supported"},
+        BadCase{"tenant_dup",
+                "tenants:\n  - {name: t, quota: {unit: second, requests_per_unit: 1}}\n"
+                "  - {name: t, quota: {unit: second, requests_per_unit: 1}}\n",
+                "bad.yaml:3: tenants[1].name: duplicate tenant 't'"},
+        BadCase{"yaml_syntax", "domain: a\ndescriptors:\n  - key: [unclosed\n",
+                "bad.yaml:4: YAML syntax"},
+        BadCase{"not_a_map", "- 1\n- 2\n", "bad.yaml:1: : must be a mapping"},
+        BadCase{"rate_too_high",
+                "domain: a\ndescriptors:\n  - key: k\n    rate_limit: {unit: second, "
+                "requests_per_unit: 4000000000}\n",
+                "exceeds 1e9 per second"}),
+    [](const ::testing::TestParamInfo<BadCase>& p) { return std::string(p.param.name); });
+
+class ConfigDirTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("tidegate_config_test_" + std::to_string(::getpid()));
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  void Write(const std::string& name, const std::string& text) {
+    std::ofstream(dir_ / name) << text;
+  }
+  std::filesystem::path dir_;
+};
+
+TEST_F(ConfigDirTest, LoadsEveryYamlFileOfADirectoryInNameOrder) {
+  Write("b.yaml", kReferenceStyle);
+  Write("a.yml",
+        "domain: alpha\ndescriptors:\n  - key: k\n    rate_limit: {unit: day, "
+        "requests_per_unit: 3}\n");
+  Write("ignored.txt", "not yaml: [");
+  absl::StatusOr<Config> c = LoadConfig(dir_.string());
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_EQ(c->domains.size(), 2u);
+  EXPECT_EQ(c->domains[0].domain, "alpha");
+  EXPECT_EQ(c->domains[1].domain, "mongo_cps");
+  EXPECT_EQ(c->sources.size(), 2u);
+  const std::string v1 = c->version;
+  Write("a.yml", "domain: alpha\n");
+  absl::StatusOr<Config> c2 = LoadConfig(dir_.string());
+  ASSERT_TRUE(c2.ok()) << c2.status();
+  EXPECT_NE(c2->version, v1);
+}
+
+TEST_F(ConfigDirTest, DuplicateDomainAcrossFilesNamesBothFiles) {
+  Write("a.yaml", "domain: x\n");
+  Write("b.yaml", "\n\ndomain: x\n");
+  absl::StatusOr<Config> c = LoadConfig(dir_.string());
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(c.status().message()),
+              HasSubstr("b.yaml:3: domain: duplicate domain 'x'"));
+  EXPECT_THAT(std::string(c.status().message()), HasSubstr("a.yaml:1"));
+}
+
+TEST_F(ConfigDirTest, MissingPathIsNotFound) {
+  absl::StatusOr<Config> c = LoadConfig((dir_ / "nope.yaml").string());
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(ConfigTest, ExamplesLoad) {
+  for (const char* name : {"ratelimit-compatible.yaml", "tidegate.yaml"}) {
+    const std::string path = std::string(TIDEGATE_SOURCE_DIR) + "/examples/" + name;
+    absl::StatusOr<Config> c = LoadConfig(path);
+    EXPECT_TRUE(c.ok()) << path << ": " << c.status();
+  }
+}
+
+TEST(UnitTest, ParseAndRate) {
+  EXPECT_EQ(*ParseUnit("Minute"), Unit::kMinute);
+  EXPECT_EQ(ParseUnit("year").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_DOUBLE_EQ((RateLimit{120, Unit::kMinute}).rate_per_s(), 2.0);
+  EXPECT_DOUBLE_EQ((RateLimit{86400, Unit::kDay}).rate_per_s(), 1.0);
+}
+
+}  // namespace
+}  // namespace tidegate::server
