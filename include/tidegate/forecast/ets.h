@@ -26,9 +26,9 @@
 //     error A:  n log(sum e_t^2)             error M:  n log(sum e_t^2) + 2 sum log|yhat_t|
 //   AICc = -2 log L + 2k + 2k(k+1)/(n-k-1), k = smoothing parameters + initial states + 1.
 //   Parameter space ("usual" region): 1e-4 <= alpha <= 0.9999, 0 < beta < alpha,
-//   0 < gamma < 1 - alpha, 0.8 <= phi <= 0.98; a fitted linear model whose discount matrix
-//   F - g w' has an eigenvalue outside the unit circle (not forecastable) is refitted with an
-//   admissibility penalty.
+//   0 < gamma < 1 - alpha, 0.8 <= phi <= 0.98; a fitted model whose discount matrix F - g w'
+//   (of its linear analogue) has an eigenvalue outside the unit circle (not forecastable) is
+//   refitted with an admissibility penalty.
 //   Missing values (NaN, +-inf) contribute no error: the state advances with the one-step forecast.
 //
 // Invariants:
