@@ -19,7 +19,7 @@ Forecast ModelForecast(int h, double sd) {
 }
 
 // Feeds i.i.d. N(0, true_sd²) values to a calibrator whose model claims `model_sd`.
-AdaptiveConformal Run(double model_sd, double true_sd, int steps, uint32_t seed) {
+AdaptiveConformal RunStream(double model_sd, double true_sd, int steps, uint32_t seed) {
   ConformalOptions o;
   o.horizon = 3;
   o.levels = {80, 95};
@@ -39,7 +39,7 @@ TEST(ConformalTest, RepairsOverconfidentModel) {
   const uint32_t seed = 42;
   SCOPED_TRACE(::testing::Message() << "seed " << seed);
   // The model's intervals are half as wide as they should be: raw 95 % coverage would be ~68 %.
-  AdaptiveConformal aci = Run(0.5, 1.0, 6000, seed);
+  AdaptiveConformal aci = RunStream(0.5, 1.0, 6000, seed);
   EXPECT_NEAR(aci.Coverage(95), 0.95, 0.01);
   EXPECT_NEAR(aci.Coverage(80), 0.80, 0.015);
   for (int k = 1; k <= 3; ++k) EXPECT_NEAR(aci.Coverage(95, k), 0.95, 0.015) << "step " << k;
@@ -50,7 +50,7 @@ TEST(ConformalTest, RepairsOverconfidentModel) {
 }
 
 TEST(ConformalTest, NarrowsUnderconfidentModel) {
-  AdaptiveConformal aci = Run(3.0, 1.0, 6000, 7);
+  AdaptiveConformal aci = RunStream(3.0, 1.0, 6000, 7);
   EXPECT_NEAR(aci.Coverage(95), 0.95, 0.01);
   Forecast f = aci.Calibrate(ModelForecast(3, 3.0));
   EXPECT_LT(f.Interval(95)->upper[1], 3.0);
