@@ -20,11 +20,14 @@
 #ifndef TIDEGATE_CLI_COMMANDS_H_
 #define TIDEGATE_CLI_COMMANDS_H_
 
+#include <cstdint>
+#include <istream>
 #include <ostream>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "tidegate/common/clock.h"
 
 namespace CLI {
 class App;
@@ -34,7 +37,40 @@ namespace tidegate::cli {
 
 void RegisterForecastCommand(CLI::App& app);
 void RegisterBacktestCommand(CLI::App& app);
-void RegisterImportCommand(CLI::App& app);  // cli/import_command.cc (collect engineer).
+void RegisterImportCommand(CLI::App& app);    // cli/import_command.cc (collect engineer).
+void RegisterSimulateCommand(CLI::App& app);  // cli/simulate_command.cc (plan engineer).
+
+void RegisterDetectCommand(CLI::App& app);    // cli/detect_command.cc
+void RegisterGenerateCommand(CLI::App& app);  // cli/generate_command.cc
+
+// tidegate detect --input F.csv [--output scores.csv] [--detector NAME] [--set key=value ...]
+//                 [--timestamp-column C] [--value-column C] [--kinds]
+// Writes `timestamp,value,anomaly_score` (plus `flag,kind` with --kinds), one row per input row,
+// each scored causally. Errors name the file and line.
+struct DetectCommandOptions {
+  std::string input;
+  std::string output = "-";
+  std::string detector = "conformal";
+  std::vector<std::string> settings;  // key=value options of the conformal detector.
+  std::string timestamp_column = "timestamp";
+  std::string value_column = "value";
+  bool kinds = false;
+};
+absl::Status RunDetectCommand(const DetectCommandOptions& options, std::istream& in,
+                              std::ostream& out);
+
+// tidegate generate --output usage.jsonl [--days 14] [--step-s 10] [--seed 42] [--start TS]
+//                   [--truth anomalies.csv]
+struct GenerateCommandOptions {
+  std::string output;
+  double days = 14;
+  double step_s = 10;
+  uint64_t seed = 42;
+  std::string start;  // Empty: the log ends at `now`.
+  std::string truth;  // Ground-truth CSV; empty = none.
+};
+absl::Status RunGenerateCommand(const GenerateCommandOptions& options, WallTime now,
+                                std::ostream& out, std::ostream* truth_out, bool progress);
 
 struct ForecastCommandOptions {
   std::string input;

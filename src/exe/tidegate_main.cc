@@ -11,6 +11,9 @@ int main(int argc, char** argv) {
   tidegate::cli::RegisterForecastCommand(app);
   tidegate::cli::RegisterBacktestCommand(app);
   tidegate::cli::RegisterImportCommand(app);
+  tidegate::cli::RegisterSimulateCommand(app);
+  tidegate::cli::RegisterDetectCommand(app);
+  tidegate::cli::RegisterGenerateCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -269,7 +269,7 @@ WorkloadSpec DemoSpec(WallTime start, Duration length, uint64_t seed) {
     s.events.push_back(
         {EventKind::kSpike, day + std::chrono::hours(9), std::chrono::minutes(20), 6, 2});
     s.events.push_back(
-        {EventKind::kDip, 2 * day + std::chrono::hours(15), std::chrono::minutes(30), 5, 3});
+        {EventKind::kDip, day + std::chrono::hours(15), std::chrono::minutes(30), 5, 3});
     if (days >= 5) {
       s.events.push_back(
           {EventKind::kLevelShift, 4 * day + std::chrono::hours(6), Duration(0), 1.8, 5});

@@ -168,6 +168,12 @@ TEST(GeneratorTest, SinkErrorStopsGeneration) {
   EXPECT_EQ(calls, 3);
 }
 
+TEST(GeneratorTest, DemoSpecIsValidForEveryLength) {
+  for (int hours_long = 1; hours_long <= 24 * 30; hours_long += 7) {
+    EXPECT_TRUE(ValidateWorkloadSpec(DemoSpec(kMonday, hours(hours_long), 1)).ok()) << hours_long;
+  }
+}
+
 TEST(GeneratorTest, DemoSpecIsValidAndCoversEveryTier) {
   const WorkloadSpec spec = DemoSpec(kMonday, hours(24 * 14), 42);
   ASSERT_TRUE(ValidateWorkloadSpec(spec).ok());

@@ -1,0 +1,117 @@
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "cli/commands.h"
+
+namespace tidegate::cli {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string Csv(int rows, int spike_at) {
+  std::ostringstream s;
+  s << "timestamp,value\n";
+  for (int i = 0; i < rows; ++i) {
+    s << 1'700'000'000 + 300 * i << ',' << (i == spike_at ? 500.0 : 100.0 + (i * 7919 % 13))
+      << '\n';
+  }
+  return s.str();
+}
+
+TEST(DetectCommandTest, WritesOneScoredRowPerInputRowAndFlagsTheSpike) {
+  DetectCommandOptions o;
+  o.input = "in.csv";
+  o.kinds = true;
+  std::istringstream in(Csv(2000, 1500));
+  std::ostringstream out;
+  ASSERT_TRUE(RunDetectCommand(o, in, out).ok());
+  std::istringstream lines(out.str());
+  std::string line;
+  std::getline(lines, line);
+  EXPECT_EQ(line, "timestamp,value,anomaly_score,flag,kind");
+  int rows = 0;
+  std::string spike_row;
+  while (std::getline(lines, line)) {
+    if (rows == 1500) spike_row = line;
+    ++rows;
+  }
+  EXPECT_EQ(rows, 2000);
+  EXPECT_THAT(spike_row, HasSubstr(",1,spike"));
+}
+
+TEST(DetectCommandTest, BadRowsNameFileAndLine) {
+  DetectCommandOptions o;
+  o.input = "in.csv";
+  struct Case {
+    std::string text;
+    std::string message;
+  } cases[] = {
+      {"time,value\n1,2\n", "in.csv:1: header has no column \"timestamp\""},
+      {"timestamp,value\n1,2\n2,abc\n", "in.csv:3: value \"abc\" is not a number"},
+      {"timestamp,value\n5,2\n4,3\n", "in.csv:3: timestamp \"4\" is not after"},
+      {"timestamp,value\nyesterday,2\n", "in.csv:2: timestamp \"yesterday\""},
+      {"timestamp,value\n5\n", "in.csv:2: 1 columns"},
+  };
+  for (const Case& c : cases) {
+    std::istringstream in(c.text);
+    std::ostringstream out;
+    const absl::Status s = RunDetectCommand(o, in, out);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << c.text;
+    EXPECT_THAT(std::string(s.message()), HasSubstr(c.message));
+  }
+  o.detector = "nope";
+  std::istringstream in("timestamp,value\n");
+  std::ostringstream out;
+  EXPECT_EQ(RunDetectCommand(o, in, out).code(), absl::StatusCode::kNotFound);
+}
+
+TEST(DetectCommandTest, MissingValuesScoreZero) {
+  DetectCommandOptions o;
+  o.input = "in.csv";
+  std::istringstream in("timestamp,value\n1,1\n2,NA\n3,\n");
+  std::ostringstream out;
+  ASSERT_TRUE(RunDetectCommand(o, in, out).ok());
+  EXPECT_EQ(out.str(), "timestamp,value,anomaly_score\n1,1,0.000000\n2,NA,0.000000\n3,,0.000000\n");
+}
+
+TEST(GenerateCommandTest, WritesAnImportableLogEndingNowAndGroundTruth) {
+  GenerateCommandOptions o;
+  o.days = 2;
+  o.step_s = 60;
+  const WallTime now{std::chrono::seconds(1'700'000'000)};
+  std::ostringstream out, truth;
+  const absl::Status status = RunGenerateCommand(o, now, out, &truth, false);
+  ASSERT_TRUE(status.ok()) << status;
+  EXPECT_THAT(out.str(), HasSubstr(R"("tenant":"shop","descriptors":[["class","checkout"]])"));
+  EXPECT_THAT(truth.str(), HasSubstr("class,kind,begin,end\nshop/class=browse,flash_crowd,"));
+  std::ostringstream again, truth2;
+  ASSERT_TRUE(RunGenerateCommand(o, now, again, &truth2, false).ok());
+  EXPECT_EQ(out.str(), again.str());  // Deterministic under the default seed.
+}
+
+TEST(GenerateCommandTest, RefusesImpossibleParameters) {
+  const WallTime now{std::chrono::seconds(1'700'000'000)};
+  std::ostringstream out;
+  GenerateCommandOptions o;
+  o.days = -1;
+  EXPECT_THAT(std::string(RunGenerateCommand(o, now, out, nullptr, false).message()),
+              HasSubstr("--days = -1"));
+  o.days = 1;
+  o.step_s = 0;
+  EXPECT_THAT(std::string(RunGenerateCommand(o, now, out, nullptr, false).message()),
+              HasSubstr("--step-s = 0"));
+  o.step_s = 10;
+  o.start = "someday";
+  EXPECT_THAT(std::string(RunGenerateCommand(o, now, out, nullptr, false).message()),
+              HasSubstr("--start = \"someday\""));
+  o.start = "";
+  o.days = 3000;
+  o.step_s = 0.01;
+  EXPECT_THAT(std::string(RunGenerateCommand(o, now, out, nullptr, false).message()),
+              HasSubstr("class-steps"));
+}
+
+}  // namespace
+}  // namespace tidegate::cli
