@@ -1,11 +1,12 @@
 # tidegate — the commands README.md names. Everything goes through CMake presets (CMakePresets.json).
 #   make test     install what is missing, build (debug, ASan+UBSan), start test servers, run all tests
+#   make demo     install what is missing, build (release), generate and import history, run tidegated
 #   make build    debug build only          make release   optimised build
 #   make bench    release build + benchmarks (results: docs/BENCHMARKS.md)
 #   make tsan     ThreadSanitizer build + concurrency tests
 #   make fuzz     libFuzzer targets, each run for FUZZ_SECONDS (default 60)
 #   make format   clang-format in place     make tidy      clang-tidy on src/
-.PHONY: deps build release test tsan fuzz bench format tidy clean
+.PHONY: deps build release test demo tsan fuzz bench format tidy clean
 
 JOBS ?= 2
 FUZZ_SECONDS ?= 60
@@ -23,6 +24,9 @@ release: deps
 
 test:
 	scripts/test.sh
+
+demo:
+	scripts/demo.sh
 
 tsan: deps
 	cmake --preset tsan >/dev/null
