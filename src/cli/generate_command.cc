@@ -46,7 +46,8 @@ absl::Status RunGenerateCommand(const GenerateCommandOptions& o, WallTime now, s
     }
     start = *parsed;
   }
-  const workload::WorkloadSpec spec = workload::DemoSpec(start, length, o.seed);
+  workload::WorkloadSpec spec = workload::DemoSpec(start, length, o.seed);
+  spec.step = step;
   const size_t steps = static_cast<size_t>(length / step);
   ProgressBar bar("generate", steps, stderr, progress && isatty(fileno(stderr)));
   size_t done = 0;

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "cli/csv_series.h"
 
 namespace tidegate::cli {
 namespace {
@@ -86,6 +87,18 @@ TEST(GenerateCommandTest, WritesAnImportableLogEndingNowAndGroundTruth) {
   ASSERT_TRUE(status.ok()) << status;
   EXPECT_THAT(out.str(), HasSubstr(R"("tenant":"shop","descriptors":[["class","checkout"]])"));
   EXPECT_THAT(truth.str(), HasSubstr("class,kind,begin,end\nshop/class=browse,flash_crowd,"));
+  // Reports come every --step-s: the first two checkout lines are 60 s apart.
+  const std::string text = out.str();
+  const size_t first = text.find("\"class\",\"checkout\"");
+  const size_t second = text.find("\"class\",\"checkout\"", first + 1);
+  ASSERT_NE(second, std::string::npos);
+  const auto stamp = [&](size_t at) {
+    const size_t line = text.rfind('\n', at);
+    const size_t begin = text.find("\"timestamp\":\"", line == std::string::npos ? 0 : line) + 13;
+    return ParseTimestamp(text.substr(begin, text.find('"', begin) - begin));
+  };
+  ASSERT_TRUE(stamp(first) && stamp(second));
+  EXPECT_EQ(*stamp(second) - *stamp(first), std::chrono::seconds(60));
   std::ostringstream again, truth2;
   ASSERT_TRUE(RunGenerateCommand(o, now, again, &truth2, false).ok());
   EXPECT_EQ(out.str(), again.str());  // Deterministic under the default seed.
