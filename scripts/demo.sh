@@ -45,7 +45,11 @@ awk -F, 'NR > 1 && $4 == 1 { print "  " $1 "  requests/min " $2 "  " $5 }' \
 DAEMON=$!
 TRAFFIC=""
 cleanup() {
-  [ -n "$TRAFFIC" ] && kill "$TRAFFIC" 2>/dev/null || true
+  if [ -n "$TRAFFIC" ]; then  # The traffic loop and its in-flight curl, before the daemon.
+    pkill -P "$TRAFFIC" 2>/dev/null || true
+    kill "$TRAFFIC" 2>/dev/null || true
+    wait "$TRAFFIC" 2>/dev/null || true
+  fi
   kill -TERM "$DAEMON" 2>/dev/null || true
   wait "$DAEMON" 2>/dev/null || true
   echo "demo: stopped (daemon log: $DEMO_DIR/tidegated.log)"
