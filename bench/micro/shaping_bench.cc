@@ -52,9 +52,9 @@ BucketConfig Config(double rate, double size) {
 }
 
 void ReportAdmitted(benchmark::State& state, int64_t admitted) {
-  state.counters["admitted_frac"] = benchmark::Counter(
-      static_cast<double>(admitted) / static_cast<double>(state.iterations()),
-      benchmark::Counter::kAvgThreads);
+  state.counters["admitted_frac"] =
+      benchmark::Counter(static_cast<double>(admitted) / static_cast<double>(state.iterations()),
+                         benchmark::Counter::kAvgThreads);
   state.SetItemsProcessed(state.iterations());
 }
 
@@ -109,7 +109,8 @@ BENCHMARK(BM_Tidegate_ThreeLevels);
 
 void BM_Mutex_ThreeLevels(benchmark::State& state) {
   const int64_t start = kStart.time_since_epoch().count();
-  MutexTokenBucket levels[3] = {{kRate, kSize, start}, {kRate, kSize, start}, {kRate, kSize, start}};
+  MutexTokenBucket levels[3] = {
+      {kRate, kSize, start}, {kRate, kSize, start}, {kRate, kSize, start}};
   int64_t now = start;
   int64_t admitted = 0;
   for (auto _ : state) {
@@ -183,8 +184,8 @@ BENCHMARK(BM_Tidegate_ThreadsSameClass)->Threads(1)->Threads(2)->UseRealTime();
 std::unique_ptr<MutexTokenBucket> g_mutex_shared;
 void BM_Mutex_ThreadsSameClass(benchmark::State& state) {
   if (state.thread_index() == 0) {
-    g_mutex_shared = std::make_unique<MutexTokenBucket>(kRate, kSize,
-                                                        kStart.time_since_epoch().count());
+    g_mutex_shared =
+        std::make_unique<MutexTokenBucket>(kRate, kSize, kStart.time_since_epoch().count());
     g_shared_now.store(kStart.time_since_epoch().count());
   }
   int64_t admitted = 0;

@@ -173,7 +173,8 @@ absl::StatusOr<RateLimit> ParseLimit(const json& j, const std::string& path) {
   TIDEGATE_ASSIGN_OR_RETURN(std::string unit, Fields::String(j["unit"], path + ".unit"));
   absl::StatusOr<Unit> u = ParseUnit(unit);
   if (!u.ok())
-    return absl::InvalidArgumentError(fmt::format("{}.unit: {}", path, std::string(u.status().message())));
+    return absl::InvalidArgumentError(
+        fmt::format("{}.unit: {}", path, std::string(u.status().message())));
   l.unit = *u;
   return l;
 }
@@ -505,8 +506,8 @@ ApiResponse HttpApi::Report(std::string_view body) {
         if (k == "timestamp") {
           absl::StatusOr<WallTime> t = history::ParseRfc3339(*str);
           if (!t.ok()) {
-            return ErrorResponse(
-                absl::InvalidArgumentError(fmt::format("{}: {}", fp, std::string(t.status().message()))));
+            return ErrorResponse(absl::InvalidArgumentError(
+                fmt::format("{}: {}", fp, std::string(t.status().message()))));
           }
           u.timestamp = *t;
         }
@@ -663,7 +664,7 @@ ApiResponse HttpApi::ConfigReload() {
 // ---- Transport ------------------------------------------------------------------------------
 
 absl::StatusOr<std::pair<std::string, uint16_t>> ParseListenAddress(std::string_view text,
-                                                               std::string_view flag) {
+                                                                    std::string_view flag) {
   const size_t colon = text.rfind(':');
   if (colon == std::string_view::npos) {
     return absl::InvalidArgumentError(fmt::format("{}: '{}' is not HOST:PORT", flag, text));

@@ -541,7 +541,8 @@ absl::Status Service::Report(const std::vector<history::UsageReport>& reports) {
   for (size_t i = 0; i < reports.size(); ++i) {
     if (absl::Status s = history::ValidateUsageReport(reports[i]); !s.ok()) {
       reports_rejected_.fetch_add(reports.size(), std::memory_order_relaxed);
-      return absl::InvalidArgumentError(fmt::format("reports[{}]: {}", i, std::string(s.message())));
+      return absl::InvalidArgumentError(
+          fmt::format("reports[{}]: {}", i, std::string(s.message())));
     }
   }
   for (size_t i = 0; i < reports.size(); ++i) {
@@ -730,14 +731,15 @@ absl::Status Service::ApplyConfig(Config config) {
     ForEachFixedRule(d.descriptors, path, [&](const auto& entries, const DescriptorRule& rule) {
       ClassKey key{d.domain, entries};
       if (absl::Status s = shaping::ValidateClassKey(key); !s.ok() && bad.ok()) {
-        bad = absl::InvalidArgumentError(
-            fmt::format("{}:{}: {}", rule.location.file, rule.location.line, std::string(s.message())));
+        bad = absl::InvalidArgumentError(fmt::format("{}:{}: {}", rule.location.file,
+                                                     rule.location.line, std::string(s.message())));
       }
       if (rule.rate_limit->requests_per_unit > 0) {
         if (absl::Status s = shaping::ValidateBucketConfig(ConfigFor(*rule.rate_limit));
             !s.ok() && bad.ok()) {
-          bad = absl::InvalidArgumentError(fmt::format("{}:{}: rate_limit: {}", rule.location.file,
-                                                       rule.location.line, std::string(s.message())));
+          bad =
+              absl::InvalidArgumentError(fmt::format("{}:{}: rate_limit: {}", rule.location.file,
+                                                     rule.location.line, std::string(s.message())));
         }
       }
       fixed.push_back({std::move(key), &rule});

@@ -158,10 +158,10 @@ Decision TokenBucket::AcquireLocal(double cost, int64_t now_ns, int tier) noexce
     const int64_t tolerance_ns = slot.tolerance_ns.load(std::memory_order_acquire);
     const int64_t epoch_ns = slot.epoch_ns.load(std::memory_order_acquire);
     const int64_t reserve_ns =
-        tier == 0 ? 0
-                  : static_cast<int64_t>(static_cast<double>(tolerance_ns) *
-                                         slot.reserve_fraction[tier - 1].load(
-                                             std::memory_order_acquire));
+        tier == 0
+            ? 0
+            : static_cast<int64_t>(static_cast<double>(tolerance_ns) *
+                                   slot.reserve_fraction[tier - 1].load(std::memory_order_acquire));
     const int64_t cost_ns = TokensToNs(cost, ns_per_token);
     const int64_t z = UnpackZ(s, epoch_ns);
     const int64_t z_new = std::max(z, now_ns - tolerance_ns) + cost_ns;

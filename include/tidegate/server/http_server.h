@@ -120,7 +120,7 @@ class HttpServer {
 
 // Parses "host:port" (host may be a bracketed IPv6 address). InvalidArgument naming `flag`.
 absl::StatusOr<std::pair<std::string, uint16_t>> ParseListenAddress(std::string_view text,
-                                                               std::string_view flag);
+                                                                    std::string_view flag);
 
 }  // namespace tidegate::server
 
