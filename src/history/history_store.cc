@@ -10,24 +10,6 @@
 namespace tidegate::history {
 namespace {
 
-void AppendEscaped(std::string& out, std::string_view label) {
-  for (char c : label) {
-    switch (c) {
-      case '\\':
-        out += "\\\\";
-        break;
-      case '"':
-        out += "\\\"";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      default:
-        out += c;
-    }
-  }
-}
-
 bool IsMetricStart(char c) { return (c >= 'a' && c <= 'z') || c == '_'; }
 bool IsMetricChar(char c) { return IsMetricStart(c) || (c >= '0' && c <= '9'); }
 
@@ -69,14 +51,35 @@ absl::Status ParseLabel(std::string_view text, size_t& pos, std::string_view nam
 
 }  // namespace
 
+std::string EscapeLabelValue(std::string_view value) {
+  std::string out;
+  out.reserve(value.size());
+  for (char c : value) {
+    switch (c) {
+      case '\\':
+        out += "\\\\";
+        break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      default:
+        out.push_back(c);
+    }
+  }
+  return out;
+}
+
 std::string SeriesKey::ToString() const {
   std::string out;
   out.reserve(metric.size() + tenant.size() + class_key.size() + 22);
   out += metric;
   out += "{tenant=\"";
-  AppendEscaped(out, tenant);
+  out += EscapeLabelValue(tenant);
   out += "\",class=\"";
-  AppendEscaped(out, class_key);
+  out += EscapeLabelValue(class_key);
   out += "\"}";
   return out;
 }

@@ -57,8 +57,7 @@ struct ExpositionFamily {
 // Encodes families in the given order; each family's HELP and TYPE lines come before its samples.
 std::string EncodeExposition(const std::vector<ExpositionFamily>& families);
 
-// Escapes a label value / HELP text as described above.
-std::string EscapeLabelValue(std::string_view value);
+// Escapes HELP text as described above (label values: EscapeLabelValue in history_store.h).
 std::string EscapeHelp(std::string_view help);
 // Formats a sample value (shortest round-trip; NaN, +Inf, -Inf).
 std::string FormatExpositionValue(double value);

@@ -75,6 +75,10 @@ inline constexpr size_t kMaxLabelLength = 1024;
 // The identity of one series. `class_key` is the request class's descriptor in its canonical form
 // (e.g. "class=checkout,op=write"), produced by whoever builds the key; the store treats it as an
 // opaque string.
+// Escapes \\, " and newline as Prometheus label values do; SeriesKey's canonical form and the
+// exposition encoder both use it.
+std::string EscapeLabelValue(std::string_view value);
+
 struct SeriesKey {
   std::string metric;     // e.g. "cpu_ms"; [a-z_][a-z0-9_]*.
   std::string tenant;     // e.g. "acme"; may be empty.
