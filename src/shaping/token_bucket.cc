@@ -21,6 +21,9 @@ int64_t EpochFor(int64_t now_ns, int64_t tolerance_ns) {
 
 int64_t ToNs(MonoTime t) { return t.time_since_epoch().count(); }
 
+constexpr int64_t kMaxDebtNs =
+    std::chrono::duration_cast<std::chrono::nanoseconds>(kMaxDebtTime).count();
+
 // Converts a token count to nanoseconds of refill, saturating far beyond any valid state.
 inline int64_t TokensToNs(double tokens, double ns_per_token) {
   constexpr double kLimit = 4e18;
@@ -111,7 +114,9 @@ TokenBucket::TokenBucket(const BucketConfig& config, MonoTime now,
 
 uint64_t TokenBucket::Pack(uint64_t generation, int64_t z_ns, int64_t epoch_ns) noexcept {
   // z earlier than the epoch means "at least full": clamp (Available caps at size anyway).
-  // z beyond the 56-bit range (~834 days of debt or of bucket life without a Replan) saturates.
+  // z beyond the 56-bit range (~834 days after the epoch) saturates: debt is capped at
+  // kMaxDebtTime (365 days) and the epoch moves at every Replan, so only a bucket never re-planned
+  // for more than ~400 days gets there (docs/design/shaping.md).
   const int64_t offset = std::clamp<int64_t>(z_ns - epoch_ns, 0, static_cast<int64_t>(kOffsetMask));
   return (generation << kOffsetBits) | static_cast<uint64_t>(offset);
 }
@@ -225,7 +230,9 @@ void TokenBucket::SettleLocal(double delta, int64_t now_ns) noexcept {
     }
     const int64_t floor = now_ns - p.tolerance_ns;  // z at a full bucket.
     const int64_t z = std::max(UnpackZ(s, p.epoch_ns), floor);
-    const int64_t z_new = std::max(z + TokensToNs(delta, p.ns_per_token), floor);
+    // A charge may push z into the future (debt), at most kMaxDebtTime ahead of now.
+    const int64_t z_new =
+        std::clamp(z + TokensToNs(delta, p.ns_per_token), floor, now_ns + kMaxDebtNs);
     if (state_.compare_exchange_weak(s, Pack(Generation(s), z_new, p.epoch_ns),
                                      std::memory_order_acq_rel, std::memory_order_acquire)) {
       return;
@@ -294,7 +301,8 @@ absl::Status TokenBucket::Replan(const BucketConfig& config, MonoTime now) {
     const double tokens = static_cast<double>(now_ns - z) / old.ns_per_token;
     // Proportional carry-over of a positive balance; a debt is owed cost and carries unchanged.
     const double carried = tokens > 0 ? tokens * ratio : tokens;
-    const int64_t z_new = now_ns - TokensToNs(carried, ns_per_token);
+    // At a lower rate a debt takes longer to pay back; it stays capped at kMaxDebtTime.
+    const int64_t z_new = std::min(now_ns - TokensToNs(carried, ns_per_token), now_ns + kMaxDebtNs);
     if (state_.compare_exchange_weak(s, Pack(next_gen, z_new, epoch), std::memory_order_acq_rel,
                                      std::memory_order_acquire)) {
       break;

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cmath>
 #include <vector>
 
@@ -31,6 +32,10 @@ struct ReferenceLevel {
     }
   }
   double Reserve(int tier) const { return config.size * config.reserve_fraction[tier]; }
+  // Debt is capped at kMaxDebtTime of refill.
+  double MaxDebt() const {
+    return config.rate_per_s * std::chrono::duration<double>(kMaxDebtTime).count();
+  }
   double Tolerance() const {
     return carried_error + (ops + 1) * 2e-9 * config.rate_per_s + 1e-9 * config.size + 1e-12;
   }
@@ -69,7 +74,7 @@ class ReferenceHierarchy {
     for (auto& l : levels_) {
       l.Refill(now_s);
       ++l.ops;
-      l.tokens = std::min(l.config.size, l.tokens - delta);
+      l.tokens = std::max(std::min(l.config.size, l.tokens - delta), -l.MaxDebt());
     }
   }
   void Replan(int level, const BucketConfig& c, double now_s) {
@@ -80,6 +85,7 @@ class ReferenceHierarchy {
     l.ops = 0;
     l.tokens = l.tokens > 0 ? l.tokens * c.size / l.config.size : l.tokens;
     l.config = c;
+    l.tokens = std::max(l.tokens, -l.MaxDebt());
   }
   double Tokens(int level, double now_s) {
     levels_[level].Refill(now_s);

@@ -191,6 +191,24 @@ TEST_F(TokenBucketTest, ReplanKeepsDebtUnchanged) {
   EXPECT_NEAR(b->Available(clock_.Now()), 0, kEps);
 }
 
+TEST_F(TokenBucketTest, DebtIsCappedAtMaxDebtTimeOfRefill) {
+  // A slow bucket (a month of burst) settled far beyond its size: 100 months of owed refill would
+  // overflow the fixed-point state; the balance stops at -rate * kMaxDebtTime instead.
+  const double rate = 0.01;
+  const double size = rate * 30 * 24 * 3600;
+  const double max_debt = rate * std::chrono::duration<double>(kMaxDebtTime).count();
+  auto b = Make(Config(rate, size));
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(b->Settle(size, clock_.Now()).ok());
+  EXPECT_NEAR(b->Available(clock_.Now()), -max_debt, 1e-6 * max_debt);
+  // It is repaid at the refill rate like any debt.
+  clock_.Advance(std::chrono::hours(24 * 365));
+  EXPECT_NEAR(b->Available(clock_.Now()), 0, 1e-6 * max_debt);
+  // A Replan to a lower rate keeps the debt in tokens, capped again at the new rate's year.
+  ASSERT_TRUE(b->Settle(max_debt / 2, clock_.Now()).ok());
+  ASSERT_TRUE(b->Replan(Config(rate / 10, size / 10), clock_.Now()).ok());
+  EXPECT_NEAR(b->Available(clock_.Now()), -max_debt / 10, 1e-6 * max_debt);
+}
+
 TEST_F(TokenBucketTest, ReplanRejectsInvalidConfigAndKeepsOld) {
   auto b = Make(Config(10, 10));
   absl::Status s = b->Replan(Config(-5, 10), clock_.Now());

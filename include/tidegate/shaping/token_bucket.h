@@ -57,6 +57,10 @@ inline constexpr int kMaxTiers = 4;
 inline constexpr double kMinRatePerS = 1e-6;  // One token every ~11.6 days.
 inline constexpr double kMaxRatePerS = 1e9;   // One token per nanosecond.
 inline constexpr Duration kMaxBurstTime = std::chrono::hours(24 * 30);  // size / rate
+// Debt is capped at this much refill (rate * kMaxDebtTime tokens): a Settle or a Replan that
+// would owe more leaves the balance at -rate * kMaxDebtTime. A year of owed refill already blocks
+// a class for a year; the cap keeps the fixed-point state within its range.
+inline constexpr Duration kMaxDebtTime = std::chrono::hours(24 * 365);
 
 struct BucketConfig {
   double rate_per_s = 0;  // Refill, tokens per second. > 0, finite.
