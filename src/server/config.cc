@@ -18,6 +18,7 @@
 
 #include "fmt/format.h"
 #include "tidegate/common/status.h"
+#include "yaml-cpp/eventhandler.h"
 #include "yaml-cpp/yaml.h"
 
 namespace tidegate::server {
@@ -46,16 +47,15 @@ bool IsResourceName(std::string_view name) {
 // Reads fields of one document with file, line and path in every error.
 class Reader {
  public:
-  explicit Reader(std::string_view file) : file_(file) {}
+  // `first_line` is the file line (1-based) on which the document's text starts.
+  Reader(std::string_view file, int first_line) : file_(file), first_line_(first_line) {}
 
   absl::Status Error(const YAML::Node& node, std::string_view path, std::string_view msg) const {
-    const int line = node.IsDefined() && !node.Mark().is_null() ? node.Mark().line + 1 : 0;
+    const int line = node.IsDefined() ? Line(node) : 0;
     return absl::InvalidArgumentError(fmt::format("{}:{}: {}: {}", file_, line, path, msg));
   }
 
-  SourceLocation Location(const YAML::Node& node) const {
-    return {file_, node.Mark().is_null() ? 0 : node.Mark().line + 1};
-  }
+  SourceLocation Location(const YAML::Node& node) const { return {file_, Line(node)}; }
 
   // A map whose keys are all in `allowed`.
   absl::Status ExpectMap(const YAML::Node& node, std::string_view path,
@@ -149,7 +149,11 @@ class Reader {
   const std::string& file() const { return file_; }
 
  private:
+  int Line(const YAML::Node& node) const {
+    return node.Mark().is_null() ? 0 : first_line_ + node.Mark().line;
+  }
   std::string file_;
+  int first_line_ = 1;
 };
 
 absl::StatusOr<RateLimit> ParseLimitFields(const Reader& r, const YAML::Node& node,
@@ -572,19 +576,95 @@ absl::Status ParseDocument(const Reader& r, const YAML::Node& doc, Config& confi
   return absl::OkStatus();
 }
 
+// One YAML document of a stream: its text and the file line it starts on.
+struct DocumentText {
+  std::string text;
+  int first_line = 1;
+};
+
+// A document marker ("---" or "...") at the start of a line, followed by a blank or the end.
+bool IsDocumentMarker(std::string_view line, std::string_view marker) {
+  return line.starts_with(marker) && (line.size() == 3 || line[3] == ' ' || line[3] == '\t' ||
+                                      line[3] == '\r' || line[3] == '\n');
+}
+
+// Splits a YAML stream into its documents. YAML forbids the markers inside any content, so a
+// line starting with "---" begins a document and a line starting with "..." ends one; the split
+// is exact. (tidegate splits streams itself because yaml-cpp's LoadAll never returns on some
+// malformed streams, e.g. a lone ',' at document level.)
+std::vector<DocumentText> SplitDocuments(std::string_view text) {
+  std::vector<DocumentText> docs(1);
+  int line_no = 1;
+  while (!text.empty()) {
+    const size_t eol = text.find('\n');
+    const std::string_view line =
+        text.substr(0, eol == std::string_view::npos ? text.size() : eol + 1);
+    text.remove_prefix(line.size());
+    if (IsDocumentMarker(line, "---") && !docs.back().text.empty()) docs.push_back({"", line_no});
+    docs.back().text.append(line);
+    if (IsDocumentMarker(line, "...")) docs.push_back({"", line_no + 1});
+    ++line_no;
+  }
+  return docs;
+}
+
+// Counts the documents yaml-cpp's parser finds in a text (without building nodes).
+class DocumentCounter final : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+// The first line of `doc` holding something other than blanks, comments and markers.
+int FirstContentLine(const DocumentText& doc) {
+  std::istringstream in(doc.text);
+  std::string line;
+  for (int n = doc.first_line; std::getline(in, line); ++n) {
+    const size_t start = line.find_first_not_of(" \t\r");
+    if (start == std::string::npos || line[start] == '#') continue;
+    if (IsDocumentMarker(line, "---") && line.find_first_not_of(" \t\r", 3) == std::string::npos) {
+      continue;
+    }
+    return n;
+  }
+  return doc.first_line;
+}
+
 absl::Status ParseInto(std::string_view text, std::string_view file, Config& config,
                        Sections& sections) {
-  const Reader r(file);
-  try {
-    const std::vector<YAML::Node> docs = YAML::LoadAll(std::string(text));
-    for (const YAML::Node& doc : docs) {
-      TIDEGATE_RETURN_IF_ERROR(ParseDocument(r, doc, config, sections));
+  for (const DocumentText& doc : SplitDocuments(text)) {
+    try {
+      // A document the parser cannot consume shows up as more than one document in its text.
+      std::istringstream in(doc.text);
+      YAML::Parser parser(in);
+      DocumentCounter counter;
+      int documents = 0;
+      while (documents < 2 && parser.HandleNextDocument(counter)) ++documents;
+      if (documents > 1) {
+        return absl::InvalidArgumentError(
+            fmt::format("{}:{}: YAML syntax: content that is neither a mapping, a sequence nor "
+                        "a scalar (a stray ',' or ']'?)",
+                        file, FirstContentLine(doc)));
+      }
+      const YAML::Node node = YAML::Load(doc.text);
+      TIDEGATE_RETURN_IF_ERROR(ParseDocument(Reader(file, doc.first_line), node, config, sections));
+    } catch (const YAML::Exception& e) {
+      return absl::InvalidArgumentError(
+          fmt::format("{}:{}: YAML syntax: {}", file,
+                      e.mark.is_null() ? 0 : doc.first_line + e.mark.line, e.msg));
+    } catch (const std::exception& e) {
+      return absl::InvalidArgumentError(fmt::format("{}: {}", file, e.what()));
     }
-  } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(
-        fmt::format("{}:{}: YAML syntax: {}", file, e.mark.is_null() ? 0 : e.mark.line + 1, e.msg));
-  } catch (const std::exception& e) {
-    return absl::InvalidArgumentError(fmt::format("{}: {}", file, e.what()));
   }
   return absl::OkStatus();
 }

@@ -250,6 +250,14 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"yaml_syntax", "domain: a\ndescriptors:\n  - key: [unclosed\n",
                 "bad.yaml:4: YAML syntax"},
         BadCase{"not_a_map", "- 1\n- 2\n", "bad.yaml:1: : must be a mapping"},
+        // A stray ',' made yaml-cpp's own multi-document loader loop forever (found by
+        // config_fuzz).
+        BadCase{"stray_comma", ",", "bad.yaml:1: YAML syntax"},
+        BadCase{"stray_comma_second_document", "domain: a\n---\n# note\n,\n",
+                "bad.yaml:4: YAML syntax"},
+        BadCase{"third_document_after_end_marker",
+                "domain: a\n...\n---\ndomain: b\n...\ndomain: c\nfoo: 1\n",
+                "bad.yaml:7: foo: unknown field"},
         BadCase{"rate_too_high",
                 "domain: a\ndescriptors:\n  - key: k\n    rate_limit: {unit: second, "
                 "requests_per_unit: 4000000000}\n",
