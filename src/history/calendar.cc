@@ -145,6 +145,8 @@ absl::StatusOr<WallTime> ParseRfc3339(std::string_view text) {
   if (!c.AtEnd()) return Expected(text, c.pos(), "the end of the timestamp");
   const year_month_day ymd{std::chrono::year(y), std::chrono::month(mo), std::chrono::day(d)};
   if (!ymd.ok()) return Expected(text, 0, "a valid calendar date");
+  // Nanoseconds since 1970 in int64 cover 1677-09-21 to 2262-04-11: whole years 1678..2261.
+  if (y < 1678 || y > 2261) return Expected(text, 0, "a year from 1678 to 2261");
   // 60 admits a leap second (it lands on the next second, as POSIX time has no leap seconds).
   if (h > 23 || mi > 59 || s > 60) return Expected(text, 11, "a valid time of day");
   return WallTime(sys_days(ymd)) + std::chrono::hours(h) + std::chrono::minutes(mi) +

@@ -83,6 +83,13 @@ TEST(Rfc3339Test, RejectsWithPosition) {
   EXPECT_THAT(r.status().message(), HasSubstr("at most 9 fractional digits"));
   r = ParseRfc3339("2026-11-29T01:02:03Zjunk");
   EXPECT_THAT(r.status().message(), HasSubstr("end of the timestamp at position 20"));
+  // Beyond the int64-nanosecond range (found by usage_import_fuzz: year 5908 overflowed).
+  r = ParseRfc3339("5908-11-29T01:02:03Z");
+  EXPECT_THAT(r.status().message(), HasSubstr("a year from 1678 to 2261"));
+  r = ParseRfc3339("1677-12-31T00:00:00Z");
+  EXPECT_THAT(r.status().message(), HasSubstr("a year from 1678 to 2261"));
+  EXPECT_TRUE(ParseRfc3339("2261-12-31T23:59:59Z").ok());
+  EXPECT_TRUE(ParseRfc3339("1678-01-01T00:00:00Z").ok());
 }
 
 TEST(TimestampTest, UnixSecondsOrRfc3339) {
