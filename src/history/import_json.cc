@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "fmt/format.h"
+#include "history/json_parse.h"
 #include "nlohmann/json.hpp"
 #include "tidegate/common/status.h"
 #include "tidegate/history/calendar.h"
@@ -74,16 +75,9 @@ absl::Status ReadDescriptors(std::string_view where, const Json& v, UsageReport&
 }  // namespace
 
 absl::StatusOr<UsageReport> ParseUsageJson(std::string_view line, std::string_view where) {
-  Json doc = Json::parse(line, nullptr, /*allow_exceptions=*/false);
+  std::string reason;
+  Json doc = ParseJsonOrDiscard<Json>(line, &reason);
   if (doc.is_discarded()) {
-    // Re-parse with exceptions only to get nlohmann's description of the syntax error.
-    std::string reason = "invalid JSON";
-    try {
-      const Json reparsed = Json::parse(line);
-      (void)reparsed;
-    } catch (const Json::parse_error& e) {
-      reason = e.what();
-    }
     return absl::InvalidArgumentError(fmt::format("{}: {}", where, reason));
   }
   if (!doc.is_object()) {

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "fmt/format.h"
+#include "history/json_parse.h"
 #include "nlohmann/json.hpp"
 #include "tidegate/common/status.h"
 
@@ -69,7 +70,7 @@ std::string InfluxQlDuration(Duration d) {
 
 // Parses a /query answer; returns results[index] after checking for errors.
 absl::StatusOr<Json> StatementResult(std::string_view body, size_t index) {
-  Json doc = Json::parse(body, nullptr, /*allow_exceptions=*/false);
+  Json doc = ParseJsonOrDiscard<Json>(body);
   if (doc.is_discarded() || !doc.is_object()) {
     return absl::InternalError(fmt::format("InfluxDB query: response is not a JSON object: {}",
                                            body.substr(0, std::min<size_t>(body.size(), 200))));
@@ -287,7 +288,7 @@ absl::StatusOr<std::string> InfluxStore::RunQuery(std::string_view what,
                                         "application/x-www-form-urlencoded"));
   if (response.status / 100 != 2) {
     // InfluxDB explains itself in {"error": "..."}; keep its words.
-    Json doc = Json::parse(response.body, nullptr, false);
+    Json doc = ParseJsonOrDiscard<Json>(response.body);
     if (!doc.is_discarded() && doc.is_object() && doc.contains("error") && response.status < 500) {
       return absl::InvalidArgumentError(fmt::format("{}: {}", what, doc["error"].dump()));
     }
@@ -347,7 +348,7 @@ absl::Status InfluxStore::Append(const SampleBatch& batch) {
                                                  {{"db", options_.database}, {"precision", "ns"}}),
                                         lines, "text/plain; charset=utf-8"));
   if (response.status == 204) return absl::OkStatus();
-  Json doc = Json::parse(response.body, nullptr, false);
+  Json doc = ParseJsonOrDiscard<Json>(response.body);
   if (!doc.is_discarded() && doc.is_object() && doc.contains("error") && response.status < 500) {
     const std::string error =
         doc["error"].is_string() ? doc["error"].get<std::string>() : doc["error"].dump();

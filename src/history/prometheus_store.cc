@@ -7,6 +7,7 @@
 #include <set>
 
 #include "fmt/format.h"
+#include "history/json_parse.h"
 #include "nlohmann/json.hpp"
 #include "tidegate/common/status.h"
 
@@ -42,7 +43,7 @@ absl::Status ErrorFromPrometheus(std::string_view what, std::string_view type,
 
 // Parses a Prometheus API envelope; returns its "data" member.
 absl::StatusOr<Json> ParseEnvelope(std::string_view what, std::string_view body) {
-  Json doc = Json::parse(body, nullptr, /*allow_exceptions=*/false);
+  Json doc = ParseJsonOrDiscard<Json>(body);
   if (doc.is_discarded() || !doc.is_object()) {
     return absl::InternalError(fmt::format("{}: response is not a JSON object: {}", what,
                                            body.substr(0, std::min<size_t>(body.size(), 200))));

@@ -93,6 +93,9 @@ TEST(UsageJsonTest, ErrorsNameTheLineAndField) {
       {R"({"timestamp":"2023-11-14T22:13:20Z","cpu_ms":"3"})",
        "f.jsonl:7: field \"cpu_ms\": expected a number, got \"3\""},
       {R"({"cpu_ms":1})", "f.jsonl:7: missing field \"timestamp\""},
+      // A number beyond a double (found by usage_import_fuzz: it used to escape as an exception).
+      {R"({"timestamp":1,"cpu_ms":22E622222222322})",
+       "f.jsonl:7: [json.exception.out_of_range.406]"},
       {R"({"timestamp":"yesterday"})", "f.jsonl:7: field \"timestamp\": timestamp \"yesterday\""},
       {R"({"timestamp":1,"cpu":1})", "f.jsonl:7: unknown field \"cpu\""},
       {R"({"timestamp":1,"count":1.5})", "f.jsonl:7: field \"count\": expected an integer >= 0"},
