@@ -82,6 +82,8 @@ struct Rule {
   // {statistic}, {kind}, {score} and any rule label are replaced. A default `summary` that states
   // the value is added when the rule has none.
   std::map<std::string, std::string> annotations;
+
+  std::string source;  // Where the rule was defined ("file:line"), for messages; may be empty.
 };
 
 // Checks a rule on its own: name syntax, kind-specific fields, templates. InvalidArgument naming
