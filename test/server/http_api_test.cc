@@ -27,6 +27,7 @@ descriptors:
   - key: class
     value: checkout
     rate_limit: {unit: second, requests_per_unit: 3}
+    cost: {cpu_ms: 10}
   - key: user
     rate_limit: {unit: minute, requests_per_unit: 2}
 limits: {max_body_bytes: 4096, max_descriptors: 4}
@@ -45,7 +46,7 @@ scaling:
   services:
     - name: shop-api
       tenant: shop
-      per_replica: {requests: 1}
+      per_replica: {requests: 1, cpu_ms: 100}
       target_utilization: 1
       min_replicas: 1
       max_replicas: 10
@@ -358,6 +359,7 @@ TEST_F(HttpApiTest, AlertsAndScalingFromObservedRates) {
   EXPECT_TRUE(s["current_replicas"].is_null());
   EXPECT_EQ(s["recommended_replicas"], 2);
   EXPECT_DOUBLE_EQ(s["predicted_demand"]["requests"].get<double>(), 1.5);
+  EXPECT_DOUBLE_EQ(s["predicted_demand"]["cpu_ms"].get<double>(), 15);  // 1.5/s x cost 10.
   EXPECT_EQ(s["driving_resource"], "requests");
   EXPECT_THAT(s["reason"].get<std::string>(), HasSubstr("requests drives"));
   EXPECT_EQ(s["since"], history::FormatWallTime(clock_.WallNow()));
@@ -375,12 +377,11 @@ TEST_F(HttpApiTest, AlertsAndScalingFromObservedRates) {
 }
 
 TEST_F(HttpApiTest, MetricsPassPromtool) {
+  ASSERT_TRUE(service_->Tick().ok());  // The baseline of the observed rates.
   Post("/v1/check", CheckBody("class", "checkout"));
   Post("/v1/check", CheckBody("user", "a\"b\\c"));
-  ASSERT_TRUE(service_->Tick().ok());  // Alerting and scaling families with samples.
   clock_.Advance(std::chrono::seconds(1));
-  Post("/v1/check", CheckBody("class", "checkout"));
-  ASSERT_TRUE(service_->Tick().ok());
+  ASSERT_TRUE(service_->Tick().ok());  // Alerting and scaling families with samples.
   history::HttpResponse m = Get("/metrics");
   ASSERT_EQ(m.status, 200);
   EXPECT_THAT(m.body, HasSubstr("tidegate_decisions_total{tenant=\"shop\",class=\"class=checkout\","
