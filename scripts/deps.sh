@@ -12,7 +12,7 @@ build_pkgs=(build-essential cmake ninja-build clang libclang-rt-14-dev pkg-confi
   libnlopt-cxx-dev libcli11-dev libfmt-dev
   libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev
   libboost-dev libboost-system-dev)
-test_pkgs=(curl prometheus influxdb)
+test_pkgs=(curl prometheus influxdb prometheus-alertmanager)
 bench_pkgs=(default-jdk-headless libguava-java r-cran-forecast wrk)
 
 want=()

@@ -13,6 +13,7 @@
 #                                     second): write [{"targets":["127.0.0.1:PORT"],"labels":{..}}]
 #                                     to have a target the test serves scraped every second
 #   TIDEGATE_TEST_INFLUXDB_URL        http://127.0.0.1:PORT of InfluxDB 1.x (no auth)
+#   TIDEGATE_TEST_ALERTMANAGER_URL    http://127.0.0.1:PORT of Alertmanager (API v2, clustering off)
 #
 # A server whose binary is missing, or that is not ready within TIDEGATE_TEST_SERVER_TIMEOUT_S
 # (default 30) seconds, is an error: the script prints why and the server's log, and exits 1
@@ -25,7 +26,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SERVERS=(prometheus influxdb)
+SERVERS=(prometheus influxdb alertmanager)
 READY_TIMEOUT_S="${TIDEGATE_TEST_SERVER_TIMEOUT_S:-30}"
 
 WORK_DIR="$(mktemp -d "${TMPDIR:-/tmp}/tidegate-test-servers.XXXXXX")"
@@ -189,6 +190,33 @@ EOF
   launch influxdb "$dir/log" influxd run -config "$dir/influxdb.conf"
   expect_ready influxdb "$LAST_PID" "http://127.0.0.1:$http_port/ping" "$dir/log"
   export TIDEGATE_TEST_INFLUXDB_URL="http://127.0.0.1:$http_port"
+}
+
+start_alertmanager() {
+  local dir="$WORK_DIR/alertmanager" port bin
+  mkdir -p "$dir/data"
+  port="$(free_port)"
+  # Debian installs the binary as prometheus-alertmanager; upstream names it alertmanager.
+  bin=prometheus-alertmanager
+  command -v "$bin" >/dev/null 2>&1 || bin=alertmanager
+  # One receiver that goes nowhere: the tests read alerts back through the API.
+  cat >"$dir/alertmanager.yml" <<EOF
+route:
+  receiver: blackhole
+  group_wait: 1s
+  group_interval: 1s
+  repeat_interval: 1h
+receivers:
+  - name: blackhole
+EOF
+  launch alertmanager "$dir/log" "$bin" \
+    --config.file="$dir/alertmanager.yml" \
+    --storage.path="$dir/data" \
+    --web.listen-address="127.0.0.1:$port" \
+    --cluster.listen-address= \
+    --log.level=warn
+  expect_ready alertmanager "$LAST_PID" "http://127.0.0.1:$port/-/ready" "$dir/log"
+  export TIDEGATE_TEST_ALERTMANAGER_URL="http://127.0.0.1:$port"
 }
 
 [ $# -gt 0 ] || die "usage: scripts/with-test-servers.sh COMMAND [ARGS...]"

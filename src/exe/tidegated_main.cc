@@ -9,7 +9,8 @@
 // config file (or directory) is also re-read when its modification time changes.
 //
 // Threads: the servers run their own threads; the main thread only waits for signals, and once a
-// second runs Service::Tick (flush closed usage buckets, expire overrides) and the file watch.
+// second runs Service::Tick (flush closed usage buckets, expire overrides, evaluate alerts and
+// scaling recommendations when due) and the file watch.
 #include <signal.h>
 
 #include <atomic>

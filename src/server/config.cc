@@ -405,7 +405,8 @@ absl::StatusOr<std::vector<DescriptorRule>> ParseDescriptors(const Reader& r,
 
 // Which optional top-level sections a document set, to merge files.
 struct Sections {
-  bool capacity = false, store = false, tenants = false, unknown = false, limits = false;
+  bool capacity = false, store = false, tenants = false, unknown = false, limits = false,
+       alerts = false, scaling = false;
 };
 
 absl::Status ParseStore(const Reader& r, const YAML::Node& node, StoreSpec& store) {
@@ -523,12 +524,380 @@ absl::Status ParseLimits(const Reader& r, const YAML::Node& node, RequestLimits&
   return absl::OkStatus();
 }
 
+// `labels:` / `annotations:` of an alert rule: a mapping of names to strings.
+absl::StatusOr<std::map<std::string, std::string>> ParseStringMap(const Reader& r,
+                                                                  const YAML::Node& node,
+                                                                  const std::string& path) {
+  if (!node.IsMap()) return r.Error(node, path, "must be a mapping of name: text");
+  std::map<std::string, std::string> out;
+  for (const auto& kv : node) {
+    const std::string name = kv.first.IsScalar() ? kv.first.Scalar() : "";
+    TIDEGATE_ASSIGN_OR_RETURN(std::string v, r.String(kv.second, Reader::Join(path, name)));
+    if (v.size() > 4096) {
+      return r.Error(kv.second, Reader::Join(path, name), "is longer than 4096 bytes");
+    }
+    out[name] = std::move(v);
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> ParseUrl(const Reader& r, const YAML::Node& node,
+                                     const std::string& path) {
+  TIDEGATE_ASSIGN_OR_RETURN(std::string url, r.String(node, path));
+  const bool scheme = url.rfind("http://", 0) == 0 || url.rfind("https://", 0) == 0;
+  const bool clean = std::none_of(url.begin(), url.end(), [](char c) {
+    return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f;
+  });
+  if (!scheme || !clean || url.size() <= url.find("//") + 2) {
+    return r.Error(node, path, fmt::format("'{}' is not an http:// or https:// URL", url));
+  }
+  return url;
+}
+
+absl::StatusOr<alert::Statistic> ParseStatistic(const Reader& r, const YAML::Node& node,
+                                                const std::string& path) {
+  TIDEGATE_ASSIGN_OR_RETURN(std::string v, r.String(node, path));
+  if (v == "observed") return alert::Statistic::kObserved;
+  if (v == "mean") return alert::Statistic::kMean;
+  if (v == "upper") return alert::Statistic::kUpper;
+  return r.Error(node, path, fmt::format("'{}' is not one of observed, mean, upper", v));
+}
+
+absl::StatusOr<alert::Rule> ParseAlertRule(const Reader& r, const YAML::Node& node,
+                                           const std::string& path) {
+  TIDEGATE_RETURN_IF_ERROR(
+      r.ExpectMap(node, path,
+                  {"name", "scope", "tenant", "class", "resource", "horizon", "statistic", "op",
+                   "threshold", "capacity_fraction", "for", "labels", "annotations", "anomaly"}));
+  alert::Rule rule;
+  const SourceLocation loc = r.Location(node);
+  rule.source = fmt::format("{}:{}", loc.file, loc.line);
+  const std::string np = Reader::Join(path, "name");
+  if (!node["name"]) return r.Error(node, np, "required");
+  TIDEGATE_ASSIGN_OR_RETURN(rule.name, r.String(node["name"], np));
+  if (const YAML::Node n = node["anomaly"]) {
+    rule.kind = alert::RuleKind::kAnomaly;
+    const std::string ap = Reader::Join(path, "anomaly");
+    for (const char* f :
+         {"scope", "horizon", "statistic", "op", "threshold", "capacity_fraction"}) {
+      if (node[f]) {
+        return r.Error(node[f], Reader::Join(path, f), "not allowed in an anomaly rule");
+      }
+    }
+    if (!n.IsNull()) {
+      TIDEGATE_RETURN_IF_ERROR(r.ExpectMap(n, ap, {"min_score", "kinds"}));
+      if (const YAML::Node m = n["min_score"]) {
+        TIDEGATE_ASSIGN_OR_RETURN(rule.min_score, r.Number(m, Reader::Join(ap, "min_score")));
+        if (rule.min_score < 0 || rule.min_score > 1) {
+          return r.Error(m, Reader::Join(ap, "min_score"),
+                         fmt::format("{} must be in [0, 1]", rule.min_score));
+        }
+      }
+      if (const YAML::Node k = n["kinds"]) {
+        const std::string kp = Reader::Join(ap, "kinds");
+        if (!k.IsSequence()) return r.Error(k, kp, "must be a list of anomaly kinds");
+        for (size_t i = 0; i < k.size(); ++i) {
+          TIDEGATE_ASSIGN_OR_RETURN(std::string kind, r.String(k[i], Reader::Index(kp, i)));
+          TIDEGATE_RETURN_IF_ERROR(CheckKeyText(r, k[i], Reader::Index(kp, i), kind, false));
+          rule.kinds.push_back(std::move(kind));
+        }
+      }
+    }
+  }
+  if (const YAML::Node n = node["scope"]) {
+    TIDEGATE_ASSIGN_OR_RETURN(std::string v, r.String(n, Reader::Join(path, "scope")));
+    if (v == "class") {
+      rule.scope = alert::Scope::kClass;
+    } else if (v == "tenant") {
+      rule.scope = alert::Scope::kTenant;
+    } else if (v == "resource") {
+      rule.scope = alert::Scope::kResource;
+    } else {
+      return r.Error(n, Reader::Join(path, "scope"),
+                     fmt::format("'{}' is not one of class, tenant, resource", v));
+    }
+  }
+  if (const YAML::Node n = node["tenant"]) {
+    TIDEGATE_ASSIGN_OR_RETURN(rule.tenant, r.String(n, Reader::Join(path, "tenant")));
+    TIDEGATE_RETURN_IF_ERROR(CheckKeyText(r, n, Reader::Join(path, "tenant"), rule.tenant, false));
+  }
+  if (const YAML::Node n = node["class"]) {
+    TIDEGATE_ASSIGN_OR_RETURN(rule.class_key, r.String(n, Reader::Join(path, "class")));
+    if (rule.class_key.find('/') == std::string::npos) {
+      return r.Error(n, Reader::Join(path, "class"),
+                     fmt::format("'{}' is not a class key (tenant/key=value,...)", rule.class_key));
+    }
+  }
+  if (const YAML::Node n = node["resource"]) {
+    TIDEGATE_ASSIGN_OR_RETURN(rule.resource, r.String(n, Reader::Join(path, "resource")));
+    if (!IsResourceName(rule.resource)) {
+      return r.Error(n, Reader::Join(path, "resource"),
+                     "a resource name must match [a-z_][a-z0-9_]*");
+    }
+  } else if (rule.kind == alert::RuleKind::kThreshold) {
+    return r.Error(node, Reader::Join(path, "resource"), "required");
+  }
+  if (const YAML::Node n = node["horizon"]) {
+    TIDEGATE_ASSIGN_OR_RETURN(std::string v, r.String(n, Reader::Join(path, "horizon")));
+    if (v == "1m") {
+      rule.horizon = std::chrono::minutes(1);
+    } else if (v == "1h") {
+      rule.horizon = std::chrono::hours(1);
+    } else if (v == "1d") {
+      rule.horizon = std::chrono::hours(24);
+    } else {
+      return r.Error(n, Reader::Join(path, "horizon"),
+                     fmt::format("'{}' is not one of 1m, 1h, 1d", v));
+    }
+  }
+  if (const YAML::Node n = node["statistic"]) {
+    TIDEGATE_ASSIGN_OR_RETURN(rule.statistic,
+                              ParseStatistic(r, n, Reader::Join(path, "statistic")));
+  }
+  if (const YAML::Node n = node["op"]) {
+    TIDEGATE_ASSIGN_OR_RETURN(std::string v, r.String(n, Reader::Join(path, "op")));
+    if (v == ">") {
+      rule.op = alert::Comparison::kGreater;
+    } else if (v == ">=") {
+      rule.op = alert::Comparison::kGreaterEqual;
+    } else if (v == "<") {
+      rule.op = alert::Comparison::kLess;
+    } else if (v == "<=") {
+      rule.op = alert::Comparison::kLessEqual;
+    } else {
+      return r.Error(n, Reader::Join(path, "op"),
+                     fmt::format("'{}' is not one of >, >=, <, <=", v));
+    }
+  }
+  if (const YAML::Node n = node["threshold"]) {
+    TIDEGATE_ASSIGN_OR_RETURN(rule.threshold, r.Number(n, Reader::Join(path, "threshold")));
+  }
+  if (const YAML::Node n = node["capacity_fraction"]) {
+    TIDEGATE_ASSIGN_OR_RETURN(double f, r.Number(n, Reader::Join(path, "capacity_fraction")));
+    if (f <= 0 || f > 100) {
+      return r.Error(n, Reader::Join(path, "capacity_fraction"),
+                     fmt::format("{} must be in (0, 100]", f));
+    }
+    rule.capacity_fraction = f;
+  }
+  if (rule.kind == alert::RuleKind::kThreshold &&
+      rule.threshold.has_value() == rule.capacity_fraction.has_value()) {
+    return r.Error(node, Reader::Join(path, "threshold"),
+                   "exactly one of threshold and capacity_fraction is required");
+  }
+  if (const YAML::Node n = node["for"]) {
+    TIDEGATE_ASSIGN_OR_RETURN(rule.for_duration, r.DurationValue(n, Reader::Join(path, "for")));
+  }
+  if (const YAML::Node n = node["labels"]) {
+    TIDEGATE_ASSIGN_OR_RETURN(rule.labels, ParseStringMap(r, n, Reader::Join(path, "labels")));
+  }
+  if (const YAML::Node n = node["annotations"]) {
+    TIDEGATE_ASSIGN_OR_RETURN(rule.annotations,
+                              ParseStringMap(r, n, Reader::Join(path, "annotations")));
+  }
+  // The remaining checks (names, reserved labels, template placeholders, scope combinations).
+  if (absl::Status s = alert::ValidateRule(rule); !s.ok()) {
+    return r.Error(node, path, std::string(s.message()));
+  }
+  return rule;
+}
+
+absl::Status ParseAlerts(const Reader& r, const YAML::Node& node, alert::AlertsConfig& out) {
+  TIDEGATE_RETURN_IF_ERROR(r.ExpectMap(node, "alerts",
+                                       {"evaluation_interval", "resend_interval", "external_url",
+                                        "alertmanagers", "webhooks", "delivery", "rules"}));
+  if (const YAML::Node n = node["evaluation_interval"]) {
+    TIDEGATE_ASSIGN_OR_RETURN(out.evaluation_interval,
+                              r.DurationValue(n, "alerts.evaluation_interval"));
+    if (out.evaluation_interval < std::chrono::seconds(1)) {
+      return r.Error(n, "alerts.evaluation_interval", "must be at least 1s");
+    }
+  }
+  if (const YAML::Node n = node["resend_interval"]) {
+    TIDEGATE_ASSIGN_OR_RETURN(out.resend_interval, r.DurationValue(n, "alerts.resend_interval"));
+    if (out.resend_interval < std::chrono::seconds(1)) {
+      return r.Error(n, "alerts.resend_interval", "must be at least 1s");
+    }
+  }
+  if (const YAML::Node n = node["external_url"]) {
+    TIDEGATE_ASSIGN_OR_RETURN(out.external_url, ParseUrl(r, n, "alerts.external_url"));
+  }
+  if (const YAML::Node n = node["alertmanagers"]) {
+    if (!n.IsSequence()) return r.Error(n, "alerts.alertmanagers", "must be a list of URLs");
+    std::set<std::string> seen;
+    for (size_t i = 0; i < n.size(); ++i) {
+      const std::string ip = Reader::Index("alerts.alertmanagers", i);
+      TIDEGATE_ASSIGN_OR_RETURN(std::string url, ParseUrl(r, n[i], ip));
+      if (!seen.insert(url).second) {
+        return r.Error(n[i], ip, fmt::format("duplicate Alertmanager '{}'", url));
+      }
+      out.alertmanagers.push_back(std::move(url));
+    }
+  }
+  if (const YAML::Node n = node["webhooks"]) {
+    if (!n.IsSequence()) return r.Error(n, "alerts.webhooks", "must be a list of {name, url}");
+    std::set<std::string> names;
+    for (size_t i = 0; i < n.size(); ++i) {
+      const std::string ip = Reader::Index("alerts.webhooks", i);
+      TIDEGATE_RETURN_IF_ERROR(r.ExpectMap(n[i], ip, {"name", "url"}));
+      alert::WebhookSpec w;
+      if (!n[i]["name"]) return r.Error(n[i], Reader::Join(ip, "name"), "required");
+      if (!n[i]["url"]) return r.Error(n[i], Reader::Join(ip, "url"), "required");
+      TIDEGATE_ASSIGN_OR_RETURN(w.name, r.String(n[i]["name"], Reader::Join(ip, "name")));
+      TIDEGATE_RETURN_IF_ERROR(
+          CheckKeyText(r, n[i]["name"], Reader::Join(ip, "name"), w.name, false));
+      if (!names.insert(w.name).second) {
+        return r.Error(n[i]["name"], Reader::Join(ip, "name"),
+                       fmt::format("duplicate webhook name '{}'", w.name));
+      }
+      TIDEGATE_ASSIGN_OR_RETURN(w.url, ParseUrl(r, n[i]["url"], Reader::Join(ip, "url")));
+      out.webhooks.push_back(std::move(w));
+    }
+  }
+  if (const YAML::Node n = node["delivery"]) {
+    const std::string dp = "alerts.delivery";
+    TIDEGATE_RETURN_IF_ERROR(
+        r.ExpectMap(n, dp, {"timeout", "max_attempts", "initial_backoff", "queue_size"}));
+    if (const YAML::Node m = n["timeout"]) {
+      TIDEGATE_ASSIGN_OR_RETURN(out.delivery.timeout,
+                                r.DurationValue(m, Reader::Join(dp, "timeout")));
+      if (out.delivery.timeout < std::chrono::milliseconds(1) ||
+          out.delivery.timeout > std::chrono::minutes(5)) {
+        return r.Error(m, Reader::Join(dp, "timeout"), "must be between 1ms and 5m");
+      }
+    }
+    if (const YAML::Node m = n["max_attempts"]) {
+      TIDEGATE_ASSIGN_OR_RETURN(uint64_t v, r.Unsigned(m, Reader::Join(dp, "max_attempts"), 20));
+      if (v == 0) return r.Error(m, Reader::Join(dp, "max_attempts"), "must be >= 1");
+      out.delivery.max_attempts = static_cast<int>(v);
+    }
+    if (const YAML::Node m = n["initial_backoff"]) {
+      TIDEGATE_ASSIGN_OR_RETURN(out.delivery.initial_backoff,
+                                r.DurationValue(m, Reader::Join(dp, "initial_backoff")));
+      if (out.delivery.initial_backoff > std::chrono::seconds(30)) {
+        return r.Error(m, Reader::Join(dp, "initial_backoff"), "must be at most 30s");
+      }
+    }
+    if (const YAML::Node m = n["queue_size"]) {
+      TIDEGATE_ASSIGN_OR_RETURN(uint64_t v,
+                                r.Unsigned(m, Reader::Join(dp, "queue_size"), 1'000'000));
+      if (v == 0) return r.Error(m, Reader::Join(dp, "queue_size"), "must be >= 1");
+      out.delivery.queue_capacity = static_cast<size_t>(v);
+    }
+  }
+  if (const YAML::Node n = node["rules"]) {
+    if (!n.IsSequence()) return r.Error(n, "alerts.rules", "must be a list of rules");
+    std::set<std::string> names;
+    for (size_t i = 0; i < n.size(); ++i) {
+      const std::string ip = Reader::Index("alerts.rules", i);
+      TIDEGATE_ASSIGN_OR_RETURN(alert::Rule rule, ParseAlertRule(r, n[i], ip));
+      if (!names.insert(rule.name).second) {
+        return r.Error(n[i]["name"], Reader::Join(ip, "name"),
+                       fmt::format("duplicate rule name '{}'", rule.name));
+      }
+      out.rules.push_back(std::move(rule));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ParseScaling(const Reader& r, const YAML::Node& node, alert::ScalingConfig& out) {
+  TIDEGATE_RETURN_IF_ERROR(r.ExpectMap(node, "scaling", {"evaluation_interval", "services"}));
+  if (const YAML::Node n = node["evaluation_interval"]) {
+    TIDEGATE_ASSIGN_OR_RETURN(out.evaluation_interval,
+                              r.DurationValue(n, "scaling.evaluation_interval"));
+    if (out.evaluation_interval < std::chrono::seconds(1)) {
+      return r.Error(n, "scaling.evaluation_interval", "must be at least 1s");
+    }
+  }
+  const YAML::Node services = node["services"];
+  if (!services) return absl::OkStatus();
+  if (!services.IsSequence()) return r.Error(services, "scaling.services", "must be a list");
+  std::set<std::string> names;
+  for (size_t i = 0; i < services.size(); ++i) {
+    const YAML::Node s = services[i];
+    const std::string ip = Reader::Index("scaling.services", i);
+    TIDEGATE_RETURN_IF_ERROR(r.ExpectMap(
+        s, ip,
+        {"name", "tenant", "classes", "per_replica", "target_utilization", "min_replicas",
+         "max_replicas", "lead_time", "scale_down_stabilization", "statistic", "webhook"}));
+    alert::ServiceSpec spec;
+    if (!s["name"]) return r.Error(s, Reader::Join(ip, "name"), "required");
+    TIDEGATE_ASSIGN_OR_RETURN(spec.name, r.String(s["name"], Reader::Join(ip, "name")));
+    if (!names.insert(spec.name).second) {
+      return r.Error(s["name"], Reader::Join(ip, "name"),
+                     fmt::format("duplicate service name '{}'", spec.name));
+    }
+    if (const YAML::Node n = s["tenant"]) {
+      TIDEGATE_ASSIGN_OR_RETURN(spec.tenant, r.String(n, Reader::Join(ip, "tenant")));
+      TIDEGATE_RETURN_IF_ERROR(CheckKeyText(r, n, Reader::Join(ip, "tenant"), spec.tenant, false));
+    }
+    if (const YAML::Node n = s["classes"]) {
+      const std::string cp = Reader::Join(ip, "classes");
+      if (!n.IsSequence()) return r.Error(n, cp, "must be a list of class keys");
+      for (size_t k = 0; k < n.size(); ++k) {
+        TIDEGATE_ASSIGN_OR_RETURN(std::string key, r.String(n[k], Reader::Index(cp, k)));
+        if (key.find('/') == std::string::npos) {
+          return r.Error(n[k], Reader::Index(cp, k),
+                         fmt::format("'{}' is not a class key (tenant/key=value,...)", key));
+        }
+        spec.classes.push_back(std::move(key));
+      }
+    }
+    if (!s["per_replica"]) return r.Error(s, Reader::Join(ip, "per_replica"), "required");
+    TIDEGATE_ASSIGN_OR_RETURN(
+        spec.per_replica,
+        ParseResourceMap(r, s["per_replica"], Reader::Join(ip, "per_replica"), true));
+    if (spec.per_replica.empty()) {
+      return r.Error(s["per_replica"], Reader::Join(ip, "per_replica"),
+                     "at least one resource is required");
+    }
+    if (const YAML::Node n = s["target_utilization"]) {
+      TIDEGATE_ASSIGN_OR_RETURN(spec.target_utilization,
+                                r.Number(n, Reader::Join(ip, "target_utilization")));
+    }
+    if (const YAML::Node n = s["min_replicas"]) {
+      TIDEGATE_ASSIGN_OR_RETURN(uint64_t v,
+                                r.Unsigned(n, Reader::Join(ip, "min_replicas"), 1'000'000));
+      spec.min_replicas = static_cast<int>(v);
+    }
+    if (const YAML::Node n = s["max_replicas"]) {
+      TIDEGATE_ASSIGN_OR_RETURN(uint64_t v,
+                                r.Unsigned(n, Reader::Join(ip, "max_replicas"), 1'000'000));
+      spec.max_replicas = static_cast<int>(v);
+    }
+    if (const YAML::Node n = s["lead_time"]) {
+      TIDEGATE_ASSIGN_OR_RETURN(spec.lead_time, r.DurationValue(n, Reader::Join(ip, "lead_time")));
+    }
+    if (const YAML::Node n = s["scale_down_stabilization"]) {
+      TIDEGATE_ASSIGN_OR_RETURN(spec.scale_down_stabilization,
+                                r.DurationValue(n, Reader::Join(ip, "scale_down_stabilization")));
+    }
+    if (const YAML::Node n = s["statistic"]) {
+      TIDEGATE_ASSIGN_OR_RETURN(spec.statistic,
+                                ParseStatistic(r, n, Reader::Join(ip, "statistic")));
+    }
+    if (const YAML::Node n = s["webhook"]) {
+      TIDEGATE_ASSIGN_OR_RETURN(spec.webhook, ParseUrl(r, n, Reader::Join(ip, "webhook")));
+    }
+    if (absl::Status st = alert::ValidateServiceSpec(spec); !st.ok()) {
+      // "field: problem" from the validator; point at the field's own line when it is present.
+      const std::string msg(st.message());
+      const std::string field = msg.substr(0, msg.find(':'));
+      const YAML::Node at = s[field.substr(0, field.find('.'))];
+      return r.Error(at ? at : s, Reader::Join(ip, field), msg.substr(msg.find(':') + 2));
+    }
+    out.services.push_back(std::move(spec));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ParseDocument(const Reader& r, const YAML::Node& doc, Config& config,
                            Sections& sections) {
   if (doc.IsNull()) return absl::OkStatus();  // An empty document.
-  TIDEGATE_RETURN_IF_ERROR(r.ExpectMap(
-      doc, "",
-      {"domain", "descriptors", "capacity", "store", "tenants", "unknown_descriptors", "limits"}));
+  TIDEGATE_RETURN_IF_ERROR(r.ExpectMap(doc, "",
+                                       {"domain", "descriptors", "capacity", "store", "tenants",
+                                        "unknown_descriptors", "limits", "alerts", "scaling"}));
   auto once = [&](bool& flag, const YAML::Node& n, std::string_view name) -> absl::Status {
     if (flag) return r.Error(n, name, "set more than once (in this or another file)");
     flag = true;
@@ -553,6 +922,14 @@ absl::Status ParseDocument(const Reader& r, const YAML::Node& doc, Config& confi
   if (const YAML::Node n = doc["limits"]) {
     TIDEGATE_RETURN_IF_ERROR(once(sections.limits, n, "limits"));
     TIDEGATE_RETURN_IF_ERROR(ParseLimits(r, n, config.limits));
+  }
+  if (const YAML::Node n = doc["alerts"]) {
+    TIDEGATE_RETURN_IF_ERROR(once(sections.alerts, n, "alerts"));
+    TIDEGATE_RETURN_IF_ERROR(ParseAlerts(r, n, config.alerts));
+  }
+  if (const YAML::Node n = doc["scaling"]) {
+    TIDEGATE_RETURN_IF_ERROR(once(sections.scaling, n, "scaling"));
+    TIDEGATE_RETURN_IF_ERROR(ParseScaling(r, n, config.scaling));
   }
   const YAML::Node domain = doc["domain"];
   const YAML::Node descriptors = doc["descriptors"];
@@ -678,6 +1055,15 @@ absl::Status ValidateMerged(const Config& config) {
       return absl::InvalidArgumentError(
           fmt::format("{}:{}: tenants: '{}' has no quota and no domain of that name",
                       t.location.file, t.location.line, t.name));
+    }
+  }
+  // A threshold relative to capacity needs that resource's capacity (possibly from another file).
+  for (size_t i = 0; i < config.alerts.rules.size(); ++i) {
+    const alert::Rule& rule = config.alerts.rules[i];
+    if (rule.capacity_fraction && config.capacity.count(rule.resource) == 0) {
+      return absl::InvalidArgumentError(fmt::format(
+          "{}: alerts.rules[{}].capacity_fraction: no capacity is configured for resource '{}'",
+          rule.source, i, rule.resource));
     }
   }
   return absl::OkStatus();

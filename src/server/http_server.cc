@@ -332,6 +332,45 @@ ApiResponse ErrorResponse(const absl::Status& status) {
 HttpApi::HttpApi(Service& service, HttpApiOptions options)
     : service_(service), options_(std::move(options)) {}
 
+namespace {
+
+// GET /v1/alerts: pending, firing and recently resolved alerts.
+ApiResponse AlertsResponse(Service& service) {
+  json arr = json::array();
+  for (const alert::Alert& a : service.alerting().Alerts()) {
+    arr.push_back({{"name", a.rule},
+                   {"state", std::string(alert::AlertStateName(a.state))},
+                   {"labels", a.labels},
+                   {"annotations", a.annotations},
+                   {"since", history::FormatWallTime(a.since)},
+                   {"active_at", history::FormatWallTime(a.active_at)},
+                   {"value", std::isfinite(a.value) ? json(a.value) : json(nullptr)}});
+  }
+  return JsonResponse(200, {{"alerts", std::move(arr)}});
+}
+
+// GET /v1/scaling: the latest recommendation per configured service.
+ApiResponse ScalingResponse(Service& service) {
+  json arr = json::array();
+  for (const alert::Recommendation& r : service.alerting().Recommendations()) {
+    json demand = json::object();
+    for (const auto& [res, v] : r.predicted_demand) demand[res] = v;
+    arr.push_back(
+        {{"name", r.service},
+         {"current_replicas", r.current_replicas ? json(*r.current_replicas) : json(nullptr)},
+         {"recommended_replicas", r.recommended_replicas},
+         {"raw_replicas", r.raw_replicas},
+         {"predicted_demand", std::move(demand)},
+         {"driving_resource",
+          r.driving_resource.empty() ? json(nullptr) : json(r.driving_resource)},
+         {"reason", r.reason},
+         {"since", history::FormatWallTime(r.since)}});
+  }
+  return JsonResponse(200, {{"services", std::move(arr)}});
+}
+
+}  // namespace
+
 ApiResponse HttpApi::Handle(std::string_view method, std::string_view target,
                             std::string_view body) {
   std::string_view path = target.substr(0, target.find('?'));
@@ -351,6 +390,12 @@ ApiResponse HttpApi::Handle(std::string_view method, std::string_view target,
       return method == "POST" ? SetOverride(body) : method_not_allowed("POST");
     }
     if (path == "/v1/config") return method == "GET" ? ConfigGet() : method_not_allowed("GET");
+    if (path == "/v1/alerts") {
+      return method == "GET" ? AlertsResponse(service_) : method_not_allowed("GET");
+    }
+    if (path == "/v1/scaling") {
+      return method == "GET" ? ScalingResponse(service_) : method_not_allowed("GET");
+    }
     if (path == "/v1/config:validate") {
       return method == "POST" ? ConfigValidate(body) : method_not_allowed("POST");
     }

@@ -189,6 +189,7 @@ absl::StatusOr<std::unique_ptr<Service>> Service::Create(ServiceOptions options,
   TIDEGATE_ASSIGN_OR_RETURN(service->aggregator_,
                             history::UsageAggregator::Create(*service->store_, options.aggregator));
   service->registry_ = std::make_unique<shaping::BucketRegistry>(std::nullopt, clock.Now());
+  TIDEGATE_ASSIGN_OR_RETURN(service->alerting_, alert::Engine::Create({}, {}, clock));
   auto empty = std::make_shared<Rules>();
   empty->config = std::make_shared<Config>(EmptyConfig());
   service->rules_.store(std::move(empty));
@@ -704,6 +705,12 @@ void Service::ExpireOverridesLocked(MonoTime now) {
 
 absl::Status Service::ApplyConfig(Config config) {
   // Everything that can fail is checked before anything changes.
+  if (absl::Status s = alert::ValidateAlertsConfig(config.alerts); !s.ok()) {
+    return absl::InvalidArgumentError(fmt::format("alerts.{}", std::string(s.message())));
+  }
+  if (absl::Status s = alert::ValidateScalingConfig(config.scaling); !s.ok()) {
+    return absl::InvalidArgumentError(fmt::format("scaling.{}", std::string(s.message())));
+  }
   const RequestLimits& limits = config.limits;
   if (limits.max_entries > shaping::kMaxDescriptorEntries) {
     return absl::InvalidArgumentError(fmt::format(
@@ -853,6 +860,8 @@ absl::Status Service::ApplyConfig(Config config) {
       (void)registry_->RemoveTenant(d.domain);  // FailedPrecondition while classes remain.
     }
   }
+  // Validated above; only a failure to start a new delivery thread can fail here.
+  TIDEGATE_RETURN_IF_ERROR(alerting_->Reconfigure(cfg.alerts, cfg.scaling));
   rules_.store(std::move(next));
   return absl::OkStatus();
 }
@@ -879,7 +888,62 @@ absl::Status Service::Tick() {
   }
   absl::Status s = aggregator_->FlushClosed(clock_.WallNow());
   if (!s.ok()) flush_failures_.fetch_add(1, std::memory_order_relaxed);
+  if (alerting_->Due()) alerting_->Tick(ObservedSnapshot());
   return s;
+}
+
+void Service::EvaluateAlerting(const alert::Snapshot& snapshot, bool force) {
+  alerting_->Tick(snapshot, force);
+}
+
+alert::Snapshot Service::ObservedSnapshot() {
+  const std::shared_ptr<const Rules> rules = rules_.load();
+  const Config& config = *rules->config;
+  std::vector<std::shared_ptr<ClassState>> states;
+  {
+    std::shared_lock lock(classes_mu_);
+    states.reserve(classes_.size());
+    for (const auto& [k, st] : classes_) states.push_back(st);
+  }
+  std::sort(states.begin(), states.end(),
+            [](const auto& a, const auto& b) { return a->canonical < b->canonical; });
+  alert::Snapshot snap;
+  snap.at = clock_.WallNow();
+  snap.capacity = config.capacity;
+  const MonoTime now = clock_.Now();
+  std::lock_guard lock(observed_mu_);
+  const double elapsed_s =
+      observed_at_ ? std::chrono::duration<double>(now - *observed_at_).count() : 0;
+  std::unordered_map<std::string, uint64_t> counts;
+  counts.reserve(states.size());
+  for (const auto& st : states) {
+    const uint64_t checks = st->admitted.load(std::memory_order_relaxed) +
+                            st->refused.load(std::memory_order_relaxed) +
+                            st->shadow_refused.load(std::memory_order_relaxed);
+    counts[st->canonical] = checks;
+    double rate = 0;
+    if (auto prev = observed_checks_.find(st->canonical);
+        prev != observed_checks_.end() && elapsed_s > 0 && checks >= prev->second) {
+      rate = static_cast<double>(checks - prev->second) / elapsed_s;
+    }
+    alert::ClassSnapshot c;
+    c.key = st->display;
+    c.tenant = st->key.tenant;
+    c.resources["requests"].observed_per_s = rate;
+    // The class's per-request cost, from the rule it matches in the config in force.
+    std::vector<Entry> entries;
+    for (const auto& [k, v] : st->key.entries) entries.push_back({k, v});
+    const Match m = MatchDescriptor(config.FindDomain(st->key.tenant), entries);
+    if (m.rule != nullptr) {
+      for (const auto& [resource, cost] : m.rule->cost) {
+        if (resource != "requests") c.resources[resource].observed_per_s = rate * cost;
+      }
+    }
+    snap.classes.push_back(std::move(c));
+  }
+  observed_checks_ = std::move(counts);
+  observed_at_ = now;
+  return snap;
 }
 
 absl::Status Service::Flush() {
@@ -938,6 +1002,7 @@ std::string Service::RenderMetrics() {
   }
   const ConfigInfo info = config_info();
   const history::UsageAggregatorStats agg = aggregator_->stats();
+  std::vector<ExpositionFamily> alerting = alerting_->MetricFamilies();
   std::vector<ExpositionFamily> families = {
       std::move(decisions),
       std::move(rate),
@@ -993,6 +1058,7 @@ std::string Service::RenderMetrics() {
        "gauge",
        {{"tidegate_config_info", {{"version", info.version}}, 1.0, std::nullopt}}},
   };
+  for (ExpositionFamily& f : alerting) families.push_back(std::move(f));
   return history::EncodeExposition(families);
 }
 

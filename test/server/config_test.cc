@@ -322,6 +322,163 @@ TEST(ConfigTest, ExamplesLoad) {
   }
 }
 
+constexpr char kAlerting[] = R"yaml(capacity: {cpu_ms: 1000, requests: 500}
+alerts:
+  evaluation_interval: 10s
+  resend_interval: 2m
+  external_url: http://tidegate:8080
+  alertmanagers: [http://am1:9093, https://am2:9093/]
+  webhooks: [{name: chat, url: http://hooks:9000/x}]
+  delivery: {timeout: 3s, max_attempts: 4, initial_backoff: 250ms, queue_size: 50}
+  rules:
+    - name: CpuHigh
+      scope: tenant
+      tenant: shop
+      resource: cpu_ms
+      horizon: 1d
+      statistic: mean
+      op: ">="
+      capacity_fraction: 0.75
+      for: 90s
+      labels: {severity: page}
+      annotations: {summary: "cpu {value} > {threshold} ({severity})"}
+    - name: Anomalous
+      class: shop/class=checkout
+      anomaly: {min_score: 0.9, kinds: [spike]}
+scaling:
+  evaluation_interval: 20s
+  services:
+    - name: api
+      tenant: shop
+      classes: [shop/class=checkout]
+      per_replica: {cpu_ms: 100, requests: 50}
+      target_utilization: 0.6
+      min_replicas: 2
+      max_replicas: 9
+      lead_time: 10m
+      scale_down_stabilization: 1h
+      statistic: mean
+      webhook: http://hooks:9000/scale
+)yaml";
+
+TEST(ConfigTest, AlertsAndScaling) {
+  absl::StatusOr<Config> c = ParseConfig(kAlerting, "a.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  const alert::AlertsConfig& a = c->alerts;
+  EXPECT_EQ(a.evaluation_interval, std::chrono::seconds(10));
+  EXPECT_EQ(a.resend_interval, std::chrono::minutes(2));
+  EXPECT_EQ(a.external_url, "http://tidegate:8080");
+  EXPECT_THAT(a.alertmanagers, ::testing::ElementsAre("http://am1:9093", "https://am2:9093/"));
+  ASSERT_EQ(a.webhooks.size(), 1u);
+  EXPECT_EQ(a.webhooks[0].url, "http://hooks:9000/x");
+  EXPECT_EQ(a.delivery.timeout, std::chrono::seconds(3));
+  EXPECT_EQ(a.delivery.max_attempts, 4);
+  EXPECT_EQ(a.delivery.initial_backoff, std::chrono::milliseconds(250));
+  EXPECT_EQ(a.delivery.queue_capacity, 50u);
+  ASSERT_EQ(a.rules.size(), 2u);
+  const alert::Rule& r = a.rules[0];
+  EXPECT_EQ(r.kind, alert::RuleKind::kThreshold);
+  EXPECT_EQ(r.scope, alert::Scope::kTenant);
+  EXPECT_EQ(r.tenant, "shop");
+  EXPECT_EQ(r.horizon, std::chrono::hours(24));
+  EXPECT_EQ(r.statistic, alert::Statistic::kMean);
+  EXPECT_EQ(r.op, alert::Comparison::kGreaterEqual);
+  EXPECT_EQ(r.capacity_fraction, 0.75);
+  EXPECT_FALSE(r.threshold.has_value());
+  EXPECT_EQ(r.for_duration, std::chrono::seconds(90));
+  EXPECT_EQ(r.labels.at("severity"), "page");
+  EXPECT_EQ(r.source, "a.yaml:10");
+  EXPECT_EQ(a.rules[1].kind, alert::RuleKind::kAnomaly);
+  EXPECT_EQ(a.rules[1].class_key, "shop/class=checkout");
+  EXPECT_EQ(a.rules[1].min_score, 0.9);
+  EXPECT_THAT(a.rules[1].kinds, ::testing::ElementsAre("spike"));
+  ASSERT_EQ(c->scaling.services.size(), 1u);
+  const alert::ServiceSpec& s = c->scaling.services[0];
+  EXPECT_EQ(c->scaling.evaluation_interval, std::chrono::seconds(20));
+  EXPECT_EQ(s.name, "api");
+  EXPECT_THAT(s.classes, ::testing::ElementsAre("shop/class=checkout"));
+  EXPECT_EQ(s.per_replica.at("requests"), 50);
+  EXPECT_EQ(s.target_utilization, 0.6);
+  EXPECT_EQ(s.min_replicas, 2);
+  EXPECT_EQ(s.max_replicas, 9);
+  EXPECT_EQ(s.lead_time, std::chrono::minutes(10));
+  EXPECT_EQ(s.scale_down_stabilization, std::chrono::hours(1));
+  EXPECT_EQ(s.statistic, alert::Statistic::kMean);
+  EXPECT_EQ(s.webhook, "http://hooks:9000/scale");
+}
+
+TEST(ConfigTest, AlertsAndScalingErrorsNameFileLineField) {
+  struct Case {
+    const char* yaml;
+    const char* error;
+  };
+  const Case cases[] = {
+      {"alerts: {rules: [{name: X, resource: cpu}]}",
+       "t.yaml:1: alerts.rules[0].threshold: exactly one of threshold and capacity_fraction"},
+      {"alerts:\n  rules:\n    - {name: X, resource: cpu, threshold: 1, horizon: 2h}",
+       "t.yaml:3: alerts.rules[0].horizon: '2h' is not one of 1m, 1h, 1d"},
+      {"alerts:\n  rules:\n    - {name: X, resource: cpu, threshold: 1, op: '=='}",
+       "t.yaml:3: alerts.rules[0].op: '==' is not one of >, >=, <, <="},
+      {"alerts:\n  rules:\n    - {name: X, resource: cpu, threshold: 1, scope: pod}",
+       "alerts.rules[0].scope: 'pod' is not one of class, tenant, resource"},
+      {"alerts:\n  rules:\n    - {name: X, resource: cpu, threshold: 1, for: soon}",
+       "t.yaml:3: alerts.rules[0].for: 'soon' is not a duration"},
+      {"alerts:\n  rules:\n    - {name: X, resource: cpu, threshold: high}",
+       "t.yaml:3: alerts.rules[0].threshold: 'high' is not a finite number"},
+      {"alerts:\n  rules:\n    - {name: X, resource: cpu, threshold: 1, colour: red}",
+       "t.yaml:3: alerts.rules[0].colour: unknown field"},
+      {"alerts:\n  rules:\n    - {name: 'bad name', resource: cpu, threshold: 1}",
+       "t.yaml:3: alerts.rules[0]: name: 'bad name' must match"},
+      {"alerts:\n  rules:\n    - {name: X, resource: cpu, threshold: 1, labels: {class: a}}",
+       "alerts.rules[0]: labels.class: is set by tidegate"},
+      {"alerts:\n  rules:\n    - {name: X, resource: cpu, threshold: 1, annotations: {s: "
+       "'{x}'}}",
+       "alerts.rules[0]: annotations.s: unknown placeholder {x}"},
+      {"alerts:\n  rules:\n    - {name: X, resource: cpu, threshold: 1}\n    - {name: X, "
+       "resource: cpu, threshold: 2}",
+       "t.yaml:4: alerts.rules[1].name: duplicate rule name 'X'"},
+      {"alerts:\n  rules:\n    - {name: X, anomaly: {min_score: 3}}",
+       "t.yaml:3: alerts.rules[0].anomaly.min_score: 3 must be in [0, 1]"},
+      {"alerts:\n  rules:\n    - {name: X, anomaly: {}, threshold: 3}",
+       "t.yaml:3: alerts.rules[0].threshold: not allowed in an anomaly rule"},
+      {"alerts:\n  rules:\n    - {name: X, resource: cpu, capacity_fraction: 0.5}",
+       "t.yaml:3: alerts.rules[0].capacity_fraction: no capacity is configured for resource "
+       "'cpu'"},
+      {"alerts:\n  alertmanagers: ['localhost:9093']",
+       "t.yaml:2: alerts.alertmanagers[0]: 'localhost:9093' is not an http:// or https:// URL"},
+      {"alerts:\n  webhooks: [{name: a}]", "t.yaml:2: alerts.webhooks[0].url: required"},
+      {"alerts:\n  delivery: {max_attempts: 0}", "alerts.delivery.max_attempts: must be >= 1"},
+      {"alerts:\n  evaluation_interval: 0s", "alerts.evaluation_interval: must be at least 1s"},
+      {"scaling:\n  services:\n    - {name: a}",
+       "t.yaml:3: scaling.services[0].per_replica: required"},
+      {"scaling:\n  services:\n    - {name: a, per_replica: {cpu: 0}}",
+       "t.yaml:3: scaling.services[0].per_replica.cpu: 0 must be > 0"},
+      {"scaling:\n  services:\n    - name: a\n      per_replica: {cpu: 1}\n      "
+       "target_utilization: 1.5",
+       "t.yaml:5: scaling.services[0].target_utilization: 1.5 must be in (0, 1]"},
+      {"scaling:\n  services:\n    - name: a\n      per_replica: {cpu: 1}\n      "
+       "min_replicas: 5\n      max_replicas: 3",
+       "t.yaml:6: scaling.services[0].max_replicas: 3 must be >= 1 and >= min_replicas (5)"},
+      {"scaling:\n  services:\n    - name: a\n      per_replica: {cpu: 1}\n      "
+       "min_replicas: -1",
+       "t.yaml:5: scaling.services[0].min_replicas: '-1' is not a non-negative integer"},
+      {"scaling:\n  services:\n    - {name: a, per_replica: {cpu: 1}, statistic: p99}",
+       "scaling.services[0].statistic: 'p99' is not one of observed, mean, upper"},
+      {"scaling:\n  services:\n    - {name: a, per_replica: {cpu: 1}}\n    - {name: a, "
+       "per_replica: {cpu: 1}}",
+       "t.yaml:4: scaling.services[1].name: duplicate service name 'a'"},
+      {"scaling: {services: [{name: a, per_replica: {cpu: 1}, webhook: 'ftp://x'}]}",
+       "scaling.services[0].webhook: 'ftp://x' is not an http"},
+      {"alerts: {}\n---\nalerts: {}", "t.yaml:3: alerts: set more than once"},
+  };
+  for (const Case& k : cases) {
+    absl::StatusOr<Config> c = ParseConfig(k.yaml, "t.yaml");
+    ASSERT_FALSE(c.ok()) << k.yaml;
+    EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(c.status().message()), HasSubstr(k.error)) << k.yaml;
+  }
+}
+
 TEST(UnitTest, ParseAndRate) {
   EXPECT_EQ(*ParseUnit("Minute"), Unit::kMinute);
   EXPECT_EQ(ParseUnit("year").status().code(), absl::StatusCode::kInvalidArgument);

@@ -27,10 +27,31 @@ descriptors:
   - key: class
     value: checkout
     rate_limit: {unit: second, requests_per_unit: 3}
+    cost: {cpu_ms: 10}
   - key: user
     rate_limit: {unit: minute, requests_per_unit: 2}
 limits: {max_body_bytes: 4096, max_descriptors: 4}
 unknown_descriptors: {policy: deny}
+alerts:
+  evaluation_interval: 1s
+  rules:
+    - name: CheckoutBusy
+      class: shop/class=checkout
+      resource: requests
+      statistic: observed
+      threshold: 0.5
+      labels: {severity: info}
+scaling:
+  evaluation_interval: 1s
+  services:
+    - name: shop-api
+      tenant: shop
+      per_replica: {requests: 1, cpu_ms: 100}
+      target_utilization: 1
+      min_replicas: 1
+      max_replicas: 10
+      lead_time: 0s
+      scale_down_stabilization: 0s
 )";
 
 class HttpApiTest : public ::testing::Test {
@@ -308,9 +329,59 @@ TEST_F(HttpApiTest, ConfigValidateAndReload) {
             50);
 }
 
+TEST_F(HttpApiTest, AlertsAndScalingFromObservedRates) {
+  // Nothing evaluated yet.
+  EXPECT_EQ(Body(Get("/v1/alerts")), json::parse(R"({"alerts": []})"));
+  EXPECT_EQ(Body(Get("/v1/scaling")), json::parse(R"({"services": []})"));
+  ASSERT_TRUE(service_->Tick().ok());  // The baseline of the observed rates.
+  json scaling = Body(Get("/v1/scaling"));
+  ASSERT_EQ(scaling["services"].size(), 1u) << scaling;
+  EXPECT_EQ(scaling["services"][0]["recommended_replicas"], 1);
+  EXPECT_TRUE(scaling["services"][0]["driving_resource"].is_null());
+
+  for (int i = 0; i < 3; ++i) Post("/v1/check", CheckBody("class", "checkout"));
+  clock_.Advance(std::chrono::seconds(2));
+  ASSERT_TRUE(service_->Tick().ok());  // 3 checks in 2 s: 1.5/s.
+  json alerts = Body(Get("/v1/alerts"));
+  ASSERT_EQ(alerts["alerts"].size(), 1u) << alerts;
+  const json& a = alerts["alerts"][0];
+  EXPECT_EQ(a["name"], "CheckoutBusy");
+  EXPECT_EQ(a["state"], "firing");
+  EXPECT_EQ(a["labels"]["class"], "shop/class=checkout");
+  EXPECT_EQ(a["labels"]["severity"], "info");
+  EXPECT_DOUBLE_EQ(a["value"].get<double>(), 1.5);
+  EXPECT_THAT(a["annotations"]["summary"].get<std::string>(), HasSubstr("1.5"));
+  EXPECT_EQ(a["since"], history::FormatWallTime(clock_.WallNow()));
+
+  scaling = Body(Get("/v1/scaling"));
+  const json& s = scaling["services"][0];
+  EXPECT_EQ(s["name"], "shop-api");
+  EXPECT_TRUE(s["current_replicas"].is_null());
+  EXPECT_EQ(s["recommended_replicas"], 2);
+  EXPECT_DOUBLE_EQ(s["predicted_demand"]["requests"].get<double>(), 1.5);
+  EXPECT_DOUBLE_EQ(s["predicted_demand"]["cpu_ms"].get<double>(), 15);  // 1.5/s x cost 10.
+  EXPECT_EQ(s["driving_resource"], "requests");
+  EXPECT_THAT(s["reason"].get<std::string>(), HasSubstr("requests drives"));
+  EXPECT_EQ(s["since"], history::FormatWallTime(clock_.WallNow()));
+
+  const std::string metrics = Get("/metrics").body;
+  EXPECT_THAT(metrics, HasSubstr("tidegate_alerts{alertname=\"CheckoutBusy\",state=\"firing\"} 1"));
+  EXPECT_THAT(metrics, HasSubstr("tidegate_scaling_recommended_replicas{service=\"shop-api\"} 2"));
+
+  clock_.Advance(std::chrono::seconds(2));
+  ASSERT_TRUE(service_->Tick().ok());  // No checks: 0/s, resolved.
+  alerts = Body(Get("/v1/alerts"));
+  ASSERT_EQ(alerts["alerts"].size(), 1u);
+  EXPECT_EQ(alerts["alerts"][0]["state"], "resolved");
+  ExpectError(Post("/v1/alerts", "{}"), 405, "INVALID_ARGUMENT", "method not allowed");
+}
+
 TEST_F(HttpApiTest, MetricsPassPromtool) {
+  ASSERT_TRUE(service_->Tick().ok());  // The baseline of the observed rates.
   Post("/v1/check", CheckBody("class", "checkout"));
   Post("/v1/check", CheckBody("user", "a\"b\\c"));
+  clock_.Advance(std::chrono::seconds(1));
+  ASSERT_TRUE(service_->Tick().ok());  // Alerting and scaling families with samples.
   history::HttpResponse m = Get("/metrics");
   ASSERT_EQ(m.status, 200);
   EXPECT_THAT(m.body, HasSubstr("tidegate_decisions_total{tenant=\"shop\",class=\"class=checkout\","

@@ -1,11 +1,13 @@
 // End-to-end test of the tidegated binary: starts it on free loopback ports with a temporary data
 // directory, checks over HTTP, reloads the config with SIGHUP (bad, then good), and stops it with
-// SIGTERM (exit 0, usage flushed to the store).
+// SIGTERM (exit 0, usage flushed to the store); an alert rule on observed rates reaches a real
+// Alertmanager and resolves.
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -148,6 +150,59 @@ TEST_F(TidegatedTest, ServesReloadsAndShutsDownGracefully) {
   ASSERT_TRUE(series.ok());
   ASSERT_EQ(series->size(), 1u);
   EXPECT_EQ((*series)[0].class_key, "class=a");
+}
+
+// The daemon's alert rules on observed rates, delivered to a real Alertmanager
+// (scripts/with-test-servers.sh exports TIDEGATE_TEST_ALERTMANAGER_URL).
+TEST_F(TidegatedTest, AlertOnObservedRateReachesAlertmanagerAndResolves) {
+  const char* am = std::getenv("TIDEGATE_TEST_ALERTMANAGER_URL");
+  if (am == nullptr) {
+    const char* servers = std::getenv("TIDEGATE_TEST_SERVERS");
+    if (servers != nullptr && std::string(servers) == "1") {
+      FAIL() << "TIDEGATE_TEST_SERVERS=1 but TIDEGATE_TEST_ALERTMANAGER_URL is unset";
+    }
+    GTEST_SKIP() << "no Alertmanager (run under scripts/with-test-servers.sh)";
+  }
+  const std::string name = fmt::format("TidegatedBusy{}", ::getpid());
+  std::ofstream(config_) << fmt::format(
+      "domain: shop\ndescriptors:\n  - key: class\n    value: a\n"
+      "    rate_limit: {{unit: second, requests_per_unit: 1000}}\n"
+      "alerts:\n  evaluation_interval: 1s\n  alertmanagers: ['{}']\n  rules:\n"
+      "    - {{name: {}, class: shop/class=a, resource: requests, statistic: observed, "
+      "threshold: 0.5}}\n",
+      am, name);
+  Start();
+  auto in_alertmanager = [&]() -> json {
+    auto r = client_->Get(history::BuildUrl(am, "/api/v2/alerts",
+                                            {{"filter", fmt::format("alertname=\"{}\"", name)}}));
+    if (!r.ok() || r->status != 200) return json::array();
+    return json::parse(r->body, nullptr, false);
+  };
+  // Checks at about 5/s until Alertmanager holds the alert (real time: the daemon evaluates once
+  // a second on its own clock).
+  json got = json::array();
+  for (int i = 0; i < 300 && got.empty(); ++i) {
+    EXPECT_EQ(Check("a")["overall_code"], "OK");
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    if (i % 5 == 4) got = in_alertmanager();
+  }
+  ASSERT_EQ(got.size(), 1u) << Log();
+  EXPECT_EQ(got[0]["labels"]["class"], "shop/class=a");
+  EXPECT_EQ(got[0]["labels"]["resource"], "requests");
+  EXPECT_EQ(got[0]["status"]["state"], "active");
+  auto alerts = client_->Get(base_ + "/v1/alerts");
+  ASSERT_TRUE(alerts.ok());
+  EXPECT_EQ(json::parse(alerts->body)["alerts"][0]["state"], "firing") << alerts->body;
+
+  // No more checks: the rate falls to 0, the alert resolves and leaves Alertmanager's list.
+  for (int i = 0; i < 300 && !got.empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    got = in_alertmanager();
+  }
+  EXPECT_TRUE(got.empty()) << got.dump();
+  alerts = client_->Get(base_ + "/v1/alerts");
+  ASSERT_TRUE(alerts.ok());
+  EXPECT_EQ(json::parse(alerts->body)["alerts"][0]["state"], "resolved") << alerts->body;
 }
 
 TEST_F(TidegatedTest, BadConfigAtStartExitsWithTheError) {

@@ -20,7 +20,9 @@
 // `weight` (> 0), `floor` and `ceiling` (requests per second, >= 0), `cost` (resource -> amount per
 // request), `predict: {model, horizons, margin, lead_time, base_burst}`; and at top level
 // (each at most once over all files): `capacity` (resource -> amount per second), `store`,
-// `tenants`, `unknown_descriptors` and `limits`. docs/user/configuration.md lists every field.
+// `tenants`, `unknown_descriptors`, `limits`, `alerts` (alert rules on predicted consumption and
+// anomalies, Alertmanager and webhook receivers) and `scaling` (replica recommendations).
+// docs/user/configuration.md lists every field.
 //
 // Validation: every field is type- and range-checked, unknown fields are rejected, and every error
 // is InvalidArgument naming the file, the line (1-based) and the field path, e.g.
@@ -40,6 +42,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "tidegate/alert/engine.h"
 #include "tidegate/common/clock.h"
 
 namespace tidegate::server {
@@ -153,6 +156,8 @@ struct Config {
   std::vector<TenantSpec> tenants;  // Unique names.
   UnknownDescriptors unknown;
   RequestLimits limits;
+  alert::AlertsConfig alerts;    // `alerts:` (rules, receivers, intervals).
+  alert::ScalingConfig scaling;  // `scaling:` (services to recommend replicas for).
 
   std::vector<std::string> sources;  // Files read, in order.
   std::string version;               // 16 hex digits: FNV-1a 64 of the files' names and contents.
@@ -167,8 +172,8 @@ absl::StatusOr<Config> ParseConfig(std::string_view yaml_text, std::string_view 
 
 // Loads a file, or every *.yaml / *.yml file of a directory (in name order, not recursive), and
 // merges them: domains must be unique across files; `capacity`, `store`, `tenants`,
-// `unknown_descriptors` and `limits` may each be set in one file only. NotFound if the path does
-// not exist; InvalidArgument (file:line: field: problem) otherwise.
+// `unknown_descriptors`, `limits`, `alerts` and `scaling` may each be set in one file only.
+// NotFound if the path does not exist; InvalidArgument (file:line: field: problem) otherwise.
 absl::StatusOr<Config> LoadConfig(const std::string& path);
 
 // A config with no domain at all: the daemon's default when started without --config.

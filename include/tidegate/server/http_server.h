@@ -10,7 +10,8 @@
 //
 // Routes: POST /v1/check, POST /v1/settle, POST /v1/report, GET /v1/classes,
 // GET /v1/classes/{key}, GET /v1/classes/{key}/plan, POST /v1/overrides, DELETE
-// /v1/overrides/{key}, GET /v1/config, POST /v1/config:validate, POST /v1/config:reload, GET
+// /v1/overrides/{key}, GET /v1/config, POST /v1/config:validate, POST /v1/config:reload,
+// GET /v1/alerts, GET /v1/scaling, GET
 // /healthz, GET /readyz, GET /metrics. {key} is a class's "tenant/key=value,key=value" form,
 // percent-encoded.
 //

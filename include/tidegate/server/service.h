@@ -33,9 +33,15 @@
 // naming the field ("descriptors[2].entries[0].key: empty"), ResourceExhausted when a wildcard
 // would create a class beyond limits.max_classes.
 //
+// Alerting and scaling: the service owns an alert::Engine configured from the config's `alerts:`
+// and `scaling:` sections (re-configured on ApplyConfig, keeping the state of rules and services
+// that keep their names). EvaluateAlerting(snapshot) is the one entry point a snapshot producer
+// (the planning loop) calls; until forecasts exist, Tick() calls it with ObservedSnapshot()
+// whenever an evaluation interval has elapsed. Notifications are sent by the engine's own thread.
+//
 // Time: the service reads the injected Clock (MonoTime for buckets and expiries, WallTime for
 // history and the API). Tick(), called by the daemon about once a second, flushes closed usage
-// buckets to the store and expires overrides; nothing else runs in the background.
+// buckets to the store, expires overrides and evaluates alerting when due.
 //
 // Thread-safety: every method is safe to call concurrently. Check and Settle take no exclusive
 // lock on the common path: the configuration is an immutable snapshot (atomic shared_ptr), the
@@ -57,6 +63,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "tidegate/alert/engine.h"
+#include "tidegate/alert/snapshot.h"
 #include "tidegate/common/clock.h"
 #include "tidegate/history/history_store.h"
 #include "tidegate/history/usage.h"
@@ -219,8 +227,21 @@ class Service {
   // Flushes every pending usage bucket (shutdown).
   absl::Status Flush();
 
+  // Evaluates alert rules and scaling recommendations on `snapshot` (those whose evaluation
+  // interval has elapsed; all with `force`) and queues their notifications. Never blocks on the
+  // network.
+  void EvaluateAlerting(const alert::Snapshot& snapshot, bool force = false);
+  // A snapshot from what the service observes, without forecasts: per class, resource
+  // "requests" = checks per second (admitted + refused) since the previous call, and for each
+  // resource in the class's `cost`, that rate x the cost; capacity from the config. The first
+  // call sees rates of 0 (no interval yet).
+  alert::Snapshot ObservedSnapshot();
+  // The alerting engine (alerts and recommendations for the API).
+  alert::Engine& alerting() const { return *alerting_; }
+
   // Prometheus text exposition (0.0.4) of the service's metrics: decisions by class and code,
-  // bucket rate/size/level, classes, reports, config generation.
+  // bucket rate/size/level, classes, reports, config generation, alerts, scaling
+  // recommendations and notification deliveries.
   std::string RenderMetrics();
 
   Clock& clock() const { return clock_; }
@@ -257,6 +278,11 @@ class Service {
   std::atomic<uint64_t> unknown_allowed_{0};
   std::atomic<uint64_t> unknown_denied_{0};
   std::atomic<uint64_t> flush_failures_{0};
+
+  std::unique_ptr<alert::Engine> alerting_;
+  std::mutex observed_mu_;  // Guards the two members below (ObservedSnapshot).
+  std::unordered_map<std::string, uint64_t> observed_checks_;  // Canonical key -> checks seen.
+  std::optional<MonoTime> observed_at_;
 };
 
 }  // namespace tidegate::server
