@@ -104,7 +104,11 @@ constexpr RouteRule kRoutes[] = {
      .path = "/v1/config",
      .scope = Scope::kRead,
      .tenant = TenantSource::kAllTenants},
-    {.method = "POST", .path = "/v1/config:validate", .scope = Scope::kRead},
+    // Validation reads the TLS files a config names from the daemon's disk: an operator's route.
+    {.method = "POST",
+     .path = "/v1/config:validate",
+     .scope = Scope::kAdmin,
+     .tenant = TenantSource::kAllTenants},
     {.method = "POST",
      .path = "/v1/config:reload",
      .scope = Scope::kAdmin,
