@@ -8,8 +8,10 @@ cd "$(dirname "$0")/.."
 bin="${1:-build/debug/src/exe/tidegate}"
 doc=docs/user/cli.md
 [ -x "$bin" ] || { echo "cli-docs.sh: $bin is not built (cmake --build ... --target tidegate)" >&2; exit 2; }
+# argv[0] "tidegate", so that the usage lines read as a user types them.
+run() { (exec -a tidegate "$bin" "$@"); }
 tail_part="$(sed -n '/^## tidegated$/,$p' "$doc")"
-subcommands="$("$bin" --help | sed -n '/^Subcommands:/,$p' | awk 'NR > 1 && NF {print $1}')"
+subcommands="$(run --help | sed -n '/^Subcommands:/,$p' | awk 'NR > 1 && NF {print $1}')"
 {
   cat <<'HEAD'
 # Command-line reference
@@ -22,11 +24,11 @@ message names the file, line and field), 2 a usage error.
 
 ```
 HEAD
-  "$bin" --help
+  run --help
   printf '```\n'
   for cmd in $subcommands; do
     printf '\n## tidegate %s\n\n```\n' "$cmd"
-    "$bin" "$cmd" --help
+    run "$cmd" --help
     printf '```\n'
   done
   printf '\n%s\n' "$tail_part"
