@@ -2,7 +2,8 @@
 // loopback ports with a temporary data directory, a self-signed certificate made by the openssl
 // CLI, and a config with tokens; then talks to it with libcurl (HTTPS) and a gRPC client built
 // from the Envoy RLS proto (TLS): no token, wrong token, wrong tenant, wrong scope, right token;
-// a client that does not trust the certificate; every limit of `limits:` on both transports.
+// a client that does not trust the certificate; mutual TLS; every limit of `limits:` on both
+// transports.
 #include <curl/curl.h>
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
@@ -73,6 +74,16 @@ class AuthTidegatedTest : public ::testing::Test {
         "-keyout {0}/server.key -out {0}/server.crt >/dev/null 2>&1",
         dir_.string());
     if (std::system(cmd.c_str()) != 0) GTEST_SKIP() << "openssl CLI not available";
+    // A client CA and a client certificate it signed, for mutual TLS.
+    const std::string client = fmt::format(
+        "cd {0} && openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=clients-ca "
+        "-keyout ca.key -out ca.crt >/dev/null 2>&1 && "
+        "openssl req -newkey rsa:2048 -nodes -subj /CN=client -keyout client.key "
+        "-out client.csr >/dev/null 2>&1 && "
+        "openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 1 "
+        "-out client.crt >/dev/null 2>&1",
+        dir_.string());
+    ASSERT_EQ(std::system(client.c_str()), 0);
     cert_ = (dir_ / "server.crt").string();
     config_ = (dir_ / "tidegate.yaml").string();
     log_ = (dir_ / "log.txt").string();
@@ -92,16 +103,18 @@ class AuthTidegatedTest : public ::testing::Test {
         "auth:\n"
         "  required: true\n"
         "  tokens:\n"
-        "    - {{id: shop-app, sha256: {}, scopes: [check, report, read], tenants: [shop]}}\n"
-        "    - {{id: shop-reader, sha256: {}, scopes: [read], tenants: [shop]}}\n"
-        "    - {{id: ops, sha256: {}, scopes: [admin], tenants: \"*\"}}\n"
+        "    - {{id: shop-app, sha256: {0}, scopes: [check, report, read], tenants: [shop]}}\n"
+        "    - {{id: shop-reader, sha256: {1}, scopes: [read], tenants: [shop]}}\n"
+        "    - {{id: ops, sha256: {2}, scopes: [admin], tenants: \"*\"}}\n"
         "tls:\n"
-        "  http: {{cert_file: server.crt, key_file: server.key}}\n"
-        "  grpc: {{cert_file: server.crt, key_file: server.key}}\n",
+        "  http: {{cert_file: server.crt, key_file: server.key{3}}}\n"
+        "  grpc: {{cert_file: server.crt, key_file: server.key{3}}}\n",
         HashToHex(HashToken(kShopToken)), HashToHex(HashToken(kReaderToken)),
-        HashToHex(HashToken(kOpsToken)));
+        HashToHex(HashToken(kOpsToken)), MutualTls() ? ", client_ca_file: ca.crt" : "");
     Start();
   }
+
+  virtual bool MutualTls() const { return false; }
 
   void TearDown() override {
     if (pid_ > 0) {
@@ -167,6 +180,12 @@ class AuthTidegatedTest : public ::testing::Test {
       // The system's CAs only: they did not sign this self-signed certificate.
       curl_easy_setopt(curl, CURLOPT_CAINFO, "/etc/ssl/certs/ca-certificates.crt");
     }
+    if (client_cert_) {
+      const std::string crt = (dir_ / "client.crt").string();
+      const std::string key = (dir_ / "client.key").string();
+      curl_easy_setopt(curl, CURLOPT_SSLCERT, crt.c_str());  // libcurl copies option strings.
+      curl_easy_setopt(curl, CURLOPT_SSLKEY, key.c_str());
+    }
     curl_easy_setopt(curl, CURLOPT_TIMEOUT, 60L);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &Append);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &out.body);
@@ -196,6 +215,10 @@ class AuthTidegatedTest : public ::testing::Test {
       pem << in.rdbuf();
       ssl.pem_root_certs = pem.str();
     }
+    if (client_cert_) {
+      ssl.pem_cert_chain = ReadFile(dir_ / "client.crt");
+      ssl.pem_private_key = ReadFile(dir_ / "client.key");
+    }
     return rls::RateLimitService::NewStub(grpc::CreateChannel(grpc_, grpc::SslCredentials(ssl)));
   }
 
@@ -216,6 +239,14 @@ class AuthTidegatedTest : public ::testing::Test {
     return stub.ShouldRateLimit(&ctx, req, resp);
   }
 
+  static std::string ReadFile(const std::filesystem::path& path) {
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  }
+
+  bool client_cert_ = false;  // Present the client certificate (mutual TLS).
   std::filesystem::path dir_;
   std::string cert_, config_, log_, base_, grpc_;
   pid_t pid_ = -1;
@@ -391,6 +422,31 @@ TEST_F(AuthTidegatedTest, EveryLimitOnBothTransports) {
   s = Rls(*stub, Request("shop", "c5"), kOpsToken, &resp);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_THAT(s.error_message(), HasSubstr("limits.max_classes"));
+}
+
+class MutualTlsTidegatedTest : public AuthTidegatedTest {
+ protected:
+  bool MutualTls() const override { return true; }
+};
+
+TEST_F(MutualTlsTidegatedTest, ClientsWithoutACertificateFromTheCaFail) {
+  rls::RateLimitResponse resp;
+  const HttpResult without = Http("GET", "/v1/classes", "", kOpsToken);
+  EXPECT_NE(without.curl, CURLE_OK);
+  EXPECT_EQ(without.status, 0);
+  EXPECT_EQ(Rls(*Stub(), Request("shop", "a"), kShopToken, &resp).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+
+  client_cert_ = true;
+  const HttpResult with = Http("GET", "/v1/classes", "", kOpsToken);
+  EXPECT_EQ(with.curl, CURLE_OK) << curl_easy_strerror(with.curl);
+  EXPECT_EQ(with.status, 200);
+  const grpc::Status s = Rls(*Stub(), Request("shop", "a"), kShopToken, &resp);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  // The certificate admits the connection; the token still decides what it may do.
+  EXPECT_EQ(Http("GET", "/v1/classes", "", std::nullopt).status, 401);
+  EXPECT_EQ(Rls(*Stub(), Request("bank", "a"), kShopToken, &resp).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
 }
 
 }  // namespace
