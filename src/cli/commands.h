@@ -40,8 +40,21 @@ void RegisterBacktestCommand(CLI::App& app);
 void RegisterImportCommand(CLI::App& app);    // cli/import_command.cc (collect engineer).
 void RegisterSimulateCommand(CLI::App& app);  // cli/simulate_command.cc (plan engineer).
 
-void RegisterDetectCommand(CLI::App& app);    // cli/detect_command.cc
-void RegisterGenerateCommand(CLI::App& app);  // cli/generate_command.cc
+void RegisterDetectCommand(CLI::App& app);     // cli/detect_command.cc
+void RegisterGenerateCommand(CLI::App& app);   // cli/generate_command.cc
+void RegisterHashTokenCommand(CLI::App& app);  // cli/hash_token_command.cc
+
+// tidegate hash-token [--generate]
+// Reads a secret from stdin (one trailing newline is dropped) and prints its SHA-256 as 64 hex
+// digits, for tidegated's auth.tokens[].sha256. The secret must be visible ASCII without spaces
+// (it travels in "Authorization: Bearer <token>") and at least kMinTokenLength long. --generate
+// prints "token:  tg_..." and "sha256: ..." for a new token from OpenSSL's CSPRNG instead.
+inline constexpr size_t kMinTokenLength = 16;
+struct HashTokenCommandOptions {
+  bool generate = false;
+};
+absl::Status RunHashTokenCommand(const HashTokenCommandOptions& options, std::istream& in,
+                                 std::ostream& out);
 
 // tidegate detect --input F.csv [--output scores.csv] [--detector NAME] [--set key=value ...]
 //                 [--timestamp-column C] [--value-column C] [--kinds]

@@ -13,6 +13,7 @@
 // scaling recommendations when due) and the file watch.
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -119,6 +120,11 @@ int Run(int argc, char** argv) {
                   core.config_info().domains, core.config_info().classes,
                   config_path.empty() ? "(none)" : config_path));
   Log(fmt::format("store: sqlite in {}", store_dir));
+  if (const AuthSpec& auth = core.config()->auth; !auth.tokens.empty() || auth.required) {
+    Log(fmt::format(
+        "auth: {} tokens, a token is {}", auth.tokens.size(),
+        auth.required ? "required" : "optional (requests without one have full access)"));
+  }
 
   std::mutex reload_mu;
   int64_t config_mtime = config_path.empty() ? 0 : ConfigMtime(config_path);
@@ -136,20 +142,33 @@ int Run(int argc, char** argv) {
   http_options.host = http_addr->first;
   http_options.port = http_addr->second;
   http_options.threads = http_threads;
+  http_options.tls = core.config()->tls.http;
   auto http = HttpServer::Start(api, core, http_options);
   if (!http.ok()) {
     Log(std::string(http.status().message()));
     return 1;
   }
-  Log(fmt::format("HTTP listening on http://{}:{}/", (*http)->host(), (*http)->port()));
+  Log(fmt::format("HTTP listening on {}://{}:{}/", (*http)->tls() ? "https" : "http",
+                  (*http)->host(), (*http)->port()));
 #ifdef TIDEGATE_WITH_GRPC
   RlsService rls(core);
-  auto grpc = GrpcServer::Start(grpc_listen, {&rls});
+  GrpcServer::Options grpc_options;
+  // Requests up to this size reach the service, which answers INVALID_ARGUMENT naming
+  // limits.max_body_bytes; larger ones gRPC refuses itself (RESOURCE_EXHAUSTED).
+  grpc_options.max_receive_message_bytes =
+      static_cast<int>(std::max<size_t>(4 << 20, core.config()->limits.max_body_bytes));
+  if (const auto& tls = core.config()->tls.grpc) {
+    grpc_options.tls_cert_file = tls->cert_file;
+    grpc_options.tls_key_file = tls->key_file;
+    grpc_options.tls_client_ca_file = tls->client_ca_file;
+  }
+  auto grpc = GrpcServer::Start(grpc_listen, {&rls}, grpc_options);
   if (!grpc.ok()) {
     Log(std::string(grpc.status().message()));
     return 1;
   }
-  Log(fmt::format("gRPC (Envoy RLS v3) listening on {}", (*grpc)->address()));
+  Log(fmt::format("gRPC (Envoy RLS v3{}) listening on {}", (*grpc)->tls() ? ", TLS" : "",
+                  (*grpc)->address()));
 #else
   Log(fmt::format("gRPC not built in; --grpc-listen {} ignored", grpc_listen));
 #endif

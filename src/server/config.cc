@@ -5,6 +5,11 @@
 // file and the field path, so that every error names file:line: path.
 #include "tidegate/server/config.h"
 
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -406,7 +411,7 @@ absl::StatusOr<std::vector<DescriptorRule>> ParseDescriptors(const Reader& r,
 // Which optional top-level sections a document set, to merge files.
 struct Sections {
   bool capacity = false, store = false, tenants = false, unknown = false, limits = false,
-       alerts = false, scaling = false;
+       alerts = false, scaling = false, auth = false, tls = false;
 };
 
 absl::Status ParseStore(const Reader& r, const YAML::Node& node, StoreSpec& store) {
@@ -892,12 +897,171 @@ absl::Status ParseScaling(const Reader& r, const YAML::Node& node, alert::Scalin
   return absl::OkStatus();
 }
 
+absl::Status ParseAuth(const Reader& r, const YAML::Node& node, AuthSpec& out) {
+  TIDEGATE_RETURN_IF_ERROR(r.ExpectMap(node, "auth", {"required", "tokens"}));
+  if (const YAML::Node n = node["required"]) {
+    TIDEGATE_ASSIGN_OR_RETURN(out.required, r.Bool(n, "auth.required"));
+  }
+  if (const YAML::Node tokens = node["tokens"]) {
+    if (!tokens.IsSequence()) return r.Error(tokens, "auth.tokens", "must be a list of tokens");
+    for (size_t i = 0; i < tokens.size(); ++i) {
+      const YAML::Node t = tokens[i];
+      const std::string ip = Reader::Index("auth.tokens", i);
+      if (t.IsMap() && (t["secret"] || t["token"])) {
+        return r.Error(t, ip,
+                       "a token's secret never goes into the config: give its SHA-256 as sha256 "
+                       "(`tidegate hash-token` computes it)");
+      }
+      TIDEGATE_RETURN_IF_ERROR(r.ExpectMap(t, ip, {"id", "sha256", "scopes", "tenants"}));
+      TokenSpec spec;
+      spec.location = fmt::format("{}:{}", r.file(), r.Location(t).line);
+      for (const char* f : {"id", "sha256", "scopes", "tenants"}) {
+        if (!t[f]) return r.Error(t, Reader::Join(ip, f), "required");
+      }
+      TIDEGATE_ASSIGN_OR_RETURN(spec.id, r.String(t["id"], Reader::Join(ip, "id")));
+      TIDEGATE_RETURN_IF_ERROR(CheckKeyText(r, t["id"], Reader::Join(ip, "id"), spec.id, false));
+      TIDEGATE_ASSIGN_OR_RETURN(std::string hex, r.String(t["sha256"], Reader::Join(ip, "sha256")));
+      absl::StatusOr<TokenHash> hash = ParseTokenHash(hex);
+      if (!hash.ok()) {
+        return r.Error(t["sha256"], Reader::Join(ip, "sha256"),
+                       std::string(hash.status().message()));
+      }
+      spec.sha256 = *hash;
+      const std::string sp = Reader::Join(ip, "scopes");
+      const YAML::Node scopes = t["scopes"];
+      if (!scopes.IsSequence() || scopes.size() == 0) {
+        return r.Error(scopes, sp, "must be a non-empty list of check, report, read, admin");
+      }
+      for (size_t j = 0; j < scopes.size(); ++j) {
+        TIDEGATE_ASSIGN_OR_RETURN(std::string name, r.String(scopes[j], Reader::Index(sp, j)));
+        absl::StatusOr<Scope> scope = ParseScope(name);
+        if (!scope.ok())
+          return r.Error(scopes[j], Reader::Index(sp, j), std::string(scope.status().message()));
+        spec.scopes |= static_cast<uint8_t>(*scope);
+      }
+      const std::string tp = Reader::Join(ip, "tenants");
+      const YAML::Node tenants = t["tenants"];
+      if (tenants.IsScalar() && tenants.Scalar() == "*") {
+        spec.all_tenants = true;
+      } else {
+        if (!tenants.IsSequence() || tenants.size() == 0) {
+          return r.Error(tenants, tp, "must be \"*\" or a non-empty list of tenants");
+        }
+        for (size_t j = 0; j < tenants.size(); ++j) {
+          TIDEGATE_ASSIGN_OR_RETURN(std::string name, r.String(tenants[j], Reader::Index(tp, j)));
+          if (name == "*") {
+            if (tenants.size() > 1) {
+              return r.Error(tenants[j], Reader::Index(tp, j),
+                             "\"*\" (every tenant) cannot be combined with named tenants");
+            }
+            spec.all_tenants = true;
+            continue;
+          }
+          TIDEGATE_RETURN_IF_ERROR(CheckKeyText(r, tenants[j], Reader::Index(tp, j), name, false));
+          spec.tenants.push_back(std::move(name));
+        }
+      }
+      for (const TokenSpec& prev : out.tokens) {
+        if (prev.id == spec.id) {
+          return r.Error(
+              t["id"], Reader::Join(ip, "id"),
+              fmt::format("duplicate token id '{}' (first at {})", spec.id, prev.location));
+        }
+        if (prev.sha256 == spec.sha256) {
+          return r.Error(t["sha256"], Reader::Join(ip, "sha256"),
+                         fmt::format("the same hash as token '{}' (first at {}): one secret, one "
+                                     "token",
+                                     prev.id, prev.location));
+        }
+      }
+      out.tokens.push_back(std::move(spec));
+    }
+  }
+  if (out.required && out.tokens.empty()) {
+    return r.Error(node, "auth.required", "true needs at least one token in auth.tokens");
+  }
+  return absl::OkStatus();
+}
+
+// Reads a PEM file with OpenSSL; the error names the field and the file.
+template <typename T, typename Read, typename Free>
+absl::StatusOr<std::unique_ptr<T, Free>> ReadPem(const Reader& r, const YAML::Node& node,
+                                                 const std::string& path, const std::string& file,
+                                                 std::string_view what, Read read, Free free) {
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_file(file.c_str(), "r"), &BIO_free);
+  if (!bio) {
+    std::error_code ec;
+    const bool exists = std::filesystem::exists(file, ec);
+    return r.Error(node, path,
+                   fmt::format("'{}' {}", file, exists ? "cannot be read" : "does not exist"));
+  }
+  std::unique_ptr<T, Free> out(read(bio.get(), nullptr, nullptr, nullptr), free);
+  if (!out) return r.Error(node, path, fmt::format("'{}' holds no PEM {}", file, what));
+  return out;
+}
+
+absl::StatusOr<TlsFiles> ParseTlsFiles(const Reader& r, const YAML::Node& node,
+                                       const std::string& path) {
+  TIDEGATE_RETURN_IF_ERROR(r.ExpectMap(node, path, {"cert_file", "key_file", "client_ca_file"}));
+  TlsFiles out;
+  out.location = r.Location(node);
+  const std::filesystem::path base = std::filesystem::path(r.file()).parent_path();
+  auto file_field = [&](const char* field, std::string& target) -> absl::Status {
+    const YAML::Node n = node[field];
+    TIDEGATE_ASSIGN_OR_RETURN(std::string v, r.String(n, Reader::Join(path, field)));
+    if (v.empty()) return r.Error(n, Reader::Join(path, field), "must not be empty");
+    const std::filesystem::path p(v);
+    target = p.is_absolute() ? v : (base / p).lexically_normal().string();
+    return absl::OkStatus();
+  };
+  for (const char* f : {"cert_file", "key_file"}) {
+    if (!node[f]) return r.Error(node, Reader::Join(path, f), "required");
+  }
+  TIDEGATE_RETURN_IF_ERROR(file_field("cert_file", out.cert_file));
+  TIDEGATE_RETURN_IF_ERROR(file_field("key_file", out.key_file));
+  if (node["client_ca_file"]) {
+    TIDEGATE_RETURN_IF_ERROR(file_field("client_ca_file", out.client_ca_file));
+  }
+  const std::string cp = Reader::Join(path, "cert_file");
+  TIDEGATE_ASSIGN_OR_RETURN(auto cert,
+                            ReadPem<X509>(r, node["cert_file"], cp, out.cert_file, "certificate",
+                                          &PEM_read_bio_X509, &X509_free));
+  const std::string kp = Reader::Join(path, "key_file");
+  TIDEGATE_ASSIGN_OR_RETURN(auto key,
+                            ReadPem<EVP_PKEY>(r, node["key_file"], kp, out.key_file, "private key",
+                                              &PEM_read_bio_PrivateKey, &EVP_PKEY_free));
+  if (X509_check_private_key(cert.get(), key.get()) != 1) {
+    return r.Error(node["key_file"], kp,
+                   fmt::format("'{}' is not the private key of the certificate in '{}'",
+                               out.key_file, out.cert_file));
+  }
+  if (!out.client_ca_file.empty()) {
+    const std::string ap = Reader::Join(path, "client_ca_file");
+    TIDEGATE_RETURN_IF_ERROR(ReadPem<X509>(r, node["client_ca_file"], ap, out.client_ca_file,
+                                           "CA certificate", &PEM_read_bio_X509, &X509_free)
+                                 .status());
+  }
+  return out;
+}
+
+absl::Status ParseTls(const Reader& r, const YAML::Node& node, TlsSpec& out) {
+  TIDEGATE_RETURN_IF_ERROR(r.ExpectMap(node, "tls", {"http", "grpc"}));
+  if (const YAML::Node n = node["http"]) {
+    TIDEGATE_ASSIGN_OR_RETURN(out.http, ParseTlsFiles(r, n, "tls.http"));
+  }
+  if (const YAML::Node n = node["grpc"]) {
+    TIDEGATE_ASSIGN_OR_RETURN(out.grpc, ParseTlsFiles(r, n, "tls.grpc"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ParseDocument(const Reader& r, const YAML::Node& doc, Config& config,
                            Sections& sections) {
   if (doc.IsNull()) return absl::OkStatus();  // An empty document.
-  TIDEGATE_RETURN_IF_ERROR(r.ExpectMap(doc, "",
-                                       {"domain", "descriptors", "capacity", "store", "tenants",
-                                        "unknown_descriptors", "limits", "alerts", "scaling"}));
+  TIDEGATE_RETURN_IF_ERROR(
+      r.ExpectMap(doc, "",
+                  {"domain", "descriptors", "capacity", "store", "tenants", "unknown_descriptors",
+                   "limits", "alerts", "scaling", "auth", "tls"}));
   auto once = [&](bool& flag, const YAML::Node& n, std::string_view name) -> absl::Status {
     if (flag) return r.Error(n, name, "set more than once (in this or another file)");
     flag = true;
@@ -930,6 +1094,14 @@ absl::Status ParseDocument(const Reader& r, const YAML::Node& doc, Config& confi
   if (const YAML::Node n = doc["scaling"]) {
     TIDEGATE_RETURN_IF_ERROR(once(sections.scaling, n, "scaling"));
     TIDEGATE_RETURN_IF_ERROR(ParseScaling(r, n, config.scaling));
+  }
+  if (const YAML::Node n = doc["auth"]) {
+    TIDEGATE_RETURN_IF_ERROR(once(sections.auth, n, "auth"));
+    TIDEGATE_RETURN_IF_ERROR(ParseAuth(r, n, config.auth));
+  }
+  if (const YAML::Node n = doc["tls"]) {
+    TIDEGATE_RETURN_IF_ERROR(once(sections.tls, n, "tls"));
+    TIDEGATE_RETURN_IF_ERROR(ParseTls(r, n, config.tls));
   }
   const YAML::Node domain = doc["domain"];
   const YAML::Node descriptors = doc["descriptors"];

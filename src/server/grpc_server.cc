@@ -5,6 +5,8 @@
 #include <grpcpp/server_builder.h>
 
 #include <charconv>
+#include <fstream>
+#include <sstream>
 #include <utility>
 
 namespace tidegate::server {
@@ -48,6 +50,38 @@ absl::StatusOr<std::pair<std::string, int>> ParseHostPort(std::string_view liste
   return std::make_pair(std::string(host), port);
 }
 
+namespace {
+
+absl::StatusOr<std::string> ReadPemFile(const std::string& file, std::string_view what) {
+  std::ifstream in(file, std::ios::binary);
+  std::ostringstream text;
+  if (in) text << in.rdbuf();
+  if (!in || text.str().empty()) {
+    return absl::InvalidArgumentError(fmt::format("gRPC TLS {}: '{}' cannot be read", what, file));
+  }
+  return text.str();
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
+    const GrpcServer::Options& options) {
+  if (options.tls_cert_file.empty()) return grpc::InsecureServerCredentials();
+  auto cert = ReadPemFile(options.tls_cert_file, "certificate");
+  if (!cert.ok()) return cert.status();
+  auto key = ReadPemFile(options.tls_key_file, "private key");
+  if (!key.ok()) return key.status();
+  grpc::SslServerCredentialsOptions ssl(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  if (!options.tls_client_ca_file.empty()) {
+    auto ca = ReadPemFile(options.tls_client_ca_file, "client CA");
+    if (!ca.ok()) return ca.status();
+    ssl.pem_root_certs = *std::move(ca);
+    ssl.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  ssl.pem_key_cert_pairs.push_back({*std::move(key), *std::move(cert)});
+  return grpc::SslServerCredentials(ssl);
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
     std::string_view listen, const std::vector<grpc::Service*>& services, const Options& options) {
   auto host_port = ParseHostPort(listen);
@@ -56,7 +90,9 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
 
   grpc::ServerBuilder builder;
   int selected_port = 0;
-  builder.AddListeningPort(std::string(listen), grpc::InsecureServerCredentials(), &selected_port);
+  auto credentials = Credentials(options);
+  if (!credentials.ok()) return credentials.status();
+  builder.AddListeningPort(std::string(listen), *credentials, &selected_port);
   builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
   // gRPC sets SO_REUSEPORT by default: a second daemon would then share the port silently.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
@@ -71,9 +107,11 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
         fmt::format("cannot listen for gRPC on '{}' (address in use or not local?)", listen));
   }
   std::string address = fmt::format("{}:{}", host_port->first, selected_port);
-  return std::unique_ptr<GrpcServer>(
+  std::unique_ptr<GrpcServer> out(
       new GrpcServer(std::move(server), selected_port, std::move(address),
                      options.clock != nullptr ? options.clock : &RealClock()));
+  out->tls_ = !options.tls_cert_file.empty();
+  return out;
 }
 
 GrpcServer::GrpcServer(std::unique_ptr<grpc::Server> server, int port, std::string address,

@@ -33,11 +33,17 @@ class GrpcServer {
     int max_receive_message_bytes = 64 * 1024;
     // Clock for Stop's grace deadline (gRPC takes a wall-clock deadline). Null: RealClock().
     const Clock* clock = nullptr;
+    // TLS (grpc::SslServerCredentials) with these PEM files when tls_cert_file is non-empty;
+    // with tls_client_ca_file, clients must present a certificate that CA signed (mutual TLS).
+    std::string tls_cert_file;
+    std::string tls_key_file;
+    std::string tls_client_ca_file;
   };
 
   // Binds `listen` ("host:port", "[v6]:port"; port 0 = any free port) and starts serving
   // `services` (not owned, non-null). InvalidArgument for a malformed address; Unavailable if it
-  // cannot be bound (in use, no such interface).
+  // cannot be bound (in use, no such interface); InvalidArgument naming a TLS file that cannot be
+  // read.
   static absl::StatusOr<std::unique_ptr<GrpcServer>> Start(
       std::string_view listen, const std::vector<grpc::Service*>& services, const Options& options);
   static absl::StatusOr<std::unique_ptr<GrpcServer>> Start(
@@ -56,6 +62,7 @@ class GrpcServer {
   int port() const { return port_; }
   // "host:port" with the bound port, for logs and clients.
   const std::string& address() const { return address_; }
+  bool tls() const { return tls_; }
 
  private:
   GrpcServer(std::unique_ptr<grpc::Server> server, int port, std::string address,
@@ -65,6 +72,7 @@ class GrpcServer {
   const int port_;
   const std::string address_;
   const Clock* clock_;
+  bool tls_ = false;
   std::mutex stop_mu_;
   bool stopped_ = false;  // Guarded by stop_mu_.
 };

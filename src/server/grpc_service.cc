@@ -33,8 +33,9 @@ absl::Status CheckText(std::string_view text, const FieldName& field, size_t max
     return absl::InvalidArgumentError(fmt::format("{} is empty", field()));
   }
   if (text.size() > max_length) {
-    return absl::InvalidArgumentError(fmt::format("{} is {} bytes long; at most {} are allowed",
-                                                  field(), text.size(), max_length));
+    return absl::InvalidArgumentError(
+        fmt::format("{} is {} bytes long; at most {} are allowed (limits.max_key_length)", field(),
+                    text.size(), max_length));
   }
   if (HasControlCharacter(text)) {
     return absl::InvalidArgumentError(fmt::format("{} contains a control character", field()));
@@ -122,6 +123,11 @@ rls::RateLimitResponse::RateLimit ToProtoLimit(const RateLimit& limit) {
 
 absl::Status ValidateRateLimitRequest(const rls::RateLimitRequest& request,
                                       const RequestLimits& limits) {
+  if (const size_t bytes = request.ByteSizeLong(); bytes > limits.max_body_bytes) {
+    return absl::InvalidArgumentError(
+        fmt::format("request is {} bytes; at most {} are allowed (limits.max_body_bytes)", bytes,
+                    limits.max_body_bytes));
+  }
   TIDEGATE_RETURN_IF_ERROR(CheckText(
       request.domain(), [] { return "domain"; }, limits.max_key_length, false));
   const size_t count = static_cast<size_t>(request.descriptors_size());
@@ -130,7 +136,8 @@ absl::Status ValidateRateLimitRequest(const rls::RateLimitRequest& request,
   }
   if (count > limits.max_descriptors) {
     return absl::InvalidArgumentError(fmt::format(
-        "descriptors has {} descriptors; at most {} are allowed", count, limits.max_descriptors));
+        "descriptors has {} descriptors; at most {} are allowed (limits.max_descriptors)", count,
+        limits.max_descriptors));
   }
   if (request.hits_addend() > kMaxHitsAddend) {
     return absl::InvalidArgumentError(
@@ -144,8 +151,9 @@ absl::Status ValidateRateLimitRequest(const rls::RateLimitRequest& request,
     }
     if (entries > limits.max_entries + 1) {  // +1: room for a settle marker.
       return absl::InvalidArgumentError(
-          fmt::format("descriptors[{}].entries has {} entries; at most {} are allowed", i, entries,
-                      limits.max_entries));
+          fmt::format("descriptors[{}].entries has {} entries; at most {} are allowed "
+                      "(limits.max_entries)",
+                      i, entries, limits.max_entries));
     }
     size_t settle_entries = 0;
     for (size_t j = 0; j < entries; ++j) {
@@ -172,8 +180,9 @@ absl::Status ValidateRateLimitRequest(const rls::RateLimitRequest& request,
     }
     if (entries - settle_entries > limits.max_entries) {
       return absl::InvalidArgumentError(
-          fmt::format("descriptors[{}].entries has {} entries; at most {} are allowed", i,
-                      entries - settle_entries, limits.max_entries));
+          fmt::format("descriptors[{}].entries has {} entries; at most {} are allowed "
+                      "(limits.max_entries)",
+                      i, entries - settle_entries, limits.max_entries));
     }
     if (d.has_limit()) {
       // requests_per_unit 0 is valid: it refuses everything (envoyproxy/ratelimit's semantics).
@@ -291,6 +300,15 @@ void FillRateLimitResponse(const CheckResponse& check, const MappedRequest& mapp
   }
 }
 
+absl::Status AuthorizeRlsCall(Service& core, std::optional<std::string_view> authorization,
+                              std::string_view domain) {
+  const std::shared_ptr<const Config> config = core.config();
+  TIDEGATE_ASSIGN_OR_RETURN(
+      const Principal principal,
+      Authenticate(std::shared_ptr<const AuthSpec>(config, &config->auth), authorization));
+  return AuthorizeCheck(principal, domain);
+}
+
 absl::Status HandleRateLimitRequest(Service& core, const rls::RateLimitRequest& request,
                                     std::optional<std::string_view> settle_metadata,
                                     rls::RateLimitResponse* response) {
@@ -330,7 +348,12 @@ grpc::ServerUnaryReactor* RlsService::ShouldRateLimit(grpc::CallbackServerContex
       it != metadata.end()) {
     settle_metadata = std::string_view(it->second.data(), it->second.size());
   }
-  const absl::Status status = HandleRateLimitRequest(core_, *request, settle_metadata, response);
+  std::optional<std::string_view> authorization;
+  if (auto it = metadata.find("authorization"); it != metadata.end()) {
+    authorization = std::string_view(it->second.data(), it->second.size());
+  }
+  absl::Status status = AuthorizeRlsCall(core_, authorization, request->domain());
+  if (status.ok()) status = HandleRateLimitRequest(core_, *request, settle_metadata, response);
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(status.ok() ? grpc::Status::OK : ToGrpcStatus(status));
   return reactor;

@@ -3,6 +3,8 @@
 // core, tidegate::server::Service.
 //
 // Mapping (one ShouldRateLimit call):
+//   0. AuthorizeRlsCall: the `authorization: Bearer <token>` metadata (auth.h); UNAUTHENTICATED
+//      or PERMISSION_DENIED (the check scope, the domain among the token's tenants).
 //   1. ValidateRateLimitRequest: a malformed request is answered INVALID_ARGUMENT with a message
 //      naming the field ("descriptors[2].entries[0].key is empty"); nothing is charged.
 //   2. Descriptors carrying the settle marker (below) are settled; the others are checked:
@@ -58,7 +60,8 @@ inline constexpr std::string_view kSettleMetadataKey = "x-tidegate-settle";
 // Largest hits_addend (request or descriptor) and settle amount accepted; Envoy's own cap.
 inline constexpr uint64_t kMaxHitsAddend = 1'000'000'000;
 
-// OK, or InvalidArgument naming the offending field: empty or over-long domain, no descriptors or
+// OK, or InvalidArgument naming the offending field and the limit: a request above
+// limits.max_body_bytes (serialized size), empty or over-long domain, no descriptors or
 // more than limits.max_descriptors, a descriptor without entries or with more than
 // limits.max_entries, an empty entry key, a key or value over limits.max_key_length bytes or with
 // a control character, a limit override with a unit tidegate has no equivalent for (UNKNOWN,
@@ -106,6 +109,13 @@ absl::Status HandleRateLimitRequest(Service& core,
                                     const envoy::service::ratelimit::v3::RateLimitRequest& request,
                                     std::optional<std::string_view> settle_metadata,
                                     envoy::service::ratelimit::v3::RateLimitResponse* response);
+
+// Authentication and authorization of one call (auth.h): the bearer token from the
+// `authorization` metadata (nullopt when absent), the check scope, and the domain as the tenant.
+// Unauthenticated or PermissionDenied naming what is missing; OK for an anonymous call when
+// auth.required is false.
+absl::Status AuthorizeRlsCall(Service& core, std::optional<std::string_view> authorization,
+                              std::string_view domain);
 
 class RlsService final : public envoy::service::ratelimit::v3::RateLimitService::CallbackService {
  public:

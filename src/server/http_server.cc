@@ -6,9 +6,11 @@
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/version.hpp>
 #include <charconv>
 #include <cmath>
@@ -19,6 +21,7 @@
 #include "tidegate/common/status.h"
 #include "tidegate/history/calendar.h"
 #include "tidegate/history/exposition.h"
+#include "tidegate/server/auth.h"
 
 namespace tidegate::server {
 namespace {
@@ -371,8 +374,29 @@ ApiResponse ScalingResponse(Service& service) {
 
 }  // namespace
 
-ApiResponse HttpApi::Handle(std::string_view method, std::string_view target,
-                            std::string_view body) {
+ApiResponse HttpApi::Handle(std::string_view method, std::string_view target, std::string_view body,
+                            std::optional<std::string_view> authorization) {
+  const std::shared_ptr<const Config> config = service_.config();
+  absl::StatusOr<HttpAuthorization> auth =
+      AuthorizeHttp(std::shared_ptr<const AuthSpec>(config, &config->auth), method,
+                    target.substr(0, target.find('?')), body, authorization);
+  if (!auth.ok()) {
+    ApiResponse r = ErrorResponse(auth.status());
+    if (auth.status().code() == absl::StatusCode::kUnauthenticated) {
+      r.headers.emplace_back("WWW-Authenticate",
+                             authorization
+                                 ? fmt::format("{}, error=\"invalid_token\"", kWwwAuthenticate)
+                                 : std::string(kWwwAuthenticate));
+    }
+    return r;
+  }
+  ApiResponse r = Route(method, target, body);
+  if (absl::Status s = auth->Filter(r.status, r.body); !s.ok()) return ErrorResponse(s);
+  return r;
+}
+
+ApiResponse HttpApi::Route(std::string_view method, std::string_view target,
+                           std::string_view body) {
   std::string_view path = target.substr(0, target.find('?'));
   auto method_not_allowed = [&](std::string_view allowed) {
     ApiResponse r =
@@ -524,8 +548,8 @@ ApiResponse HttpApi::Report(std::string_view body) {
   const json& rs = (*j)["reports"];
   const size_t max_batch = service_.config()->limits.max_report_batch;
   if (rs.size() > max_batch) {
-    return ErrorResponse(absl::InvalidArgumentError(
-        fmt::format("reports: {} given, at most {} per call", rs.size(), max_batch)));
+    return ErrorResponse(absl::InvalidArgumentError(fmt::format(
+        "reports: {} given, at most {} per call (limits.max_report_batch)", rs.size(), max_batch)));
   }
   std::vector<history::UsageReport> reports;
   reports.reserve(rs.size());
@@ -598,6 +622,7 @@ ApiResponse HttpApi::Class(std::string_view raw_key, bool plan) {
   // Without a planner the plan is the bucket in force and where it comes from.
   json p = {
       {"key", c->key},
+      {"tenant", c->tenant},
       {"rate_per_s", c->rate_per_s},
       {"size", c->size},
       {"level", c->available},
@@ -734,30 +759,59 @@ namespace {
 
 constexpr size_t kHeaderLimit = 16 * 1024;
 
-// One HTTP/1.1 connection: read a request, answer it, repeat while keep-alive.
-class Session : public std::enable_shared_from_this<Session> {
+// One HTTP/1.1 connection: (TLS handshake,) read a request, answer it, repeat while keep-alive.
+template <bool kTls>
+class Session : public std::enable_shared_from_this<Session<kTls>> {
+  using Stream = std::conditional_t<kTls, beast::ssl_stream<beast::tcp_stream>, beast::tcp_stream>;
+
  public:
-  Session(tcp::socket socket, HttpApi& api, Service& service, Duration idle)
+  Session(tcp::socket socket, asio::ssl::context& ssl, HttpApi& api, Service& service,
+          Duration idle) requires kTls : stream_(std::move(socket), ssl),
+                                         api_(api),
+                                         service_(service),
+                                         idle_(idle) {}
+  Session(tcp::socket socket, HttpApi& api, Service& service, Duration idle) requires(!kTls)
       : stream_(std::move(socket)), api_(api), service_(service), idle_(idle) {}
 
   void Run() {
     asio::dispatch(stream_.get_executor(),
-                   beast::bind_front_handler(&Session::Read, shared_from_this()));
+                   beast::bind_front_handler(&Session::Start, this->shared_from_this()));
   }
 
  private:
+  void Start() {
+    if constexpr (kTls) {
+      beast::get_lowest_layer(stream_).expires_after(
+          std::chrono::duration_cast<std::chrono::seconds>(idle_));
+      stream_.async_handshake(
+          asio::ssl::stream_base::server,
+          beast::bind_front_handler(&Session::OnHandshake, this->shared_from_this()));
+    } else {
+      Read();
+    }
+  }
+
+  void OnHandshake(beast::error_code ec) {
+    // A client that does not trust the certificate (or presents none under mutual TLS) ends
+    // here: nothing was read, nothing to answer.
+    if (ec) return CloseSocket();
+    Read();
+  }
+
   void Read() {
     parser_.emplace();
     parser_->header_limit(kHeaderLimit);
     parser_->body_limit(service_.config()->limits.max_body_bytes);
-    stream_.expires_after(std::chrono::duration_cast<std::chrono::seconds>(idle_));
+    beast::get_lowest_layer(stream_).expires_after(
+        std::chrono::duration_cast<std::chrono::seconds>(idle_));
     http::async_read(stream_, buffer_, *parser_,
-                     beast::bind_front_handler(&Session::OnRead, shared_from_this()));
+                     beast::bind_front_handler(&Session::OnRead, this->shared_from_this()));
   }
 
   void OnRead(beast::error_code ec, size_t) {
     if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
-        ec == asio::error::operation_aborted || ec == asio::error::connection_reset) {
+        ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
+        ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) {
       return Close();
     }
     ApiResponse r;
@@ -777,8 +831,13 @@ class Session : public std::enable_shared_from_this<Session> {
       const auto& req = parser_->get();
       keep_alive = req.keep_alive();
       version = req.version();
+      std::optional<std::string_view> authorization;
+      if (auto it = req.find(http::field::authorization); it != req.end()) {
+        authorization = std::string_view(it->value().data(), it->value().size());
+      }
       r = api_.Handle(std::string_view(req.method_string().data(), req.method_string().size()),
-                      std::string_view(req.target().data(), req.target().size()), req.body());
+                      std::string_view(req.target().data(), req.target().size()), req.body(),
+                      authorization);
     }
     auto res = std::make_shared<http::response<http::string_body>>(
         static_cast<http::status>(r.status), version);
@@ -789,8 +848,9 @@ class Session : public std::enable_shared_from_this<Session> {
     res->keep_alive(keep_alive);
     res->prepare_payload();
     response_ = res;
-    http::async_write(stream_, *res,
-                      beast::bind_front_handler(&Session::OnWrite, shared_from_this(), keep_alive));
+    http::async_write(
+        stream_, *res,
+        beast::bind_front_handler(&Session::OnWrite, this->shared_from_this(), keep_alive));
   }
 
   void OnWrite(bool keep_alive, beast::error_code ec, size_t) {
@@ -800,12 +860,24 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void Close() {
-    beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.socket().close(ec);
+    if constexpr (kTls) {
+      // close_notify, bounded by a short timeout; then the socket.
+      beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(5));
+      stream_.async_shutdown(
+          [self = this->shared_from_this()](beast::error_code) { self->CloseSocket(); });
+    } else {
+      CloseSocket();
+    }
   }
 
-  beast::tcp_stream stream_;
+  void CloseSocket() {
+    beast::error_code ec;
+    auto& socket = beast::get_lowest_layer(stream_).socket();
+    socket.shutdown(tcp::socket::shutdown_send, ec);
+    socket.close(ec);
+  }
+
+  Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<http::response<http::string_body>> response_;
@@ -813,6 +885,32 @@ class Session : public std::enable_shared_from_this<Session> {
   Service& service_;
   const Duration idle_;
 };
+
+// The server side of TLS from the configured files. InvalidArgument naming the file.
+absl::StatusOr<std::unique_ptr<asio::ssl::context>> MakeSslContext(const TlsFiles& files) {
+  auto ctx = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+  beast::error_code ec;
+  ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                       asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                       asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use,
+                   ec);
+  auto fail = [&](std::string_view field, const std::string& file) {
+    return absl::InvalidArgumentError(
+        fmt::format("tls.http.{}: '{}': {}", field, file, ec.message()));
+  };
+  if (ec) return absl::InternalError(fmt::format("TLS options: {}", ec.message()));
+  ctx->use_certificate_chain_file(files.cert_file, ec);
+  if (ec) return fail("cert_file", files.cert_file);
+  ctx->use_private_key_file(files.key_file, asio::ssl::context::pem, ec);
+  if (ec) return fail("key_file", files.key_file);
+  if (!files.client_ca_file.empty()) {
+    ctx->load_verify_file(files.client_ca_file, ec);
+    if (ec) return fail("client_ca_file", files.client_ca_file);
+    ctx->set_verify_mode(asio::ssl::verify_peer | asio::ssl::verify_fail_if_no_peer_cert, ec);
+    if (ec) return fail("client_ca_file", files.client_ca_file);
+  }
+  return ctx;
+}
 
 }  // namespace
 
@@ -823,8 +921,10 @@ struct HttpServer::Impl {
     acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
       if (ec) {
         if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
+      } else if (ssl) {
+        std::make_shared<Session<true>>(std::move(socket), *ssl, api, service, idle)->Run();
       } else {
-        std::make_shared<Session>(std::move(socket), api, service, idle)->Run();
+        std::make_shared<Session<false>>(std::move(socket), api, service, idle)->Run();
       }
       Accept();
     });
@@ -835,6 +935,7 @@ struct HttpServer::Impl {
   HttpApi& api;
   Service& service;
   Duration idle{};
+  std::unique_ptr<asio::ssl::context> ssl;  // Null: plain HTTP.
 };
 
 HttpServer::HttpServer(HttpServerOptions options) : options_(std::move(options)) {}
@@ -851,6 +952,11 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpApi& api, Serv
   server->impl_ = std::make_unique<Impl>(api, service, options.threads);
   server->impl_->idle = options.idle_timeout;
   Impl& impl = *server->impl_;
+  if (options.tls) {
+    absl::StatusOr<std::unique_ptr<asio::ssl::context>> ssl = MakeSslContext(*options.tls);
+    if (!ssl.ok()) return ssl.status();
+    impl.ssl = *std::move(ssl);
+  }
   beast::error_code ec;
   const asio::ip::address address = asio::ip::make_address(options.host, ec);
   if (ec) {

@@ -83,8 +83,8 @@ absl::Status CheckText(std::string_view field, std::string_view text, size_t max
     return absl::InvalidArgumentError(fmt::format("{}: must not be empty", field));
   }
   if (text.size() > max_len) {
-    return absl::InvalidArgumentError(
-        fmt::format("{}: {} bytes, at most {} allowed", field, text.size(), max_len));
+    return absl::InvalidArgumentError(fmt::format(
+        "{}: {} bytes, at most {} allowed (limits.max_key_length)", field, text.size(), max_len));
   }
   if (HasControl(text)) {
     return absl::InvalidArgumentError(fmt::format("{}: contains a control character", field));
@@ -233,9 +233,9 @@ absl::Status Service::ValidateRequest(const CheckRequest& request, const Config&
     return absl::InvalidArgumentError("descriptors: at least one descriptor is required");
   }
   if (request.descriptors.size() > limits.max_descriptors) {
-    return absl::InvalidArgumentError(fmt::format("descriptors: {} given, at most {} allowed",
-                                                  request.descriptors.size(),
-                                                  limits.max_descriptors));
+    return absl::InvalidArgumentError(
+        fmt::format("descriptors: {} given, at most {} allowed (limits.max_descriptors)",
+                    request.descriptors.size(), limits.max_descriptors));
   }
   if (request.tier && (*request.tier < 0 || *request.tier >= shaping::kMaxTiers)) {
     return absl::InvalidArgumentError(
@@ -252,9 +252,9 @@ absl::Status Service::ValidateRequest(const CheckRequest& request, const Config&
           fmt::format("descriptors[{}].entries: at least one entry is required", i));
     }
     if (d.entries.size() > std::min(limits.max_entries, shaping::kMaxDescriptorEntries)) {
-      return absl::InvalidArgumentError(
-          fmt::format("descriptors[{}].entries: {} given, at most {} allowed", i, d.entries.size(),
-                      std::min(limits.max_entries, shaping::kMaxDescriptorEntries)));
+      return absl::InvalidArgumentError(fmt::format(
+          "descriptors[{}].entries: {} given, at most {} allowed (limits.max_entries)", i,
+          d.entries.size(), std::min(limits.max_entries, shaping::kMaxDescriptorEntries)));
     }
     for (size_t j = 0; j < d.entries.size(); ++j) {
       TIDEGATE_RETURN_IF_ERROR(CheckText(fmt::format("descriptors[{}].entries[{}].key", i, j),
@@ -535,9 +535,26 @@ absl::Status Service::Report(const std::vector<history::UsageReport>& reports) {
   const std::shared_ptr<const Rules> rules = rules_.load();
   if (reports.size() > rules->config->limits.max_report_batch) {
     reports_rejected_.fetch_add(reports.size(), std::memory_order_relaxed);
-    return absl::InvalidArgumentError(fmt::format("reports: {} given, at most {} per call",
-                                                  reports.size(),
-                                                  rules->config->limits.max_report_batch));
+    return absl::InvalidArgumentError(
+        fmt::format("reports: {} given, at most {} per call (limits.max_report_batch)",
+                    reports.size(), rules->config->limits.max_report_batch));
+  }
+  const size_t max_key = rules->config->limits.max_key_length;
+  for (size_t i = 0; i < reports.size(); ++i) {
+    absl::Status s =
+        CheckText(fmt::format("reports[{}].tenant", i), reports[i].tenant, max_key, true);
+    for (size_t j = 0; s.ok() && j < reports[i].descriptors.size(); ++j) {
+      s = CheckText(fmt::format("reports[{}].descriptors[{}].key", i, j),
+                    reports[i].descriptors[j].key, max_key, true);
+      if (s.ok()) {
+        s = CheckText(fmt::format("reports[{}].descriptors[{}].value", i, j),
+                      reports[i].descriptors[j].value, max_key, true);
+      }
+    }
+    if (!s.ok()) {
+      reports_rejected_.fetch_add(reports.size(), std::memory_order_relaxed);
+      return s;
+    }
   }
   for (size_t i = 0; i < reports.size(); ++i) {
     if (absl::Status s = history::ValidateUsageReport(reports[i]); !s.ok()) {

@@ -20,9 +20,9 @@
 // `weight` (> 0), `floor` and `ceiling` (requests per second, >= 0), `cost` (resource -> amount per
 // request), `predict: {model, horizons, margin, lead_time, base_burst}`; and at top level
 // (each at most once over all files): `capacity` (resource -> amount per second), `store`,
-// `tenants`, `unknown_descriptors`, `limits`, `alerts` (alert rules on predicted consumption and
-// anomalies, Alertmanager and webhook receivers) and `scaling` (replica recommendations).
-// docs/user/configuration.md lists every field.
+// `tenants`, `unknown_descriptors`, `limits`, `auth`, `tls`, `alerts` (alert rules on predicted
+// consumption and anomalies, Alertmanager and webhook receivers) and `scaling` (replica
+// recommendations). docs/user/configuration.md lists every field.
 //
 // Validation: every field is type- and range-checked, unknown fields are rejected, and every error
 // is InvalidArgument naming the file, the line (1-based) and the field path, e.g.
@@ -44,6 +44,7 @@
 #include "absl/status/statusor.h"
 #include "tidegate/alert/engine.h"
 #include "tidegate/common/clock.h"
+#include "tidegate/server/auth.h"
 
 namespace tidegate::server {
 
@@ -149,6 +150,21 @@ struct RequestLimits {
   size_t max_report_batch = 10'000;  // Usage reports per /v1/report call.
 };
 
+// `tls:` of one listener. Paths are absolute or relative to the directory of the config file
+// that names them (resolved at load). The files are read and checked at load (PEM, the key
+// matches the certificate); the daemon reads them again only when it starts.
+struct TlsFiles {
+  std::string cert_file;       // PEM certificate chain, the server's first.
+  std::string key_file;        // PEM private key of the first certificate.
+  std::string client_ca_file;  // PEM CA bundle; non-empty = mutual TLS (client certs required).
+  SourceLocation location;
+};
+
+struct TlsSpec {
+  std::optional<TlsFiles> http;
+  std::optional<TlsFiles> grpc;
+};
+
 struct Config {
   std::vector<DomainConfig> domains;       // Unique names.
   std::map<std::string, double> capacity;  // Resource -> amount per second, > 0.
@@ -158,6 +174,8 @@ struct Config {
   RequestLimits limits;
   alert::AlertsConfig alerts;    // `alerts:` (rules, receivers, intervals).
   alert::ScalingConfig scaling;  // `scaling:` (services to recommend replicas for).
+  AuthSpec auth;  // auth.h: bearer tokens, scopes, tenants.
+  TlsSpec tls;
 
   std::vector<std::string> sources;  // Files read, in order.
   std::string version;               // 16 hex digits: FNV-1a 64 of the files' names and contents.

@@ -6,7 +6,7 @@
 //   * HttpServer serves HttpApi over HTTP/1.1 with Boost.Beast (Asio): keep-alive, a body-size
 //   limit
 //     from the active config (limits.max_body_bytes; a larger body gets 413 before it is read), a
-//     16 KiB header limit and an idle timeout.
+//     16 KiB header limit, an idle timeout, and optional TLS (Boost.Asio SSL over OpenSSL).
 //
 // Routes: POST /v1/check, POST /v1/settle, POST /v1/report, GET /v1/classes,
 // GET /v1/classes/{key}, GET /v1/classes/{key}/plan, POST /v1/overrides, DELETE
@@ -30,6 +30,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -64,13 +65,18 @@ class HttpApi {
  public:
   HttpApi(Service& service, HttpApiOptions options);
 
-  // Handles one request. `target` is the request target (path and optional query).
-  ApiResponse Handle(std::string_view method, std::string_view target, std::string_view body);
+  // Handles one request. `target` is the request target (path and optional query);
+  // `authorization` the Authorization header's value, nullopt when the request has none. The
+  // request is first authorized (auth.h: 401 with WWW-Authenticate, 403, or 404 for another
+  // tenant's class), then routed; list responses are filtered to the caller's tenants.
+  ApiResponse Handle(std::string_view method, std::string_view target, std::string_view body,
+                     std::optional<std::string_view> authorization = std::nullopt);
 
   // /readyz answers 200 only while ready (the daemon sets it once serving, clears it on shutdown).
   void set_ready(bool ready) { ready_.store(ready, std::memory_order_release); }
 
  private:
+  ApiResponse Route(std::string_view method, std::string_view target, std::string_view body);
   ApiResponse Check(std::string_view body);
   ApiResponse Settle(std::string_view body);
   ApiResponse Report(std::string_view body);
@@ -92,12 +98,16 @@ struct HttpServerOptions {
   uint16_t port = 0;  // 0: any free port (see HttpServer::port()).
   int threads = 2;    // >= 1.
   Duration idle_timeout = std::chrono::seconds(60);
+  // HTTPS (TLS 1.2 or later) with these files; with client_ca_file, clients must present a
+  // certificate that CA signed. nullopt: plain HTTP.
+  std::optional<TlsFiles> tls;
 };
 
 class HttpServer {
  public:
-  // Binds and starts serving. InvalidArgument for a bad host or thread count; Unavailable when the
-  // address cannot be bound (in use, not local), naming host:port.
+  // Binds and starts serving. InvalidArgument for a bad host or thread count, or TLS files OpenSSL
+  // rejects (naming the file); Unavailable when the address cannot be bound (in use, not local),
+  // naming host:port.
   static absl::StatusOr<std::unique_ptr<HttpServer>> Start(HttpApi& api, Service& service,
                                                            HttpServerOptions options);
   ~HttpServer();
@@ -108,6 +118,7 @@ class HttpServer {
   void Stop();
   uint16_t port() const { return port_; }
   const std::string& host() const { return options_.host; }
+  bool tls() const { return options_.tls.has_value(); }
 
  private:
   struct Impl;
