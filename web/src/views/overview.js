@@ -42,7 +42,7 @@ export function overview(root) {
     <h1>Overview</h1>
     <section aria-labelledby="classes-h">
       <h2 id="classes-h">Classes <span class="muted" id="class-count"></span></h2>
-      <form class="filters" role="search" onsubmit="return false">
+      <form class="filters" role="search">
         <label>Search <input type="search" id="q" placeholder="tenant, class or value" autocomplete="off"></label>
         <label>State <select id="state-filter"><option value="">any</option>
           ${STATES.map((s) => `<option value="${s}">${s}</option>`).join('')}</select></label>
@@ -99,6 +99,7 @@ export function overview(root) {
     sort = th.dataset.col === sort.col ? { col: sort.col, dir: -sort.dir } : { col: th.dataset.col, dir: 1 };
     render();
   });
+  root.querySelector('form.filters').addEventListener('submit', (e) => e.preventDefault());
   q.addEventListener('input', render);
   stateFilter.addEventListener('change', render);
   tenantFilter.addEventListener('change', render);
