@@ -16,33 +16,63 @@ function keepSized(u, container) {
 
 const seconds = (t) => Date.parse(t) / 1000;
 
+// Seconds since the epoch of each point's `t` (NaN when unparseable), parsed once.
+function times(points) {
+  const out = new Float64Array(points.length);
+  for (let i = 0; i < points.length; ++i) out[i] = seconds(points[i].t);
+  return out;
+}
+
+// Index of v in the sorted array xs, or -1.
+function indexOf(xs, v) {
+  let lo = 0;
+  let hi = xs.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (xs[mid] < v) lo = mid + 1;
+    else if (xs[mid] > v) hi = mid - 1;
+    else return mid;
+  }
+  return -1;
+}
+
 // Aligns actual, forecast and anomaly points (each at its own timestamps) on one sorted x axis.
+// Linear in the points apart from one typed-array sort: 30 days at a 1-minute step is ~45,000.
 export function forecastSeries(resp) {
   const actual = Array.isArray(resp.actual) ? resp.actual : [];
   const forecast = Array.isArray(resp.forecast) ? resp.forecast : [];
   const anomalies = Array.isArray(resp.anomalies) ? resp.anomalies : [];
-  const xs = new Set();
-  for (const p of actual) xs.add(seconds(p.t));
-  for (const p of forecast) xs.add(seconds(p.t));
-  for (const p of anomalies) xs.add(seconds(p.t));
-  xs.delete(NaN);
-  const x = Float64Array.from(xs).sort();
-  const at = new Map();
-  x.forEach((v, i) => at.set(v, i));
+  const ta = times(actual);
+  const tf = times(forecast);
+  const tn = times(anomalies);
+  const all = new Float64Array(ta.length + tf.length + tn.length);
+  all.set(ta, 0);
+  all.set(tf, ta.length);
+  all.set(tn, ta.length + tf.length);
+  all.sort();
+  const x = [];
+  for (const v of all) {
+    if (!Number.isNaN(v) && (x.length === 0 || x[x.length - 1] !== v)) x.push(v);
+  }
   const blank = () => new Array(x.length).fill(null);
   const s = { actual: blank(), mean: blank(), lower: blank(), upper: blank(), anomaly: blank() };
-  const put = (arr, t, v) => {
-    const i = at.get(seconds(t));
-    if (i !== undefined && typeof v === 'number') arr[i] = v;
-  };
-  for (const p of actual) put(s.actual, p.t, p.value);
-  for (const p of forecast) {
-    put(s.mean, p.t, p.mean);
-    put(s.lower, p.t, p.lower);
-    put(s.upper, p.t, p.upper);
-  }
-  for (const p of anomalies) put(s.anomaly, p.t, p.value);
-  return { x: Array.from(x), ...s };
+  const num = (v) => (typeof v === 'number' ? v : null);
+  actual.forEach((p, i) => {
+    const j = indexOf(x, ta[i]);
+    if (j >= 0) s.actual[j] = num(p.value);
+  });
+  forecast.forEach((p, i) => {
+    const j = indexOf(x, tf[i]);
+    if (j < 0) return;
+    s.mean[j] = num(p.mean);
+    s.lower[j] = num(p.lower);
+    s.upper[j] = num(p.upper);
+  });
+  anomalies.forEach((p, i) => {
+    const j = indexOf(x, tn[i]);
+    if (j >= 0) s.anomaly[j] = num(p.value);
+  });
+  return { x, ...s };
 }
 
 export function forecastChart(container, resp, unit) {
@@ -74,10 +104,12 @@ export function forecastChart(container, resp, unit) {
 }
 
 export function planChart(container, points, onHover) {
-  const pts = points.filter((p) => !Number.isNaN(seconds(p.t)))
-    .sort((a, b) => seconds(a.t) - seconds(b.t));
+  const tp = times(points);
+  let order = points.map((_, i) => i).filter((i) => !Number.isNaN(tp[i]));
+  if (order.some((i, k) => k > 0 && tp[order[k - 1]] > tp[i])) order = order.sort((a, b) => tp[a] - tp[b]);
+  const pts = order.map((i) => points[i]);
   const d = {
-    x: pts.map((p) => seconds(p.t)),
+    x: order.map((i) => tp[i]),
     rate_per_s: pts.map((p) => (typeof p.rate_per_s === 'number' ? p.rate_per_s : null)),
     size: pts.map((p) => (typeof p.size === 'number' ? p.size : null)),
   };

@@ -80,7 +80,7 @@ function show() {
   current = r.view(main, r.arg);
   document.title = `${current.title} · tidegate`;
   refresh().then(() => {
-    if (window.tidegate.pendingFocus) main.focus();
+    if (window.tidegate.pendingFocus) main.focus({ preventScroll: true });
     window.tidegate.pendingFocus = false;
   });
 }

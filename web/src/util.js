@@ -3,11 +3,21 @@
 const ESC = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 export const esc = (v) => String(v ?? '').replace(/[&<>"']/g, (c) => ESC[c]);
 
+// Number formats are costly to create; tables print thousands of numbers, so keep one per precision.
+const FORMATS = new Map();
+function format(digits) {
+  let f = FORMATS.get(digits);
+  if (!f) {
+    f = new Intl.NumberFormat('en-US', { maximumFractionDigits: digits });
+    FORMATS.set(digits, f);
+  }
+  return f;
+}
+
 export function num(v, digits = 2) {
   if (v === null || v === undefined || v === '') return '—';
   if (typeof v !== 'number' || !Number.isFinite(v)) return esc(v);
-  if (Number.isInteger(v)) return v.toLocaleString('en-US');
-  return v.toLocaleString('en-US', { maximumFractionDigits: digits });
+  return format(Number.isInteger(v) ? 0 : digits).format(v);
 }
 
 export function time(t) {

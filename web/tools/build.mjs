@@ -1,7 +1,7 @@
 // Bundles the dashboard (src/) into static assets: index.html plus content-hashed JS and CSS under
 // assets/. Run by the CMake build; `npm run build` does the same into web/dist.
 //
-//   node tools/build.mjs --out DIR [--node-modules DIR]
+//   node tools/build.mjs --out DIR [--node-modules DIR] [--no-minify]
 //
 // --node-modules names where `npm ci` installed the dependencies (the build tree keeps the source
 // tree clean); by default web/node_modules.
@@ -43,7 +43,7 @@ fs.mkdirSync(path.join(outDir, 'assets'), { recursive: true });
 const result = await esbuild.build({
   entryPoints: { app: path.join(webDir, 'src', 'main.js') },
   bundle: true,
-  minify: true,
+  minify: !process.argv.includes('--no-minify'),
   format: 'esm',
   target: ['chrome100', 'firefox100', 'safari15'],
   outdir: path.join(outDir, 'assets'),

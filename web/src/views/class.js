@@ -7,7 +7,7 @@ import { badge, errorBox, esc, num, tierName, time } from '../util.js';
 
 const HORIZONS = ['1m', '1h', '1d'];
 // How far back the plan history goes for each horizon.
-const PLAN_WINDOW_S = { '1m': 3600, '1h': 2 * 86400, '1d': 30 * 86400 };
+const PLAN_WINDOW_S = { '1m': 3600, '1h': 86400, '1d': 7 * 86400 };
 
 const EXPLANATION = [
   ['demand_per_s', 'demand /s'], ['forecast_per_s', 'forecast /s'],

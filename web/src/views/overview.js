@@ -29,7 +29,7 @@ function classRow(c) {
   const href = `#/class/${encodeURIComponent(c.key)}`;
   const o = c.override;
   const over = o ? ` <span class="tag" title="override until ${esc(time(o.expires_at))}">override</span>` : '';
-  return `<tr data-key="${esc(c.key)}"><th scope="row"><a href="${href}">${esc(c.key)}</a>${over}</th>` +
+  return `<tr data-key="${esc(c.key)}"><th scope="row" title="${esc(c.key)}"><a href="${href}">${esc(c.key)}</a>${over}</th>` +
     `<td>${esc(c.tenant)}</td><td>${badge(c.state)}</td><td>${esc(tierName(c.priority))}</td>` +
     `<td class="n">${num(c.rate_per_s)}</td><td class="n">${num(c.planned_rate_per_s)}</td>` +
     `<td class="n">${num(c.size)}</td><td class="n">${num(c.planned_size)}</td>` +
