@@ -103,16 +103,38 @@ export function forecastChart(container, resp, unit) {
   return { u, series: d, stop: keepSized(u, container) };
 }
 
-export function planChart(container, points, onHover) {
+// New data for a live chart (same horizon, unit and level): keeps the canvas, legend and hover.
+export function updateForecastChart(chart, resp) {
+  const d = forecastSeries(resp);
+  chart.u.setData([d.x, d.actual, d.mean, d.lower, d.upper, d.anomaly]);
+  chart.series = d;
+}
+
+function planSeries(points) {
   const tp = times(points);
   let order = points.map((_, i) => i).filter((i) => !Number.isNaN(tp[i]));
   if (order.some((i, k) => k > 0 && tp[order[k - 1]] > tp[i])) order = order.sort((a, b) => tp[a] - tp[b]);
-  const pts = order.map((i) => points[i]);
-  const d = {
-    x: order.map((i) => tp[i]),
-    rate_per_s: pts.map((p) => (typeof p.rate_per_s === 'number' ? p.rate_per_s : null)),
-    size: pts.map((p) => (typeof p.size === 'number' ? p.size : null)),
+  const num = (v) => (typeof v === 'number' ? v : null);
+  return {
+    points: order.map((i) => points[i]),
+    series: {
+      x: order.map((i) => tp[i]),
+      rate_per_s: order.map((i) => num(points[i].rate_per_s)),
+      size: order.map((i) => num(points[i].size)),
+    },
   };
+}
+
+export function updatePlanChart(chart, points) {
+  const { points: pts, series: d } = planSeries(points);
+  chart.points = pts;
+  chart.series = d;
+  chart.u.setData([d.x, d.rate_per_s, d.size]);
+}
+
+export function planChart(container, points, onHover) {
+  const { points: pts, series: d } = planSeries(points);
+  const chart = { points: pts, series: d };
   const stepped = uPlot.paths.stepped({ align: 1 });
   const opts = {
     ...sizeOf(container),
@@ -126,10 +148,11 @@ export function planChart(container, points, onHover) {
     hooks: {
       setCursor: [(u) => {
         const i = u.cursor.idx;
-        if (i !== null && i !== undefined && pts[i]) onHover(pts[i]);
+        if (i !== null && i !== undefined && chart.points[i]) onHover(chart.points[i]);
       }],
     },
   };
-  const u = new uPlot(opts, [d.x, d.rate_per_s, d.size], container);
-  return { u, series: d, points: pts, stop: keepSized(u, container) };
+  chart.u = new uPlot(opts, [d.x, d.rate_per_s, d.size], container);
+  chart.stop = keepSized(chart.u, container);
+  return chart;
 }

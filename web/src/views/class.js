@@ -2,7 +2,7 @@
 // at a chosen horizon, the planned refill rate and size over time with each plan's explanation,
 // and an override form.
 import { api, classPath } from '../api.js';
-import { forecastChart, planChart } from '../charts.js';
+import { forecastChart, planChart, updateForecastChart, updatePlanChart } from '../charts.js';
 import { badge, errorBox, esc, num, tierName, time } from '../util.js';
 
 const HORIZONS = ['1m', '1h', '1d'];
@@ -110,10 +110,16 @@ export function classView(root, key) {
     try {
       const resp = await api(`${classPath(key)}/forecast?horizon=${horizon}`);
       const unit = resp.resource === 'requests' || !resp.resource ? 'requests /s' : resp.resource;
-      if (fc) { fc.stop(); fc.u.destroy(); fc = null; }
-      chartBox.innerHTML = '';
+      const kind = `${horizon}|${unit}|${resp.level}`;
       errBox.innerHTML = '';
-      fc = forecastChart(chartBox, resp, unit);
+      if (fc && fc.kind === kind) {
+        updateForecastChart(fc, resp);
+      } else {
+        if (fc) { fc.stop(); fc.u.destroy(); fc = null; }
+        chartBox.innerHTML = '';
+        fc = forecastChart(chartBox, resp, unit);
+        fc.kind = kind;
+      }
       const s = fc.series;
       const nA = s.actual.filter((v) => v !== null).length;
       const nF = s.mean.filter((v) => v !== null).length;
@@ -147,14 +153,22 @@ export function classView(root, key) {
     try {
       const resp = await api(`${classPath(key)}/plans?since=${encodeURIComponent(since)}`);
       const points = Array.isArray(resp.points) ? resp.points : [];
-      if (pc) { pc.stop(); pc.u.destroy(); pc = null; }
-      chartBox.innerHTML = '';
       errBox.innerHTML = '';
       const explain = $('#plan-explanation');
-      pc = planChart(chartBox, points, (p) => { explain.innerHTML = explanationHtml(p); });
+      if (pc && pc.horizon === horizon) {
+        updatePlanChart(pc, points);
+      } else {
+        if (pc) { pc.stop(); pc.u.destroy(); pc = null; }
+        chartBox.innerHTML = '';
+        pc = planChart(chartBox, points, (p) => { explain.innerHTML = explanationHtml(p); });
+        pc.horizon = horizon;
+      }
       chartBox.dataset.points = String(pc.points.length);
       chartBox.setAttribute('aria-label', `Planned refill rate and bucket size since ${time(since)}: ${pc.points.length} plans`);
-      explain.innerHTML = explanationHtml(pc.points[pc.points.length - 1]);
+      // The latest plan, unless the pointer is on the chart showing another.
+      if (pc.u.cursor.idx === null || pc.u.cursor.idx === undefined) {
+        explain.innerHTML = explanationHtml(pc.points[pc.points.length - 1]);
+      }
       charts.plans = { since, ...pc.series };
       $('#plan-table > div').innerHTML = pc.points.length ? `<table class="data"><thead><tr><th scope="col">Time</th>
         <th scope="col" class="n">Refill /s</th><th scope="col" class="n">Size</th><th scope="col">Reason</th><th scope="col">Limited by</th></tr></thead>
