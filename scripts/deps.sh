@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages tidegate needs, by group, and does nothing when they are present.
-#   scripts/deps.sh build        compilers, CMake, libraries the build links
-#   scripts/deps.sh test         build + the servers and tools integration tests start
+#   scripts/deps.sh build        compilers, CMake, libraries the build links, Node.js and npm
+#   scripts/deps.sh test         build + the servers, tools and browser (chromium) tests start
 #   scripts/deps.sh bench        build + peers measured side by side (Guava, R, nginx, wrk)
 # Several groups may be given. Needs root (or sudo) only when something is missing.
 set -euo pipefail
@@ -12,7 +12,8 @@ build_pkgs=(build-essential cmake ninja-build clang libclang-rt-14-dev pkg-confi
   libnlopt-cxx-dev libcli11-dev libfmt-dev
   libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev
   libboost-dev libboost-system-dev libssl-dev)
-test_pkgs=(curl prometheus influxdb prometheus-alertmanager openssl)
+# chromium: the dashboard's browser tests
+test_pkgs=(curl prometheus influxdb prometheus-alertmanager openssl chromium)
 bench_pkgs=(default-jdk-headless libguava-java r-cran-forecast wrk)
 
 want=()
@@ -24,6 +25,12 @@ for group in "${@:-build}"; do
     *) echo "deps.sh: unknown group '$group' (build, test, bench)" >&2; exit 2 ;;
   esac
 done
+
+# The dashboard (web/) is built with Node.js and npm. A Node.js that ships its own npm (e.g.
+# NodeSource's nodejs package) is as good as Debian's nodejs + npm, so look for the commands.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  want+=(nodejs npm)
+fi
 
 missing=()
 for p in "${want[@]}"; do

@@ -18,6 +18,7 @@
 
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
+#include "server/web_assets.h"
 #include "tidegate/common/status.h"
 #include "tidegate/history/calendar.h"
 #include "tidegate/history/exposition.h"
@@ -831,13 +832,22 @@ class Session : public std::enable_shared_from_this<Session<kTls>> {
       const auto& req = parser_->get();
       keep_alive = req.keep_alive();
       version = req.version();
-      std::optional<std::string_view> authorization;
-      if (auto it = req.find(http::field::authorization); it != req.end()) {
-        authorization = std::string_view(it->value().data(), it->value().size());
+      const std::string_view method(req.method_string().data(), req.method_string().size());
+      const std::string_view target(req.target().data(), req.target().size());
+      if (web::IsWebAssetPath(target)) {
+        const auto header = [&req](http::field f) {
+          const auto v = req[f];
+          return std::string_view(v.data(), v.size());
+        };
+        r = web::ServeWebAsset(method, target, header(http::field::if_none_match),
+                               header(http::field::accept_encoding));
+      } else {
+        std::optional<std::string_view> authorization;
+        if (auto it = req.find(http::field::authorization); it != req.end()) {
+          authorization = std::string_view(it->value().data(), it->value().size());
+        }
+        r = api_.Handle(method, target, req.body(), authorization);
       }
-      r = api_.Handle(std::string_view(req.method_string().data(), req.method_string().size()),
-                      std::string_view(req.target().data(), req.target().size()), req.body(),
-                      authorization);
     }
     auto res = std::make_shared<http::response<http::string_body>>(
         static_cast<http::status>(r.status), version);

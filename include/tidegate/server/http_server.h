@@ -6,7 +6,9 @@
 //   * HttpServer serves HttpApi over HTTP/1.1 with Boost.Beast (Asio): keep-alive, a body-size
 //   limit
 //     from the active config (limits.max_body_bytes; a larger body gets 413 before it is read), a
-//     16 KiB header limit, an idle timeout, and optional TLS (Boost.Asio SSL over OpenSSL).
+//     16 KiB header limit, an idle timeout, and optional TLS (Boost.Asio SSL over OpenSSL). It also
+//     answers GET / and /assets/... with the web dashboard compiled into the binary
+//     (src/server/web_assets.h), before HttpApi sees them.
 //
 // Routes: POST /v1/check, POST /v1/settle, POST /v1/report, GET /v1/classes,
 // GET /v1/classes/{key}, GET /v1/classes/{key}/plan, POST /v1/overrides, DELETE

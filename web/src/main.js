@@ -1,0 +1,95 @@
+// tidegate dashboard: a hash-routed single page over tidegated's API. Each view fetches what it
+// shows, renders, and refreshes while "Live" is on (every POLL_MS, paused while the tab is hidden).
+import 'uplot/dist/uPlot.min.css';
+import './style.css';
+import { overview } from './views/overview.js';
+import { classView } from './views/class.js';
+import { capacity } from './views/capacity.js';
+import { alerts } from './views/alerts.js';
+import { scaling } from './views/scaling.js';
+import { errorBox, esc } from './util.js';
+
+const POLL_MS = 5000;
+
+// Read by the browser tests and by anyone debugging: the series each chart plots, the view shown.
+window.tidegate = { charts: {}, view: null, refreshes: 0 };
+
+function route() {
+  const hash = location.hash.replace(/^#/, '') || '/';
+  const [, name = '', ...rest] = hash.split('/');
+  const arg = rest.join('/');
+  switch (name) {
+    case '': return { view: overview, name: 'overview' };
+    case 'class': return { view: classView, name: 'class', arg: decodeURIComponent(arg) };
+    case 'capacity': return { view: capacity, name: 'capacity' };
+    case 'alerts': return { view: alerts, name: 'alerts' };
+    case 'scaling': return { view: scaling, name: 'scaling' };
+    default: return { view: null, name: 'unknown', arg: hash };
+  }
+}
+
+let current = null;
+let timer = null;
+let generation = 0;
+
+async function refresh() {
+  clearTimeout(timer);
+  const gen = generation;
+  if (current && current.refresh) {
+    try {
+      await current.refresh();
+      window.tidegate.refreshes += 1;
+      document.getElementById('updated').textContent =
+        `updated ${new Date().toLocaleTimeString('en-GB')}`;
+    } catch (e) {
+      // Views show their own errors; this is a bug in a view, shown rather than swallowed.
+      console.error(e);
+    }
+  }
+  if (gen === generation) schedule();
+}
+
+function schedule() {
+  clearTimeout(timer);
+  if (document.getElementById('live').checked && !document.hidden) {
+    timer = setTimeout(refresh, POLL_MS);
+  }
+}
+
+function show() {
+  generation += 1;
+  clearTimeout(timer);
+  if (current && current.destroy) current.destroy();
+  window.tidegate.charts = {};
+  const r = route();
+  window.tidegate.view = r.name;
+  for (const a of document.querySelectorAll('[data-nav]')) {
+    const on = a.dataset.nav === r.name || (r.name === 'class' && a.dataset.nav === 'overview');
+    if (on) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+  const main = document.getElementById('main');
+  main.innerHTML = '';
+  if (!r.view) {
+    document.title = 'Not found · tidegate';
+    main.innerHTML = `<h1>Not found</h1>${errorBox(`no view '${esc(r.arg)}'`, 'This page')}
+      <p><a href="#/">Back to the overview</a></p>`;
+    current = null;
+    return;
+  }
+  current = r.view(main, r.arg);
+  document.title = `${current.title} · tidegate`;
+  refresh().then(() => {
+    if (window.tidegate.pendingFocus) main.focus({ preventScroll: true });
+    window.tidegate.pendingFocus = false;
+  });
+}
+
+window.addEventListener('hashchange', () => {
+  window.tidegate.pendingFocus = true;
+  show();
+});
+document.addEventListener('visibilitychange', () => (document.hidden ? clearTimeout(timer) : refresh()));
+document.getElementById('live').addEventListener('change', (e) => (e.target.checked ? refresh() : clearTimeout(timer)));
+document.getElementById('live-interval').textContent = String(POLL_MS / 1000);
+show();
