@@ -13,7 +13,7 @@ build_pkgs=(build-essential cmake ninja-build clang libclang-rt-14-dev pkg-confi
   libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev
   libboost-dev libboost-system-dev)
 test_pkgs=(curl prometheus influxdb)
-bench_pkgs=(default-jdk-headless libguava-java r-cran-forecast wrk)
+bench_pkgs=(default-jdk-headless libguava-java r-cran-forecast r-cran-prophet wrk)
 
 want=()
 for group in "${@:-build}"; do
