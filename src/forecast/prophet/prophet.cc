@@ -127,6 +127,28 @@ struct Objective {
   }
 };
 
+// Runs bound-constrained L-BFGS on `obj` from `x`; the best point seen is in obj->best_x. Returns
+// a note when the optimiser did not converge normally (empty otherwise).
+std::string Optimise(Objective* obj, const std::vector<double>& lb, int max_evaluations,
+                     std::vector<double>* x) {
+  try {
+    nlopt::opt opt(nlopt::LD_LBFGS, static_cast<unsigned>(x->size()));
+    opt.set_lower_bounds(lb);
+    opt.set_min_objective(&Objective::Call, obj);
+    opt.set_maxeval(max_evaluations);
+    opt.set_ftol_rel(1e-12);
+    opt.set_xtol_rel(1e-10);
+    double f = 0;
+    if (opt.optimize(*x, f) == nlopt::MAXEVAL_REACHED) {
+      return fmt::format("L-BFGS stopped at {} evaluations", max_evaluations);
+    }
+  } catch (const std::exception& ex) {
+    // Round-off limits end L-BFGS near the optimum; the best point seen is kept.
+    if (obj->best_x.empty()) return fmt::format("L-BFGS failed ({})", ex.what());
+  }
+  return "";
+}
+
 class Prophet final : public Forecaster {
  public:
   explicit Prophet(ProphetOptions options) : options_(std::move(options)) {}
@@ -343,22 +365,19 @@ absl::Status Prophet::Fit(const Series& series) {
   for (double& v : x) {
     if (!std::isfinite(v)) v = 0;
   }
+  // A constant series is fitted exactly by the level alone; the optimiser would only chase the
+  // σ floor.
+  const double first_value = series.values[static_cast<size_t>(observed.front())];
+  const bool constant = std::all_of(observed.begin(), observed.end(), [&](int64_t i) {
+    return series.values[static_cast<size_t>(i)] == first_value;
+  });
   std::string optimiser_note;
-  try {
-    nlopt::opt opt(nlopt::LD_LBFGS, static_cast<unsigned>(x.size()));
-    opt.set_lower_bounds(lb);
-    opt.set_min_objective(&Objective::Call, &obj);
-    opt.set_maxeval(options_.max_iterations);
-    opt.set_ftol_rel(1e-12);
-    opt.set_xtol_rel(1e-10);
-    double f = 0;
-    const nlopt::result r = opt.optimize(x, f);
-    if (r == nlopt::MAXEVAL_REACHED) {
-      optimiser_note = fmt::format("L-BFGS stopped at {} evaluations", options_.max_iterations);
-    }
-  } catch (const std::exception& ex) {
-    // Round-off limits end L-BFGS near the optimum; the best point seen is kept.
-    if (obj.best_x.empty()) optimiser_note = fmt::format("L-BFGS failed ({})", ex.what());
+  if (constant) {
+    obj.best_x.assign(x.size(), 0.0);
+    obj.best_x[1] = first_value / y_scale_;
+    notes.push_back("constant series: fitted its level");
+  } else {
+    optimiser_note = Optimise(&obj, lb, options_.max_iterations, &x);
   }
   if (obj.best_x.empty()) {
     obj.Evaluate(x, nullptr);
