@@ -27,7 +27,7 @@ const std::vector<ModelEntry>& RegisteredModels() {
       {"ets", "exponential smoothing state space (ETS), chosen by AICc", &NewEts},
       {"prophet", "additive trend with changepoints, Fourier seasonalities, events (MAP)",
        &NewProphet},
-      {"combo", "median of arima, sar and prophet forecasts and interval bounds", &NewCombo},
+      {"combo", "median of arima, sar, prophet and snaive forecasts and bounds", &NewCombo},
   };
   return kModels;
 }

@@ -311,8 +311,7 @@ TEST(ProphetTest, BadInputIsRejectedWithTheReason) {
 // prophet_reference.json, made by golden/make_prophet_reference.R. Both compute the MAP of the
 // same posterior with L-BFGS, so the forecasts agree to the optimisers' tolerances.
 TEST(ProphetTest, AgreesWithRProphet) {
-  const auto path =
-      std::filesystem::path(__FILE__).parent_path() / "golden" / "prophet_reference.json";
+  const auto path = std::filesystem::path(TIDEGATE_FORECAST_GOLDEN_DIR) / "prophet_reference.json";
   std::ifstream in(path);
   ASSERT_TRUE(in) << path;
   const nlohmann::json cases = nlohmann::json::parse(in);

@@ -27,9 +27,10 @@
 namespace tidegate::forecast {
 
 struct ComboOptions {
-  // Registry names; none may be "combo" or "auto". Default: SARIMA, the seasonal autoregression
-  // and the Prophet-style model.
-  std::vector<std::string> members = {"arima", "sar", "prophet"};
+  // Registry names; none may be "combo" or "auto". Default: SARIMA, the seasonal autoregression,
+  // the Prophet-style model and seasonal naive (median of four = mean of the middle two), the
+  // best of the sets measured on M4 hourly (docs/BENCHMARKS.md).
+  std::vector<std::string> members = {"arima", "sar", "prophet", "snaive"};
   enum class Aggregate { kMedian, kMean };
   Aggregate aggregate = Aggregate::kMedian;
 
