@@ -7,7 +7,9 @@
 // Model headers (one line each).
 #include "tidegate/forecast/arima.h"
 #include "tidegate/forecast/baseline.h"
+#include "tidegate/forecast/combo.h"
 #include "tidegate/forecast/ets.h"
+#include "tidegate/forecast/prophet.h"
 #include "tidegate/forecast/sar.h"
 #include "tidegate/forecast/select.h"
 
@@ -23,6 +25,9 @@ const std::vector<ModelEntry>& RegisteredModels() {
       {"auto", "per-series selection/combination by rolling-origin cross-validation", &NewAuto},
       {"arima", "seasonal ARIMA, orders by KPSS/seasonal strength and stepwise AICc", &NewArima},
       {"ets", "exponential smoothing state space (ETS), chosen by AICc", &NewEts},
+      {"prophet", "additive trend with changepoints, Fourier seasonalities, events (MAP)",
+       &NewProphet},
+      {"combo", "median of arima, sar, prophet and snaive forecasts and bounds", &NewCombo},
   };
   return kModels;
 }

@@ -20,7 +20,11 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 std::vector<std::string> DefaultCandidates() {
   std::vector<std::string> out;
   for (const auto& entry : RegisteredModels()) {
-    if (entry.name == "auto" || entry.name == "naive" || entry.name == "naive2") continue;
+    // Combinations are not candidates: "combo" already refits several candidates.
+    if (entry.name == "auto" || entry.name == "combo" || entry.name == "naive" ||
+        entry.name == "naive2") {
+      continue;
+    }
     out.emplace_back(entry.name);
   }
   return out;

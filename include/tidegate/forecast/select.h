@@ -31,7 +31,7 @@
 namespace tidegate::forecast {
 
 struct SelectOptions {
-  // Registry names; empty = every registered model except "auto", "naive" and "naive2".
+  // Registry names; empty = every registered model except "auto", "combo", "naive", "naive2".
   std::vector<std::string> candidates;
   int validation_horizon = 0;  // v; 0 = 2 × the shortest seasonal period, or 12 without one.
   int folds = 1;               // F >= 1.

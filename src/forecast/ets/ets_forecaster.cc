@@ -5,10 +5,10 @@
 #include <memory>
 #include <optional>
 
+#include "../adapter_state.h"
 #include "tidegate/common/status.h"
 #include "tidegate/forecast/ets.h"
 #include "tidegate/forecast/forecaster.h"
-#include "tidegate/forecast/serialize.h"
 #include "tidegate/forecast/stats.h"
 
 namespace tidegate::forecast {
@@ -97,51 +97,23 @@ class EtsForecaster final : public Forecaster {
   }
 
   std::string SaveState() const override {
-    ByteWriter w;
-    w.PutU32(kStateVersion);
-    w.PutU32(model_ ? 1 : 0);
-    if (model_) {
-      w.PutString(model_->Serialize());
-      w.PutString(summary_.fallback);
-      for (double v : {summary_.residual_mean, summary_.residual_sd, summary_.ljung_box_p}) {
-        w.PutDouble(v);
-      }
-      w.PutI64(summary_.ljung_box_lag);
-      w.PutI64(summary_.n_obs);
-    }
-    return w.Release();
+    if (!model_) return SaveAdapterState(kStateVersion, nullptr, summary_);
+    const std::string core = model_->Serialize();
+    return SaveAdapterState(kStateVersion, &core, summary_);
   }
 
   absl::Status LoadState(std::string_view bytes) override {
-    ByteReader r(bytes);
-    uint32_t version = 0, fitted = 0;
-    if (!r.GetU32(&version) || version != kStateVersion || !r.GetU32(&fitted) || fitted > 1) {
-      return absl::InvalidArgumentError(
-          fmt::format("ets state: bad header (version {}, expected {})", version, kStateVersion));
-    }
-    if (fitted == 0) {
-      if (!r.AtEnd()) return absl::InvalidArgumentError("ets state: trailing bytes");
+    TIDEGATE_ASSIGN_OR_RETURN(std::optional<AdapterState> state,
+                              LoadAdapterState("ets", kStateVersion, bytes));
+    if (!state) {
       model_.reset();
       summary_ = FitSummary{};
       return absl::OkStatus();
     }
-    std::string core, fallback;
-    double mean, sd, lb;
-    int64_t lag, n_obs;
-    if (!r.GetString(&core) || !r.GetString(&fallback) || !r.GetDouble(&mean) ||
-        !r.GetDouble(&sd) || !r.GetDouble(&lb) || !r.GetI64(&lag) || !r.GetI64(&n_obs) ||
-        !r.AtEnd()) {
-      return absl::InvalidArgumentError("ets state: truncated or trailing bytes");
-    }
-    TIDEGATE_ASSIGN_OR_RETURN(EtsModel model, EtsModel::Load(core));
+    TIDEGATE_ASSIGN_OR_RETURN(EtsModel model, EtsModel::Load(state->core));
     model_ = std::move(model);
     summary_ = MakeSummary(*model_);
-    summary_.fallback = std::move(fallback);
-    summary_.residual_mean = mean;
-    summary_.residual_sd = sd;
-    summary_.ljung_box_p = lb;
-    summary_.ljung_box_lag = static_cast<int>(lag);
-    summary_.n_obs = n_obs;
+    ApplyAdapterExtras(state->extras, &summary_);
     return absl::OkStatus();
   }
 
