@@ -18,6 +18,7 @@
 #include "nlohmann/json.hpp"
 #include "tidegate/common/status.h"
 #include "tidegate/history/calendar.h"
+#include "server/planning_api.h"
 #include "tidegate/history/exposition.h"
 
 namespace tidegate::server {
@@ -371,7 +372,13 @@ ApiResponse HttpApi::Handle(std::string_view method, std::string_view target,
       ApiResponse r;
       r.content_type = std::string(history::kExpositionContentType);
       r.body = service_.RenderMetrics();
+      if (options_.planning != nullptr) r.body += options_.planning->RenderMetrics();
       return r;
+    }
+    const size_t q = target.find('?');
+    if (auto r = HandlePlanningRoute(service_, options_.planning, method, path,
+                                     q == std::string_view::npos ? "" : target.substr(q + 1))) {
+      return *std::move(r);
     }
     constexpr std::string_view kClasses = "/v1/classes/";
     if (path.starts_with(kClasses)) {
@@ -540,7 +547,11 @@ ApiResponse HttpApi::Report(std::string_view body) {
 
 ApiResponse HttpApi::Classes() {
   json arr = json::array();
-  for (const ClassInfo& c : service_.ListClasses()) arr.push_back(ClassJson(c));
+  for (const ClassInfo& c : service_.ListClasses()) {
+    json j = ClassJson(c);
+    AddPlanningFields(options_.planning, c, j);
+    arr.push_back(std::move(j));
+  }
   return JsonResponse(200, {{"classes", std::move(arr)}});
 }
 
