@@ -561,20 +561,22 @@ ApiResponse HttpApi::Class(std::string_view raw_key, bool plan) {
   absl::StatusOr<ClassInfo> c = service_.GetClass(*key);
   if (!c.ok()) return ErrorResponse(c.status());
   if (!plan) return JsonResponse(200, ClassJson(*c));
-  // Without a planner the plan is the bucket in force and where it comes from.
+  // The bucket in force and where it comes from (the planner's detail: /v1/classes/{key}/plans).
   json p = {
       {"key", c->key},
       {"rate_per_s", c->rate_per_s},
       {"size", c->size},
       {"level", c->available},
       {"source", c->source},
-      {"planner", false},
+      {"planner", c->planned_rate_per_s.has_value()},
       {"explanation",
        c->source == "override"
            ? "manual override until " + history::FormatWallTime(c->override_info->expires_at)
        : c->source == "request" ? std::string("limit given by the request's descriptor")
        : c->source == "default"
            ? std::string("unknown_descriptors.default_limit (no configured rule matched)")
+       : c->planned_rate_per_s
+           ? std::string("planned from the demand forecast (GET /v1/classes/{key}/plans explains it)")
            : fmt::format("static rate_limit of the rule at {} (no forecast plan)", c->location)}};
   p["configured_limit"] = c->configured_limit ? LimitJson(*c->configured_limit) : json(nullptr);
   p["override"] = c->override_info ? OverrideJson(*c->override_info) : json(nullptr);

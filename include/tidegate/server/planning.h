@@ -58,7 +58,7 @@ namespace tidegate::server {
 
 struct PlanningOptions {
   Duration model_step = std::chrono::minutes(1);  // Fine model step; a multiple of store.step.
-  Duration fit_window = std::chrono::hours(24 * 7);    // Fine model: history per fit.
+  Duration fit_window = std::chrono::hours(24 * 3);      // Fine model: history per fit.
   Duration coarse_window = std::chrono::hours(24 * 56);  // Coarse (1 h) model: history per fit.
   int min_fit_steps = 30;  // Fewer observed fine steps: no model yet (retried each hour).
   double level = 95;       // Interval level, percent.
