@@ -135,15 +135,13 @@ int Run(int argc, char** argv) {
     return 1;
   }
   if (absl::Status s = (*planning)->Restore(); !s.ok()) {
-    Log(fmt::format("planning: state not restored, starting fresh: {}",
-                    std::string(s.message())));
+    Log(fmt::format("planning: state not restored, starting fresh: {}", std::string(s.message())));
   }
   (*planning)->Start();
-  Log(fmt::format("planning: training schedule '{}' (UTC), tick every {} ms",
-                  core.config()->schedule.training,
-                  std::chrono::duration_cast<std::chrono::milliseconds>(
-                      core.config()->schedule.planning_tick)
-                      .count()));
+  Log(fmt::format(
+      "planning: training schedule '{}' (UTC), tick every {} ms", core.config()->schedule.training,
+      std::chrono::duration_cast<std::chrono::milliseconds>(core.config()->schedule.planning_tick)
+          .count()));
 
   std::mutex reload_mu;
   int64_t config_mtime = config_path.empty() ? 0 : ConfigMtime(config_path);

@@ -4,7 +4,6 @@
 // become InvalidArgument with the file and line. Each field is read through Reader, which knows the
 // file and the field path, so that every error names file:line: path.
 #include "tidegate/server/config.h"
-#include "tidegate/server/cron.h"
 
 #include <algorithm>
 #include <cctype>
@@ -19,6 +18,7 @@
 
 #include "fmt/format.h"
 #include "tidegate/common/status.h"
+#include "tidegate/server/cron.h"
 #include "yaml-cpp/yaml.h"
 
 namespace tidegate::server {
@@ -549,10 +549,9 @@ absl::Status ParseLimits(const Reader& r, const YAML::Node& node, RequestLimits&
 absl::Status ParseDocument(const Reader& r, const YAML::Node& doc, Config& config,
                            Sections& sections) {
   if (doc.IsNull()) return absl::OkStatus();  // An empty document.
-  TIDEGATE_RETURN_IF_ERROR(r.ExpectMap(
-      doc, "",
-      {"domain", "descriptors", "capacity", "store", "schedule", "tenants", "unknown_descriptors",
-       "limits"}));
+  TIDEGATE_RETURN_IF_ERROR(r.ExpectMap(doc, "",
+                                       {"domain", "descriptors", "capacity", "store", "schedule",
+                                        "tenants", "unknown_descriptors", "limits"}));
   auto once = [&](bool& flag, const YAML::Node& n, std::string_view name) -> absl::Status {
     if (flag) return r.Error(n, name, "set more than once (in this or another file)");
     flag = true;

@@ -39,7 +39,8 @@ absl::Status ParseField(std::string_view field, std::string_view text, int lo, i
     if (const size_t slash = item.find('/'); slash != std::string_view::npos) {
       absl::StatusOr<int> s = Number(field, item.substr(slash + 1));
       if (!s.ok()) return s.status();
-      if (*s < 1) return absl::InvalidArgumentError(fmt::format("{}: step {} must be >= 1", field, *s));
+      if (*s < 1)
+        return absl::InvalidArgumentError(fmt::format("{}: step {} must be >= 1", field, *s));
       step = *s;
       item = item.substr(0, slash);
     }
@@ -90,7 +91,8 @@ absl::StatusOr<CronSchedule> CronSchedule::Parse(std::string_view text) {
   if (s.ok()) s = ParseField("day-of-month", fields[2], 1, 31, c.days_, c.days_any_);
   if (s.ok()) s = ParseField("month", fields[3], 1, 12, c.months_, ignored);
   if (s.ok()) s = ParseField("day-of-week", fields[4], 0, 7, c.weekdays_, c.weekdays_any_);
-  if (!s.ok()) return absl::InvalidArgumentError(fmt::format("'{}': {}", text, std::string(s.message())));
+  if (!s.ok())
+    return absl::InvalidArgumentError(fmt::format("'{}': {}", text, std::string(s.message())));
   return c;
 }
 

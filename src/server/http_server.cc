@@ -16,9 +16,9 @@
 
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
+#include "server/planning_api.h"
 #include "tidegate/common/status.h"
 #include "tidegate/history/calendar.h"
-#include "server/planning_api.h"
 #include "tidegate/history/exposition.h"
 
 namespace tidegate::server {
@@ -576,7 +576,8 @@ ApiResponse HttpApi::Class(std::string_view raw_key, bool plan) {
        : c->source == "default"
            ? std::string("unknown_descriptors.default_limit (no configured rule matched)")
        : c->planned_rate_per_s
-           ? std::string("planned from the demand forecast (GET /v1/classes/{key}/plans explains it)")
+           ? std::string(
+                 "planned from the demand forecast (GET /v1/classes/{key}/plans explains it)")
            : fmt::format("static rate_limit of the rule at {} (no forecast plan)", c->location)}};
   p["configured_limit"] = c->configured_limit ? LimitJson(*c->configured_limit) : json(nullptr);
   p["override"] = c->override_info ? OverrideJson(*c->override_info) : json(nullptr);

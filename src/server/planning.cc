@@ -34,8 +34,10 @@ double Seconds(Duration d) { return std::chrono::duration<double>(d).count(); }
 int ResourceIndex(std::string_view name) {
   if (name == "cpu_ms") return static_cast<int>(plan::Resource::kCpuMs);
   if (name == "mem_bytes") return static_cast<int>(plan::Resource::kMem);
-  if (name == "io_read_bytes" || name == "io_write_bytes") return static_cast<int>(plan::Resource::kIo);
-  if (name == "net_in_bytes" || name == "net_out_bytes") return static_cast<int>(plan::Resource::kNet);
+  if (name == "io_read_bytes" || name == "io_write_bytes")
+    return static_cast<int>(plan::Resource::kIo);
+  if (name == "net_in_bytes" || name == "net_out_bytes")
+    return static_cast<int>(plan::Resource::kNet);
   if (name == "requests") return static_cast<int>(plan::Resource::kRequests);
   return -1;
 }
@@ -107,10 +109,14 @@ HorizonSnapshot MakeHorizon(std::string name, const forecast::Forecast& f, int s
 
 std::string_view ClassConditionName(ClassCondition c) {
   switch (c) {
-    case ClassCondition::kOk: return "ok";
-    case ClassCondition::kThrottled: return "throttled";
-    case ClassCondition::kSurge: return "surge";
-    case ClassCondition::kAnomaly: return "anomaly";
+    case ClassCondition::kOk:
+      return "ok";
+    case ClassCondition::kThrottled:
+      return "throttled";
+    case ClassCondition::kSurge:
+      return "surge";
+    case ClassCondition::kAnomaly:
+      return "anomaly";
   }
   return "ok";
 }
@@ -156,7 +162,8 @@ absl::StatusOr<std::unique_ptr<Planning>> Planning::Create(Service& service,
                                                            PlanningOptions options) {
   const std::shared_ptr<const Config> config = service.config();
   const Duration store_step = service.aggregator().options().step;
-  if (options.model_step <= Duration::zero() || options.model_step % store_step != Duration::zero() ||
+  if (options.model_step <= Duration::zero() ||
+      options.model_step % store_step != Duration::zero() ||
       kHour % options.model_step != Duration::zero()) {
     return absl::InvalidArgumentError(fmt::format(
         "planning.model_step: {} s must be a multiple of store.step ({} s) dividing one hour",
@@ -170,8 +177,8 @@ absl::StatusOr<std::unique_ptr<Planning>> Planning::Create(Service& service,
         fmt::format("planning.level: {} is not in (0, 100)", options.level));
   }
   if (!(options.reserve_fraction >= 0 && options.reserve_fraction < 1)) {
-    return absl::InvalidArgumentError(fmt::format(
-        "planning.reserve_fraction: {} is not in [0, 1)", options.reserve_fraction));
+    return absl::InvalidArgumentError(
+        fmt::format("planning.reserve_fraction: {} is not in [0, 1)", options.reserve_fraction));
   }
   TIDEGATE_RETURN_IF_ERROR(options.feedback.Validate());
   TIDEGATE_RETURN_IF_ERROR(options.detector.Validate());
@@ -303,9 +310,8 @@ absl::Status Planning::Fit(ModelState& m, WallTime now) {
       std::vector<history::Point> points,
       store.Query(m.series, end - options_.fit_window, end, step, history::Aggregation::kSum));
   if (static_cast<int>(points.size()) < options_.min_fit_steps) {
-    return absl::FailedPreconditionError(
-        fmt::format("{} of the needed {} steps of demand history", points.size(),
-                    options_.min_fit_steps));
+    return absl::FailedPreconditionError(fmt::format("{} of the needed {} steps of demand history",
+                                                     points.size(), options_.min_fit_steps));
   }
   forecast::Series series;
   series.start = points.front().time;
@@ -376,8 +382,8 @@ absl::Status Planning::WarmDetector(ModelState& m, const std::vector<double>& va
   std::lock_guard lock(snap_mu_);
   auto& list = anomalies_[m.key];
   for (AnomalyEvent& e : found) {
-    const bool known = std::any_of(list.begin(), list.end(),
-                                   [&](const AnomalyEvent& a) { return a.t == e.t; });
+    const bool known =
+        std::any_of(list.begin(), list.end(), [&](const AnomalyEvent& a) { return a.t == e.t; });
     if (known) continue;
     auto at = std::upper_bound(list.begin(), list.end(), e.t,
                                [](WallTime t, const AnomalyEvent& a) { return t < a.t; });
@@ -405,9 +411,9 @@ void Planning::LearnCost(ModelState& m, WallTime now) {
   if (requests <= 0) return;
   plan::ResourceVector cost{};
   bool any = false;
-  for (std::string_view metric : {history::kMetricCpuMs, history::kMetricMemBytes,
-                                  history::kMetricIoReadBytes, history::kMetricIoWriteBytes,
-                                  history::kMetricNetInBytes, history::kMetricNetOutBytes}) {
+  for (std::string_view metric :
+       {history::kMetricCpuMs, history::kMetricMemBytes, history::kMetricIoReadBytes,
+        history::kMetricIoWriteBytes, history::kMetricNetInBytes, history::kMetricNetOutBytes}) {
     const double sum = total(metric);
     if (sum <= 0) continue;
     cost[static_cast<size_t>(ResourceIndex(metric))] += sum / requests;
@@ -424,9 +430,9 @@ void Planning::CatchUp(ModelState& m, WallTime now) {
   history::HistoryStore& store = service_.store();
   if (!m.detector) {  // Restored model: warm a detector on the day before its next step.
     const Duration step = options_.model_step;
-    absl::StatusOr<std::vector<history::Point>> day = store.Query(
-        m.series, m.fine_next - std::chrono::hours(24), m.fine_next, step,
-        history::Aggregation::kSum);
+    absl::StatusOr<std::vector<history::Point>> day =
+        store.Query(m.series, m.fine_next - std::chrono::hours(24), m.fine_next, step,
+                    history::Aggregation::kSum);
     const WallTime start = day.ok() && !day->empty() ? day->front().time : m.fine_next;
     if (!WarmDetector(m, day.ok() ? Grid(*day, start, m.fine_next, step) : std::vector<double>{},
                       start)
@@ -450,7 +456,8 @@ void Planning::CatchUp(ModelState& m, WallTime now) {
     double planned = 0;
     {
       std::lock_guard lock(plan_mu_);
-      if (auto it = plans_.find(m.key); it != plans_.end()) planned = it->second->current.rate_per_s;
+      if (auto it = plans_.find(m.key); it != plans_.end())
+        planned = it->second->current.rate_per_s;
     }
     for (size_t i = 0; i < values.size(); ++i) {
       const WallTime t = m.fine_next + step * static_cast<int64_t>(i);
@@ -492,7 +499,8 @@ void Planning::CatchUp(ModelState& m, WallTime now) {
         store.Query(m.series, m.coarse_next, end_h, kHour, history::Aggregation::kSum);
     if (hours.ok()) {
       bool ok = true;
-      for (double v : Grid(*hours, m.coarse_next, end_h, kHour)) ok = ok && m.coarse->Update(v).ok();
+      for (double v : Grid(*hours, m.coarse_next, end_h, kHour))
+        ok = ok && m.coarse->Update(v).ok();
       if (!ok) m.coarse.reset();
       m.coarse_next = end_h;
       changed = true;
@@ -513,10 +521,10 @@ void Planning::Publish(ModelState& m) {
     snap->trained_at = m.trained_at;
     absl::StatusOr<forecast::Forecast> f = m.fine->Predict(kFineHorizon, levels);
     if (f.ok()) {
-      snap->horizons.push_back(MakeHorizon("1m", *f, 1, m.fine_next, options_.model_step,
-                                           options_.level));
-      snap->horizons.push_back(MakeHorizon("1h", *f, kFineHorizon, m.fine_next,
-                                           options_.model_step, options_.level));
+      snap->horizons.push_back(
+          MakeHorizon("1m", *f, 1, m.fine_next, options_.model_step, options_.level));
+      snap->horizons.push_back(
+          MakeHorizon("1h", *f, kFineHorizon, m.fine_next, options_.model_step, options_.level));
       const HorizonSnapshot& h = snap->horizons.back();
       if (!h.mean.empty()) m.next_pred = std::array<double, 3>{h.mean[0], h.lower[0], h.upper[0]};
     }
@@ -647,8 +655,9 @@ absl::Status Planning::Tick() {
     p.size = bucket ? bucket->size : cp.size;
     p.applied = forecast && !classes[i].has_override && !classes[i].has_request_limit;
     p.why = cp.why;
-    const plan::ResourceVector cost =
-        cp.why.learned_cost && inputs[i].cost ? *inputs[i].cost : planner_->config().classes[i].cost;
+    const plan::ResourceVector cost = cp.why.learned_cost && inputs[i].cost
+                                          ? *inputs[i].cost
+                                          : planner_->config().classes[i].cost;
     for (int r = 0; r < plan::kNumResources; ++r) {
       info.committed_by_tier[static_cast<size_t>(cp.why.tier)][static_cast<size_t>(r)] +=
           cp.rate_per_s * cost[static_cast<size_t>(r)];
@@ -664,8 +673,8 @@ absl::Status Planning::Tick() {
       if (!rec) rec = std::make_unique<PlanRecord>();
       PlanPoint& p = points[i];
       const PlanPoint& last = rec->points.empty() ? p : rec->points.back();
-      const bool changed_reason = rec->points.empty() || last.why.reason != p.why.reason ||
-                                  last.applied != p.applied;
+      const bool changed_reason =
+          rec->points.empty() || last.why.reason != p.why.reason || last.applied != p.applied;
       const bool moved = std::abs(p.rate_per_s - last.rate_per_s) > 0.01 * last.rate_per_s ||
                          std::abs(p.size - last.size) > 0.01 * last.size;
       if (changed_reason || (moved && p.t - last.t >= options_.plan_interval) ||
@@ -762,25 +771,35 @@ std::string Planning::RenderMetrics() const {
   using history::ExpositionFamily;
   using Labels = std::vector<std::pair<std::string, std::string>>;
   ExpositionFamily mean{"tidegate_forecast_mean_per_second",
-                        "Forecast demand for the next step (requests/s).", "gauge", {}};
+                        "Forecast demand for the next step (requests/s).",
+                        "gauge",
+                        {}};
   ExpositionFamily lower{"tidegate_forecast_lower_per_second",
                          "Lower bound of the next step's forecast interval (requests/s).",
-                         "gauge", {}};
+                         "gauge",
+                         {}};
   ExpositionFamily upper{"tidegate_forecast_upper_per_second",
                          "Upper bound of the next step's forecast interval (requests/s).",
-                         "gauge", {}};
+                         "gauge",
+                         {}};
   ExpositionFamily error{"tidegate_forecast_abs_error_per_second",
                          "Absolute one-step forecast error of the last closed step (requests/s).",
-                         "gauge", {}};
+                         "gauge",
+                         {}};
   ExpositionFamily anomalies{"tidegate_anomalies_total",
-                             "Anomalies flagged in live demand, by class and kind.", "counter", {}};
+                             "Anomalies flagged in live demand, by class and kind.",
+                             "counter",
+                             {}};
   ExpositionFamily rate{"tidegate_planned_rate_per_second",
-                        "Refill rate the planner chose (requests/s).", "gauge", {}};
-  ExpositionFamily size{"tidegate_planned_size_tokens", "Bucket size the planner chose.", "gauge",
+                        "Refill rate the planner chose (requests/s).",
+                        "gauge",
                         {}};
+  ExpositionFamily size{
+      "tidegate_planned_size_tokens", "Bucket size the planner chose.", "gauge", {}};
   ExpositionFamily fallback{"tidegate_planned_fallback",
                             "1 when the class runs on its configured limit (no usable forecast).",
-                            "gauge", {}};
+                            "gauge",
+                            {}};
   auto labels = [](const std::string& key) {
     const size_t slash = key.find('/');
     return Labels{{"tenant", key.substr(0, slash)},
@@ -803,8 +822,9 @@ std::string Planning::RenderMetrics() const {
     }
     for (const auto& [kk, n] : anomaly_counts_) {
       Labels l = labels(kk.first);
-      l.emplace_back("kind",
-                     std::string(anomaly::AnomalyKindName(static_cast<anomaly::AnomalyKind>(kk.second))));
+      l.emplace_back(
+          "kind",
+          std::string(anomaly::AnomalyKindName(static_cast<anomaly::AnomalyKind>(kk.second))));
       anomalies.samples.push_back({anomalies.name, l, static_cast<double>(n), std::nullopt});
     }
   }
@@ -820,32 +840,37 @@ std::string Planning::RenderMetrics() const {
                                   std::nullopt});
     }
   }
-  std::vector<ExpositionFamily> families = {std::move(mean),  std::move(lower), std::move(upper),
-                                            std::move(error), std::move(anomalies),
-                                            std::move(rate),  std::move(size),
-                                            std::move(fallback)};
+  std::vector<ExpositionFamily> families = {
+      std::move(mean),      std::move(lower), std::move(upper), std::move(error),
+      std::move(anomalies), std::move(rate),  std::move(size),  std::move(fallback)};
   families.push_back({"tidegate_planner_tick_duration_seconds",
                       "Duration of the last planning tick.",
                       "gauge",
-                      {{"tidegate_planner_tick_duration_seconds", {},
-                        tick ? tick->duration_ms / 1e3 : 0.0, std::nullopt}}});
-  families.push_back({"tidegate_planner_ticks_total",
-                      "Planning ticks run.",
-                      "counter",
-                      {{"tidegate_planner_ticks_total", {},
-                        static_cast<double>(ticks_.load()), std::nullopt}}});
-  families.push_back({"tidegate_training_duration_seconds",
-                      "Duration of the last round of model fits.",
-                      "gauge",
-                      {{"tidegate_training_duration_seconds", {}, last_training_seconds_.load(),
+                      {{"tidegate_planner_tick_duration_seconds",
+                        {},
+                        tick ? tick->duration_ms / 1e3 : 0.0,
                         std::nullopt}}});
+  families.push_back(
+      {"tidegate_planner_ticks_total",
+       "Planning ticks run.",
+       "counter",
+       {{"tidegate_planner_ticks_total", {}, static_cast<double>(ticks_.load()), std::nullopt}}});
+  families.push_back(
+      {"tidegate_training_duration_seconds",
+       "Duration of the last round of model fits.",
+       "gauge",
+       {{"tidegate_training_duration_seconds", {}, last_training_seconds_.load(), std::nullopt}}});
   families.push_back({"tidegate_model_fits_total",
                       "Model fits, by result.",
                       "counter",
-                      {{"tidegate_model_fits_total", {{"result", "ok"}},
-                        static_cast<double>(fits_ok_.load()), std::nullopt},
-                       {"tidegate_model_fits_total", {{"result", "failed"}},
-                        static_cast<double>(fits_failed_.load()), std::nullopt}}});
+                      {{"tidegate_model_fits_total",
+                        {{"result", "ok"}},
+                        static_cast<double>(fits_ok_.load()),
+                        std::nullopt},
+                       {"tidegate_model_fits_total",
+                        {{"result", "failed"}},
+                        static_cast<double>(fits_failed_.load()),
+                        std::nullopt}}});
   return history::EncodeExposition(families);
 }
 
@@ -945,8 +970,8 @@ absl::Status Planning::Checkpoint() {
       w.PutU32(p.applied ? 1 : 0);
       w.PutU32(static_cast<uint32_t>(p.why.tier));
       for (double v : {p.why.forecast_per_s, p.why.bias_correction_per_s, p.why.margin,
-                       p.why.target_per_s, p.why.cap_per_s, p.why.ceiling_per_s,
-                       p.why.demand_per_s, p.why.spread, p.why.weight, p.why.floor_per_s}) {
+                       p.why.target_per_s, p.why.cap_per_s, p.why.ceiling_per_s, p.why.demand_per_s,
+                       p.why.spread, p.why.weight, p.why.floor_per_s}) {
         w.PutDouble(v);
       }
     }
@@ -965,8 +990,8 @@ absl::Status Planning::Checkpoint() {
       return absl::InternalError(fmt::format("{}: cannot write the planning state", tmp));
     }
     const std::string& bytes = file.bytes();
-    const bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size() &&
-                    std::fflush(f) == 0;
+    const bool ok =
+        std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size() && std::fflush(f) == 0;
     const bool closed = std::fclose(f) == 0;
     if (!ok || !closed) {
       return absl::InternalError(fmt::format("{}: write failed", tmp));
@@ -1131,7 +1156,7 @@ absl::Status Planning::Restore() {
     m.fine_next = FromNs(saved.fine_next);
     m.coarse_next = FromNs(saved.coarse_next);
     m.needs_fit = m.model_name != saved.model_name;  // The configured model changed meanwhile.
-    m.detector.reset();  // Warmed from history at the next catch-up.
+    m.detector.reset();                              // Warmed from history at the next catch-up.
     {
       std::lock_guard lock(snap_mu_);
       if (saved.feedback) feedback_[saved.key] = *saved.feedback;

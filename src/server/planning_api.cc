@@ -73,8 +73,8 @@ absl::StatusOr<WallTime> SinceParam(const std::map<std::string, std::string>& q,
   if (it == q.end()) return fallback;
   absl::StatusOr<WallTime> t = history::ParseRfc3339(it->second);
   if (!t.ok()) {
-    return absl::InvalidArgumentError(fmt::format(
-        "since: '{}' is not an RFC 3339 time (e.g. 2026-11-29T04:00:00Z)", it->second));
+    return absl::InvalidArgumentError(
+        fmt::format("since: '{}' is not an RFC 3339 time (e.g. 2026-11-29T04:00:00Z)", it->second));
   }
   return *t;
 }
@@ -82,10 +82,14 @@ absl::StatusOr<WallTime> SinceParam(const std::map<std::string, std::string>& q,
 std::string_view LimitedBy(const plan::Explanation& why) {
   if (why.reason != plan::Reason::kForecast) return "fallback";
   switch (why.allocation.limit) {
-    case plan::Limit::kDemand: return "demand";
-    case plan::Limit::kCapacity: return "capacity";
-    case plan::Limit::kTenantQuota: return "tenant_quota";
-    case plan::Limit::kFloorsScaled: return "floors_scaled";
+    case plan::Limit::kDemand:
+      return "demand";
+    case plan::Limit::kCapacity:
+      return "capacity";
+    case plan::Limit::kTenantQuota:
+      return "tenant_quota";
+    case plan::Limit::kFloorsScaled:
+      return "floors_scaled";
   }
   return "demand";
 }
@@ -132,11 +136,10 @@ ApiResponse Forecast(Service& service, const Planning* planning, const std::stri
   }
   absl::StatusOr<ClassInfo> info = service.GetClass(key);
   if (!info.ok()) return ErrorResponse(info.status());
-  const Duration step = horizon == "1d" ? Duration(std::chrono::hours(1))
-                                        : Duration(std::chrono::minutes(1));
+  const Duration step =
+      horizon == "1d" ? Duration(std::chrono::hours(1)) : Duration(std::chrono::minutes(1));
   const int actual_steps = horizon == "1d" ? 48 : horizon == "1h" ? 120 : 60;
-  std::shared_ptr<const ClassForecastSnapshot> snap =
-      planning ? planning->Forecast(key) : nullptr;
+  std::shared_ptr<const ClassForecastSnapshot> snap = planning ? planning->Forecast(key) : nullptr;
   const HorizonSnapshot* h = snap && !snap->model.empty() ? snap->Horizon(horizon) : nullptr;
 
   json body = {{"class", key},
@@ -158,8 +161,7 @@ ApiResponse Forecast(Service& service, const Planning* planning, const std::stri
     }
   }
   // Recent history at the horizon's step, up to where the forecast starts.
-  const WallTime end =
-      h ? h->start : history::AlignDown(service.clock().WallNow(), step);
+  const WallTime end = h ? h->start : history::AlignDown(service.clock().WallNow(), step);
   const WallTime start = end - step * actual_steps;
   json actual = json::array();
   const history::SeriesKey series{std::string(history::kMetricRequests), info->tenant,
@@ -291,14 +293,14 @@ ApiResponse Tenants(Service& service) {
   json out = json::array();
   for (const auto& [name, t] : totals) {
     const TenantSpec* spec = config->FindTenant(name);
-    out.push_back({{"name", name},
-                   {"quota_per_s", spec && spec->quota ? json(spec->quota->rate_per_s())
-                                                       : json(nullptr)},
-                   {"priority", spec ? spec->priority : kDefaultPriority},
-                   {"weight", spec ? spec->weight : 1.0},
-                   {"classes", t.classes},
-                   {"admitted", t.admitted},
-                   {"refused", t.refused}});
+    out.push_back(
+        {{"name", name},
+         {"quota_per_s", spec && spec->quota ? json(spec->quota->rate_per_s()) : json(nullptr)},
+         {"priority", spec ? spec->priority : kDefaultPriority},
+         {"weight", spec ? spec->weight : 1.0},
+         {"classes", t.classes},
+         {"admitted", t.admitted},
+         {"refused", t.refused}});
   }
   return Json(200, {{"tenants", std::move(out)}});
 }
@@ -327,8 +329,8 @@ std::optional<ApiResponse> HandlePlanningRoute(Service& service, const Planning*
   }
   if (route == Route::kNone) return std::nullopt;
   if (method != "GET") {
-    ApiResponse r = ErrorResponse(
-        405, "INVALID_ARGUMENT", fmt::format("{} {}: method not allowed (use GET)", method, path));
+    ApiResponse r = ErrorResponse(405, "INVALID_ARGUMENT",
+                                  fmt::format("{} {}: method not allowed (use GET)", method, path));
     r.headers.emplace_back("Allow", "GET");
     return r;
   }
@@ -337,12 +339,18 @@ std::optional<ApiResponse> HandlePlanningRoute(Service& service, const Planning*
   absl::StatusOr<std::string> decoded = Decode(key, "path");
   if (!decoded.ok()) return ErrorResponse(decoded.status());
   switch (route) {
-    case Route::kForecast: return Forecast(service, planning, *decoded, *q);
-    case Route::kPlans: return Plans(service, planning, *decoded, *q);
-    case Route::kPlan: return CurrentPlan(planning);
-    case Route::kAnomalies: return Anomalies(service, planning, *q);
-    case Route::kTenants: return Tenants(service);
-    case Route::kNone: break;
+    case Route::kForecast:
+      return Forecast(service, planning, *decoded, *q);
+    case Route::kPlans:
+      return Plans(service, planning, *decoded, *q);
+    case Route::kPlan:
+      return CurrentPlan(planning);
+    case Route::kAnomalies:
+      return Anomalies(service, planning, *q);
+    case Route::kTenants:
+      return Tenants(service);
+    case Route::kNone:
+      break;
   }
   return std::nullopt;
 }
@@ -351,7 +359,8 @@ void AddPlanningFields(const Planning* planning, const ClassInfo& info, nlohmann
   ClassCondition c = info.refused_last_minute ? ClassCondition::kThrottled : ClassCondition::kOk;
   if (planning) c = planning->Condition(info);
   j["state"] = std::string(ClassConditionName(c));
-  j["planned_rate_per_s"] = info.planned_rate_per_s ? json(*info.planned_rate_per_s) : json(nullptr);
+  j["planned_rate_per_s"] =
+      info.planned_rate_per_s ? json(*info.planned_rate_per_s) : json(nullptr);
   j["planned_size"] = info.planned_size ? json(*info.planned_size) : json(nullptr);
 }
 

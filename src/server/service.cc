@@ -3,8 +3,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 #include <iterator>
+#include <limits>
 #include <set>
 #include <utility>
 
@@ -627,8 +627,8 @@ ClassInfo Service::Describe(const ClassState& state, MonoTime now) const {
     info.available = state.bucket->Available(now);
   }
   const int64_t last = state.last_refused_ns.load(std::memory_order_relaxed);
-  info.refused_last_minute = last != INT64_MIN && now.time_since_epoch().count() - last <=
-                                                      int64_t{60'000'000'000};
+  info.refused_last_minute =
+      last != INT64_MIN && now.time_since_epoch().count() - last <= int64_t{60'000'000'000};
   std::lock_guard lock(state.mu);
   if (state.plan) {
     info.planned_rate_per_s = state.plan->rate_per_s;
@@ -1072,8 +1072,8 @@ absl::Status Service::RestoreBucket(const BucketState& state) {
     return absl::NotFoundError(fmt::format("class '{}' does not exist", state.canonical));
   }
   if (!std::isfinite(state.level)) {
-    return absl::InvalidArgumentError(fmt::format("{}: level {} is not finite", state.canonical,
-                                                  state.level));
+    return absl::InvalidArgumentError(
+        fmt::format("{}: level {} is not finite", state.canonical, state.level));
   }
   const MonoTime now = clock_.Now();
   const WallTime wall = clock_.WallNow();

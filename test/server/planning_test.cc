@@ -353,8 +353,8 @@ TEST(CronScheduleTest, RejectsMalformedExpressionsNamingTheField) {
 }
 
 TEST(ScheduleConfigTest, ParsesAndValidatesTheScheduleSection) {
-  auto ok = ParseConfig("schedule: {training: '30 2 * * 0', planning_tick: 500ms, checkpoint: 5m}\n",
-                        "s.yaml");
+  auto ok = ParseConfig(
+      "schedule: {training: '30 2 * * 0', planning_tick: 500ms, checkpoint: 5m}\n", "s.yaml");
   ASSERT_TRUE(ok.ok()) << ok.status();
   EXPECT_EQ(ok->schedule.training, "30 2 * * 0");
   EXPECT_EQ(ok->schedule.planning_tick, 500ms);

@@ -214,7 +214,8 @@ TEST_F(TidegatedPlanningTest, TrainsOnImportedHistoryPlansAndResumesAfterRestart
     int forecasted = 0;
     for (const json& c : plan["classes"]) forecasted += c["reason"] == "forecast" ? 1 : 0;
     return forecasted == 2;
-  })) << Get("/v1/plan").dump(2) << Log();
+  })) << Get("/v1/plan").dump(2)
+      << Log();
   json plan = Get("/v1/plan");
   EXPECT_EQ(plan["tick"]["classes"], 2);
   EXPECT_EQ(plan["tick"]["fallbacks"], 0);
@@ -224,7 +225,8 @@ TEST_F(TidegatedPlanningTest, TrainsOnImportedHistoryPlansAndResumesAfterRestart
   const json checkout = ClassEntry(kCheckout);
   EXPECT_FALSE(checkout["planned_rate_per_s"].is_null());
   EXPECT_EQ(checkout["rate_per_s"], checkout["planned_rate_per_s"]);
-  EXPECT_THAT(checkout["state"].get<std::string>(), ::testing::AnyOf("ok", "throttled", "surge", "anomaly"));
+  EXPECT_THAT(checkout["state"].get<std::string>(),
+              ::testing::AnyOf("ok", "throttled", "surge", "anomaly"));
   json plans = Get(fmt::format("/v1/classes/{}/plans?since=2000-01-01T00:00:00Z", kCheckout));
   ASSERT_FALSE(plans["points"].empty());
   EXPECT_EQ(plans["points"].back()["reason"], "forecast");
@@ -241,13 +243,14 @@ TEST_F(TidegatedPlanningTest, TrainsOnImportedHistoryPlansAndResumesAfterRestart
   EXPECT_THAT(metrics->body, HasSubstr("tidegate_planned_rate_per_second{tenant=\"shop\""));
 
   // An override and a partly drained bucket on browse.
-  Post("/v1/overrides", {{"class", kBrowse}, {"rate_per_s", 0.001}, {"size", 10},
-                         {"ttl_seconds", 3600}});
+  Post("/v1/overrides",
+       {{"class", kBrowse}, {"rate_per_s", 0.001}, {"size", 10}, {"ttl_seconds", 3600}});
   for (int i = 0; i < 4; ++i) {
-    Post("/v1/check", {{"domain", "shop"},
-                       {"descriptors",
-                        {{{"entries", {{{"key", "class"}, {"value", "browse"}},
-                                       {{"key", "op"}, {"value", "read"}}}}}}}});
+    Post("/v1/check",
+         {{"domain", "shop"},
+          {"descriptors",
+           {{{"entries",
+              {{{"key", "class"}, {"value", "browse"}}, {{"key", "op"}, {"value", "read"}}}}}}}});
   }
   const json browse = ClassEntry(kBrowse);
   EXPECT_NEAR(browse["available"].get<double>(), 6, 0.1);
@@ -276,9 +279,9 @@ TEST_F(TidegatedPlanningTest, CorruptStateIsLoggedAndIgnored) {
   std::filesystem::create_directories(data_);
   std::ofstream(std::filesystem::path(data_) / "planning-state.bin") << "garbage, not a state";
   Start();
-  EXPECT_TRUE(Eventually([&] { return Log().find("state not restored, starting fresh") !=
-                                      std::string::npos; }))
-      << Log();
+  EXPECT_TRUE(Eventually([&] {
+    return Log().find("state not restored, starting fresh") != std::string::npos;
+  })) << Log();
   EXPECT_THAT(Log(), HasSubstr("bad magic"));
   EXPECT_EQ(Get("/v1/classes")["classes"].size(), 2u);
   Stop();

@@ -124,7 +124,7 @@ struct StoreSpec {
 
 // `schedule:` — when the daemon trains, plans and checkpoints.
 struct ScheduleSpec {
-  std::string training = "0 3 * * *";               // Cron (UTC, server/cron.h): full refits.
+  std::string training = "0 3 * * *";                // Cron (UTC, server/cron.h): full refits.
   Duration planning_tick = std::chrono::seconds(1);  // Planner period, in [100ms, 1h].
   Duration checkpoint = std::chrono::minutes(1);     // State checkpoint period, in [1s, 1d].
 };

@@ -41,8 +41,8 @@ class CronSchedule {
   std::string text_;
   std::bitset<60> minutes_;
   std::bitset<24> hours_;
-  std::bitset<32> days_;    // 1..31
-  std::bitset<13> months_;  // 1..12
+  std::bitset<32> days_;     // 1..31
+  std::bitset<13> months_;   // 1..12
   std::bitset<8> weekdays_;  // 0..6 (7 folded into 0)
   bool days_any_ = true;
   bool weekdays_any_ = true;

@@ -57,19 +57,19 @@
 namespace tidegate::server {
 
 struct PlanningOptions {
-  Duration model_step = std::chrono::minutes(1);  // Fine model step; a multiple of store.step.
-  Duration fit_window = std::chrono::hours(24 * 3);      // Fine model: history per fit.
+  Duration model_step = std::chrono::minutes(1);     // Fine model step; a multiple of store.step.
+  Duration fit_window = std::chrono::hours(24 * 3);  // Fine model: history per fit.
   Duration coarse_window = std::chrono::hours(24 * 56);  // Coarse (1 h) model: history per fit.
   int min_fit_steps = 30;  // Fewer observed fine steps: no model yet (retried each hour).
   double level = 95;       // Interval level, percent.
   // A step is read from the store this long after it ends (the usage aggregator's lateness plus
   // one tick), so that it is complete.
   Duration settle_delay = std::chrono::seconds(25);
-  size_t plan_history = 240;     // Plan points kept per class.
+  size_t plan_history = 240;                         // Plan points kept per class.
   Duration plan_interval = std::chrono::minutes(1);  // At most one point per interval unless
                                                      // the reason changes.
-  size_t anomaly_history = 200;  // Anomalies kept per class.
-  double reserve_fraction = 0.1;  // Capacity kept free by the planner.
+  size_t anomaly_history = 200;                      // Anomalies kept per class.
+  double reserve_fraction = 0.1;                     // Capacity kept free by the planner.
   plan::FeedbackConfig feedback = [] {
     plan::FeedbackConfig f;
     f.require_anomaly = true;  // Surge only when the detector flags the observation.
@@ -101,9 +101,9 @@ struct HorizonSnapshot {
 
 // What the forecasting side knows of a class now (immutable once published).
 struct ClassForecastSnapshot {
-  std::string key;     // ClassKey::ToString().
-  std::string model;   // "" while no model is trained.
-  std::string spec;    // The fitted form, e.g. "auto = ets 0.6 + snaive 0.4".
+  std::string key;    // ClassKey::ToString().
+  std::string model;  // "" while no model is trained.
+  std::string spec;   // The fitted form, e.g. "auto = ets 0.6 + snaive 0.4".
   WallTime trained_at{};
   double level = 95;
   std::vector<HorizonSnapshot> horizons;  // "1m", "1h" (fine model) and "1d" (coarse model).
@@ -131,7 +131,7 @@ struct PlanPoint {
   WallTime t{};
   double rate_per_s = 0;  // The planner's rate (the class's bucket unless overridden).
   double size = 0;
-  bool applied = false;   // False when an override or request limit was in force instead.
+  bool applied = false;  // False when an override or request limit was in force instead.
   plan::Explanation why;
 };
 
