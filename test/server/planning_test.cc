@@ -279,8 +279,8 @@ TEST_F(PlanningTest, CheckpointRestoresBucketsOverridesModelsAndPlans) {
   EXPECT_EQ(snap->Horizon("1h")->mean.size(), 60u);
   const ClassInfo browse = Info("shop/class=browse");
   ASSERT_TRUE(browse.override_info.has_value());
-  EXPECT_DOUBLE_EQ(browse.rate_per_s, 7);
-  EXPECT_DOUBLE_EQ(browse.size, 9);
+  EXPECT_NEAR(browse.rate_per_s, 7, 1e-6);
+  EXPECT_NEAR(browse.size, 9, 1e-6);
   EXPECT_NEAR(browse.available, 5, 1e-6);
   EXPECT_DOUBLE_EQ(Info("shop/class=checkout").rate_per_s, planned);
   EXPECT_DOUBLE_EQ(Current("shop/class=checkout").rate_per_s, planned);
