@@ -282,6 +282,10 @@ void Planning::RunModelWork(bool fits) {
   int fitted = 0;
   for (auto& [key, m] : models_) {
     if (!m->needs_fit || m->retry_at > now) continue;
+    {
+      std::lock_guard stop(worker_mu_);
+      if (stop_) break;  // Shutting down: the remaining fits wait for the next start.
+    }
     if (clock.Now() - started > kWorkBudget && fitted > 0) break;  // Let catch-up run first.
     const MonoTime t0 = clock.Now();
     absl::Status s = Fit(*m, now);

@@ -224,7 +224,8 @@ TEST_F(TidegatedPlanningTest, TrainsOnImportedHistoryPlansAndResumesAfterRestart
   EXPECT_EQ(plan["capacity"][0]["by_tier"].size(), 4u);
   const json checkout = ClassEntry(kCheckout);
   EXPECT_FALSE(checkout["planned_rate_per_s"].is_null());
-  EXPECT_EQ(checkout["rate_per_s"], checkout["planned_rate_per_s"]);
+  EXPECT_NEAR(checkout["rate_per_s"].get<double>(),
+              checkout["planned_rate_per_s"].get<double>(), 1e-6);
   EXPECT_THAT(checkout["state"].get<std::string>(),
               ::testing::AnyOf("ok", "throttled", "surge", "anomaly"));
   json plans = Get(fmt::format("/v1/classes/{}/plans?since=2000-01-01T00:00:00Z", kCheckout));
@@ -269,7 +270,7 @@ TEST_F(TidegatedPlanningTest, TrainsOnImportedHistoryPlansAndResumesAfterRestart
   const json browse2 = ClassEntry(kBrowse);
   ASSERT_FALSE(browse2["override"].is_null());
   EXPECT_EQ(browse2["override"]["expires_at"], expires);
-  EXPECT_EQ(browse2["rate_per_s"], 0.001);
+  EXPECT_NEAR(browse2["rate_per_s"].get<double>(), 0.001, 1e-9);
   EXPECT_NEAR(browse2["available"].get<double>(), 6, 0.1);
   EXPECT_FALSE(ClassEntry(kCheckout)["planned_rate_per_s"].is_null());
   Stop();
