@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -242,6 +243,12 @@ TEST_F(TidegatedPlanningTest, TrainsOnImportedHistoryPlansAndResumesAfterRestart
   ASSERT_TRUE(metrics.ok());
   EXPECT_THAT(metrics->body, HasSubstr("tidegate_forecast_upper_per_second{tenant=\"shop\""));
   EXPECT_THAT(metrics->body, HasSubstr("tidegate_planned_rate_per_second{tenant=\"shop\""));
+  if (std::system("command -v promtool >/dev/null 2>&1") == 0) {
+    const std::string file = (dir_ / "metrics.txt").string();
+    std::ofstream(file) << metrics->body;
+    EXPECT_EQ(std::system(fmt::format("promtool check metrics < '{}'", file).c_str()), 0)
+        << metrics->body;
+  }
 
   // An override and a partly drained bucket on browse.
   Post("/v1/overrides",
