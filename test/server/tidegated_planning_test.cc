@@ -189,7 +189,7 @@ TEST_F(TidegatedPlanningTest, TrainsOnImportedHistoryPlansAndResumesAfterRestart
   ASSERT_TRUE(Eventually([&] {
     forecast = Get(fmt::format("/v1/classes/{}/forecast?horizon=1h", kCheckout));
     return !forecast["model"].is_null();
-  })) << Log();
+  }, /*seconds=*/120)) << Log();
   EXPECT_EQ(forecast["class"], kCheckout);
   EXPECT_EQ(forecast["model"], "ets");
   EXPECT_EQ(forecast["step_s"], 60);
