@@ -597,7 +597,9 @@ absl::Status Planning::Tick() {
       cc.margin = predict.margin;
       cc.lead_time = predict.lead_time;
       cc.base_burst = predict.base_burst > 0 ? predict.base_burst : c.static_config.size;
-      cc.max_burst = std::max(cc.max_burst, cc.base_burst);
+      // A wide interval may buy up to ten base bursts (the configured size at least).
+      cc.max_burst = std::max(10 * cc.base_burst, c.static_config.size);
+      cc.min_burst = std::min(cc.min_burst, cc.base_burst);
       cc.cost = CostVector(c.cost);
       pc.classes.push_back(std::move(cc));
     }

@@ -103,7 +103,7 @@ json ExplanationJson(const plan::Explanation& why) {
           {"cap_per_s", Num(why.cap_per_s)},
           {"ceiling_per_s", Num(why.ceiling_per_s)},
           {"demand_per_s", Num(why.demand_per_s)},
-          {"spread", why.spread},
+          {"spread", Num(why.spread)},
           {"tier", why.tier},
           {"weight", why.weight},
           {"floor_per_s", why.floor_per_s},
