@@ -160,7 +160,8 @@ class TidegatedPlanningTest : public ::testing::Test {
   }
 
   json ClassEntry(const std::string& key) {
-    for (const json& c : Get("/v1/classes")["classes"]) {
+    const json all = Get("/v1/classes");
+    for (const json& c : all["classes"]) {
       if (c["key"] == key) return c;
     }
     ADD_FAILURE() << "no class " << key;
