@@ -7,8 +7,8 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <cstdlib>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -151,11 +151,11 @@ class TidegatedPlanningTest : public ::testing::Test {
     return json::parse(r->body, nullptr, false);
   }
 
-  json Post(const std::string& path, const json& body) {
+  json Post(const std::string& path, const json& body, int expected = 200) {
     auto r = client_->Post(base_ + path, body.dump(), "application/json");
     EXPECT_TRUE(r.ok()) << r.status();
     if (!r.ok()) return json();
-    EXPECT_EQ(r->status, 200) << path << ": " << r->body;
+    EXPECT_EQ(r->status, expected) << path << ": " << r->body;
     return json::parse(r->body, nullptr, false);
   }
 
@@ -187,10 +187,13 @@ TEST_F(TidegatedPlanningTest, TrainsOnImportedHistoryPlansAndResumesAfterRestart
 
   // Training on the imported series.
   json forecast;
-  ASSERT_TRUE(Eventually([&] {
-    forecast = Get(fmt::format("/v1/classes/{}/forecast?horizon=1h", kCheckout));
-    return !forecast["model"].is_null();
-  }, /*seconds=*/120)) << Log();
+  ASSERT_TRUE(Eventually(
+      [&] {
+        forecast = Get(fmt::format("/v1/classes/{}/forecast?horizon=1h", kCheckout));
+        return !forecast["model"].is_null();
+      },
+      /*seconds=*/120))
+      << Log();
   EXPECT_EQ(forecast["class"], kCheckout);
   EXPECT_EQ(forecast["model"], "ets");
   EXPECT_EQ(forecast["step_s"], 60);
@@ -226,8 +229,8 @@ TEST_F(TidegatedPlanningTest, TrainsOnImportedHistoryPlansAndResumesAfterRestart
   EXPECT_EQ(plan["capacity"][0]["by_tier"].size(), 4u);
   const json checkout = ClassEntry(kCheckout);
   EXPECT_FALSE(checkout["planned_rate_per_s"].is_null());
-  EXPECT_NEAR(checkout["rate_per_s"].get<double>(),
-              checkout["planned_rate_per_s"].get<double>(), 1e-6);
+  EXPECT_NEAR(checkout["rate_per_s"].get<double>(), checkout["planned_rate_per_s"].get<double>(),
+              1e-6);
   EXPECT_THAT(checkout["state"].get<std::string>(),
               ::testing::AnyOf("ok", "throttled", "surge", "anomaly"));
   json plans = Get(fmt::format("/v1/classes/{}/plans?since=2000-01-01T00:00:00Z", kCheckout));
@@ -253,7 +256,7 @@ TEST_F(TidegatedPlanningTest, TrainsOnImportedHistoryPlansAndResumesAfterRestart
 
   // An override and a partly drained bucket on browse.
   Post("/v1/overrides",
-       {{"class", kBrowse}, {"rate_per_s", 0.001}, {"size", 10}, {"ttl_seconds", 3600}});
+       {{"class", kBrowse}, {"rate_per_s", 0.001}, {"size", 10}, {"ttl_seconds", 3600}}, 201);
   for (int i = 0; i < 4; ++i) {
     Post("/v1/check",
          {{"domain", "shop"},
