@@ -3,7 +3,8 @@
 # release preset, generates two weeks of multi-class usage history, imports it into the embedded
 # store, scores one class's history for anomalies, starts tidegated on that store, and sends live
 # check traffic — a steady mix, then a flash crowd on `browse` — printing admitted and refused
-# requests per class every few seconds. Ctrl-C stops everything.
+# requests per class every few seconds. Once the daemon has trained on the imported history it
+# prints a class's forecast and plan. Ctrl-C stops everything.
 #
 #   make demo                          DEMO_DIR=tidegate-demo  DAYS=14  SECONDS_LIVE=0 (forever)
 set -euo pipefail
@@ -68,9 +69,35 @@ done
 echo "demo: tidegated is serving at $URL"
 echo "      try: curl ${URL}v1/classes    curl ${URL}metrics    (API: api/openapi.yaml)"
 
-check() {  # check CLASS -> prints OK or OVER_LIMIT
+# Planning: the daemon fits a model per class on the imported history, then plans every bucket
+# from the forecast each second.
+KEY='shop/class=checkout,op=write'
+echo "demo: waiting for the daemon to train on the imported history of $KEY"
+MODEL=""
+for _ in $(seq 1 300); do
+  FORECAST=$(curl -fsS "${URL}v1/classes/${KEY}/forecast?horizon=1h" 2>/dev/null || true)
+  MODEL=$(printf '%s' "$FORECAST" | sed -nE 's/.*"model":"([^"]+)".*/\1/p')
+  [ -n "$MODEL" ] && break
+  sleep 1
+done
+if [ -n "$MODEL" ]; then
+  echo "demo: $KEY forecast by $MODEL; next minute (requests/s, 95 % interval):"
+  printf '%s' "$FORECAST" |
+    sed -nE 's/.*"forecast":\[\{"lower":([0-9.e+-]+),"mean":([0-9.e+-]+),"t":"([^"]+)","upper":([0-9.e+-]+)\}.*/  \3  mean \2  [\1, \4]/p'
+  sleep 2  # A planning tick.
+  echo "demo: its plan: $(curl -fsS "${URL}v1/classes/${KEY}/plans" |
+    grep -o '"rate_per_s":[0-9.e+-]*,"reason":"[^"]*"' | tail -n 1)"
+  echo "      try: curl ${URL}v1/plan    curl '${URL}v1/classes/${KEY}/forecast?horizon=1d'"
+  echo "           curl ${URL}v1/anomalies"
+else
+  echo "demo: no model yet (see $DEMO_DIR/tidegated.log); classes run on their configured limits"
+fi
+
+check() {  # check CLASS [OP] -> prints OK or OVER_LIMIT
+  local entries="{\"key\":\"class\",\"value\":\"$1\"}"
+  [ -n "${2:-}" ] && entries+=",{\"key\":\"op\",\"value\":\"$2\"}"
   curl -fsS -X POST "${URL}v1/check" -H 'Content-Type: application/json' \
-    -d "{\"domain\":\"shop\",\"descriptors\":[{\"entries\":[{\"key\":\"class\",\"value\":\"$1\"}]}]}" |
+    -d "{\"domain\":\"shop\",\"descriptors\":[{\"entries\":[$entries]}]}" |
     sed -nE 's/.*"overall_code":"([A-Z_]+)".*/\1/p'
 }
 
@@ -85,8 +112,11 @@ check() {  # check CLASS -> prints OK or OVER_LIMIT
       for class in checkout browse export; do
         n=1
         [ "$class" = browse ] && [ "$crowd" = 1 ] && n=25
+        op=""
+        [ "$class" = checkout ] && op=write
+        [ "$class" = browse ] && op=read
         for _ in $(seq 1 "$n"); do
-          r=$(check "$class")
+          r=$(check "$class" "$op")
           if [ "$r" = OK ]; then ok[$class]=$((${ok[$class]:-0} + 1)); else over[$class]=$((${over[$class]:-0} + 1)); fi
         done
       done

@@ -8,9 +8,15 @@
 // one stays); SIGINT / SIGTERM stop serving, flush pending usage to the store and exit 0. The
 // config file (or directory) is also re-read when its modification time changes.
 //
-// Threads: the servers run their own threads; the main thread only waits for signals, and once a
-// second runs Service::Tick (flush closed usage buckets, expire overrides, evaluate alerts and
-// scaling recommendations when due) and the file watch.
+// Threads: the servers run their own threads; the planning loop's worker fits and updates the
+// models (server/planning.h); the main thread waits for signals and, every planning tick
+// (schedule.planning_tick, default 1 s), runs Service::Tick (flush closed usage buckets, expire
+// overrides, evaluate alerts and scaling recommendations when due), the planning tick, the
+// periodic checkpoint and the file watch.
+//
+// State: planning-state.bin in the data directory holds bucket levels, overrides, models and the
+// last plan (docs/formats/planning-state.md); it is written every schedule.checkpoint and at
+// shutdown, and read at start (a corrupt or mismatched file is logged and ignored).
 #include <signal.h>
 
 #include <algorithm>
@@ -28,6 +34,7 @@
 #include "tidegate/history/sqlite_store.h"
 #include "tidegate/server/config.h"
 #include "tidegate/server/http_server.h"
+#include "tidegate/server/planning.h"
 #include "tidegate/server/service.h"
 #ifdef TIDEGATE_WITH_GRPC
 #include "server/grpc_server.h"
@@ -126,6 +133,23 @@ int Run(int argc, char** argv) {
         auth.required ? "required" : "optional (requests without one have full access)"));
   }
 
+  PlanningOptions planning_options;
+  planning_options.state_path = (std::filesystem::path(store_dir) / "planning-state.bin").string();
+  planning_options.log = [](const std::string& line) { Log("planning: " + line); };
+  auto planning = Planning::Create(core, planning_options);
+  if (!planning.ok()) {
+    Log(fmt::format("planning: {}", std::string(planning.status().message())));
+    return 1;
+  }
+  if (absl::Status s = (*planning)->Restore(); !s.ok()) {
+    Log(fmt::format("planning: state not restored, starting fresh: {}", std::string(s.message())));
+  }
+  (*planning)->Start();
+  Log(fmt::format(
+      "planning: training schedule '{}' (UTC), tick every {} ms", core.config()->schedule.training,
+      std::chrono::duration_cast<std::chrono::milliseconds>(core.config()->schedule.planning_tick)
+          .count()));
+
   std::mutex reload_mu;
   int64_t config_mtime = config_path.empty() ? 0 : ConfigMtime(config_path);
   auto reload = [&]() -> absl::Status {
@@ -137,6 +161,7 @@ int Run(int argc, char** argv) {
   };
   HttpApiOptions api_options;
   if (!config_path.empty()) api_options.reload = reload;
+  api_options.planning = planning->get();
   HttpApi api(core, api_options);
   HttpServerOptions http_options;
   http_options.host = http_addr->first;
@@ -174,9 +199,12 @@ int Run(int argc, char** argv) {
 #endif
   api.set_ready(true);
 
+  MonoTime last_checkpoint = core.clock().Now();
   for (;;) {
-    timespec one_second{1, 0};
-    const int sig = sigtimedwait(&signals, nullptr, &one_second);
+    const Duration tick = core.config()->schedule.planning_tick;
+    timespec period{static_cast<time_t>(tick / std::chrono::seconds(1)),
+                    static_cast<long>((tick % std::chrono::seconds(1)).count())};
+    const int sig = sigtimedwait(&signals, nullptr, &period);
     if (sig == SIGINT || sig == SIGTERM) {
       Log(fmt::format("{}: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM"));
       break;
@@ -190,6 +218,13 @@ int Run(int argc, char** argv) {
     }
     if (absl::Status s = core.Tick(); !s.ok()) {
       Log(fmt::format("usage flush failed (kept for the next tick): {}", std::string(s.message())));
+    }
+    (void)(*planning)->Tick();  // Errors are logged by the planning loop.
+    if (core.clock().Now() - last_checkpoint >= core.config()->schedule.checkpoint) {
+      last_checkpoint = core.clock().Now();
+      if (absl::Status s = (*planning)->Checkpoint(); !s.ok()) {
+        Log(fmt::format("planning: checkpoint failed: {}", std::string(s.message())));
+      }
     }
     if (!config_path.empty()) {
       int64_t mtime;
@@ -211,11 +246,16 @@ int Run(int argc, char** argv) {
   (*grpc)->Stop(std::chrono::seconds(2));
 #endif
   (*http)->Stop();
+  (*planning)->Stop();
   if (absl::Status s = core.Flush(); !s.ok()) {
     Log(fmt::format("final usage flush failed: {}", std::string(s.message())));
     return 1;
   }
-  Log("stopped; usage flushed to the store");
+  if (absl::Status s = (*planning)->Checkpoint(); !s.ok()) {
+    Log(fmt::format("planning: final checkpoint failed: {}", std::string(s.message())));
+    return 1;
+  }
+  Log("stopped; usage flushed to the store, planning state saved");
   return 0;
 }
 

@@ -24,6 +24,7 @@
 #include "fmt/format.h"
 #include "tidegate/common/status.h"
 #include "yaml-cpp/eventhandler.h"
+#include "tidegate/server/cron.h"
 #include "yaml-cpp/yaml.h"
 
 namespace tidegate::server {
@@ -411,7 +412,7 @@ absl::StatusOr<std::vector<DescriptorRule>> ParseDescriptors(const Reader& r,
 // Which optional top-level sections a document set, to merge files.
 struct Sections {
   bool capacity = false, store = false, tenants = false, unknown = false, limits = false,
-       alerts = false, scaling = false, auth = false, tls = false;
+       alerts = false, scaling = false, auth = false, tls = false, schedule = false;
 };
 
 absl::Status ParseStore(const Reader& r, const YAML::Node& node, StoreSpec& store) {
@@ -434,6 +435,31 @@ absl::Status ParseStore(const Reader& r, const YAML::Node& node, StoreSpec& stor
   }
   if (const YAML::Node n = node["raw_retention"]) {
     TIDEGATE_ASSIGN_OR_RETURN(store.raw_retention, r.DurationValue(n, "store.raw_retention"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ParseSchedule(const Reader& r, const YAML::Node& node, ScheduleSpec& out) {
+  TIDEGATE_RETURN_IF_ERROR(
+      r.ExpectMap(node, "schedule", {"training", "planning_tick", "checkpoint"}));
+  if (const YAML::Node n = node["training"]) {
+    TIDEGATE_ASSIGN_OR_RETURN(out.training, r.String(n, "schedule.training"));
+    if (absl::StatusOr<CronSchedule> c = CronSchedule::Parse(out.training); !c.ok()) {
+      return r.Error(n, "schedule.training", std::string(c.status().message()));
+    }
+  }
+  if (const YAML::Node n = node["planning_tick"]) {
+    TIDEGATE_ASSIGN_OR_RETURN(out.planning_tick, r.DurationValue(n, "schedule.planning_tick"));
+    if (out.planning_tick < std::chrono::milliseconds(100) ||
+        out.planning_tick > std::chrono::hours(1)) {
+      return r.Error(n, "schedule.planning_tick", "must be in [100ms, 1h]");
+    }
+  }
+  if (const YAML::Node n = node["checkpoint"]) {
+    TIDEGATE_ASSIGN_OR_RETURN(out.checkpoint, r.DurationValue(n, "schedule.checkpoint"));
+    if (out.checkpoint < std::chrono::seconds(1) || out.checkpoint > std::chrono::hours(24)) {
+      return r.Error(n, "schedule.checkpoint", "must be in [1s, 1d]");
+    }
   }
   return absl::OkStatus();
 }
@@ -1060,8 +1086,8 @@ absl::Status ParseDocument(const Reader& r, const YAML::Node& doc, Config& confi
   if (doc.IsNull()) return absl::OkStatus();  // An empty document.
   TIDEGATE_RETURN_IF_ERROR(
       r.ExpectMap(doc, "",
-                  {"domain", "descriptors", "capacity", "store", "tenants", "unknown_descriptors",
-                   "limits", "alerts", "scaling", "auth", "tls"}));
+                  {"domain", "descriptors", "capacity", "store", "schedule", "tenants",
+                   "unknown_descriptors", "limits", "alerts", "scaling", "auth", "tls"}));
   auto once = [&](bool& flag, const YAML::Node& n, std::string_view name) -> absl::Status {
     if (flag) return r.Error(n, name, "set more than once (in this or another file)");
     flag = true;
@@ -1074,6 +1100,10 @@ absl::Status ParseDocument(const Reader& r, const YAML::Node& doc, Config& confi
   if (const YAML::Node n = doc["store"]) {
     TIDEGATE_RETURN_IF_ERROR(once(sections.store, n, "store"));
     TIDEGATE_RETURN_IF_ERROR(ParseStore(r, n, config.store));
+  }
+  if (const YAML::Node n = doc["schedule"]) {
+    TIDEGATE_RETURN_IF_ERROR(once(sections.schedule, n, "schedule"));
+    TIDEGATE_RETURN_IF_ERROR(ParseSchedule(r, n, config.schedule));
   }
   if (const YAML::Node n = doc["tenants"]) {
     TIDEGATE_RETURN_IF_ERROR(once(sections.tenants, n, "tenants"));

@@ -19,6 +19,7 @@
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
 #include "server/web_assets.h"
+#include "server/planning_api.h"
 #include "tidegate/common/status.h"
 #include "tidegate/history/calendar.h"
 #include "tidegate/history/exposition.h"
@@ -441,7 +442,13 @@ ApiResponse HttpApi::Route(std::string_view method, std::string_view target,
       ApiResponse r;
       r.content_type = std::string(history::kExpositionContentType);
       r.body = service_.RenderMetrics();
+      if (options_.planning != nullptr) r.body += options_.planning->RenderMetrics();
       return r;
+    }
+    const size_t q = target.find('?');
+    if (auto r = HandlePlanningRoute(service_, options_.planning, method, path,
+                                     q == std::string_view::npos ? "" : target.substr(q + 1))) {
+      return *std::move(r);
     }
     constexpr std::string_view kClasses = "/v1/classes/";
     if (path.starts_with(kClasses)) {
@@ -610,7 +617,11 @@ ApiResponse HttpApi::Report(std::string_view body) {
 
 ApiResponse HttpApi::Classes() {
   json arr = json::array();
-  for (const ClassInfo& c : service_.ListClasses()) arr.push_back(ClassJson(c));
+  for (const ClassInfo& c : service_.ListClasses()) {
+    json j = ClassJson(c);
+    AddPlanningFields(options_.planning, c, j);
+    arr.push_back(std::move(j));
+  }
   return JsonResponse(200, {{"classes", std::move(arr)}});
 }
 
@@ -620,7 +631,7 @@ ApiResponse HttpApi::Class(std::string_view raw_key, bool plan) {
   absl::StatusOr<ClassInfo> c = service_.GetClass(*key);
   if (!c.ok()) return ErrorResponse(c.status());
   if (!plan) return JsonResponse(200, ClassJson(*c));
-  // Without a planner the plan is the bucket in force and where it comes from.
+  // The bucket in force and where it comes from (the planner's detail: /v1/classes/{key}/plans).
   json p = {
       {"key", c->key},
       {"tenant", c->tenant},
@@ -628,13 +639,16 @@ ApiResponse HttpApi::Class(std::string_view raw_key, bool plan) {
       {"size", c->size},
       {"level", c->available},
       {"source", c->source},
-      {"planner", false},
+      {"planner", c->planned_rate_per_s.has_value()},
       {"explanation",
        c->source == "override"
            ? "manual override until " + history::FormatWallTime(c->override_info->expires_at)
        : c->source == "request" ? std::string("limit given by the request's descriptor")
        : c->source == "default"
            ? std::string("unknown_descriptors.default_limit (no configured rule matched)")
+       : c->planned_rate_per_s
+           ? std::string(
+                 "planned from the demand forecast (GET /v1/classes/{key}/plans explains it)")
            : fmt::format("static rate_limit of the rule at {} (no forecast plan)", c->location)}};
   p["configured_limit"] = c->configured_limit ? LimitJson(*c->configured_limit) : json(nullptr);
   p["override"] = c->override_info ? OverrideJson(*c->override_info) : json(nullptr);

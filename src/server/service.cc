@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <limits>
 #include <set>
 #include <utility>
@@ -69,6 +70,14 @@ std::string EntriesString(const std::vector<std::pair<std::string, std::string>>
     out += fmt::format("{}{}={}", i ? "," : "", entries[i].first, entries[i].second);
   }
   return out;
+}
+
+// The history class label of a class (history::UsageClassKey of its entries, no operation).
+std::string SeriesClass(const ClassKey& key) {
+  history::UsageReport r;
+  for (const auto& [k, v] : key.entries) r.descriptors.push_back({k, v});
+  absl::StatusOr<std::string> s = history::UsageClassKey(r);
+  return s.ok() ? *std::move(s) : EntriesString(key.entries);
 }
 
 bool HasControl(std::string_view s) {
@@ -147,6 +156,32 @@ struct Service::ClassState {
   std::atomic<uint64_t> refused{0};
   std::atomic<uint64_t> shadow_refused{0};
   std::atomic<bool> has_override{false};
+  // MonoTime (ns since the clock's epoch) of the last refusal; INT64_MIN = never.
+  std::atomic<int64_t> last_refused_ns{INT64_MIN};
+
+  // Demand per history step not yet handed to the store, oldest first (usually one or two).
+  struct DemandStep {
+    int64_t step_ns;  // Wall time of the step's start, ns since the epoch.
+    double offered = 0;
+    double admitted = 0;
+  };
+  std::mutex demand_mu;
+  std::vector<DemandStep> demand;
+  std::string series_class;  // history::UsageClassKey form of the entries.
+
+  void RecordDemand(int64_t step_ns, double offered_hits, double admitted_hits) {
+    std::lock_guard lock(demand_mu);
+    auto it = std::find_if(demand.rbegin(), demand.rend(),
+                           [&](const DemandStep& d) { return d.step_ns <= step_ns; });
+    auto at = it.base();  // After the last step <= step_ns.
+    if (it == demand.rend() || it->step_ns != step_ns) {
+      at = demand.insert(at, DemandStep{step_ns, 0, 0});
+    } else {
+      at = std::prev(at);
+    }
+    at->offered += offered_hits;
+    at->admitted += admitted_hits;
+  }
 
   mutable std::mutex mu;
   std::optional<RateLimit> configured_limit;  // From the rule or the default policy.
@@ -159,9 +194,16 @@ struct Service::ClassState {
   bool shadow_mode = false;
   std::optional<OverrideInfo> override_info;
   MonoTime override_expires{};
+  std::optional<BucketConfig> plan;  // From the planning loop.
 
   // The bucket settings without a manual override. Caller holds mu.
   std::optional<BucketConfig> BaseConfigLocked() const {
+    if (request_limit && request_limit->requests_per_unit > 0) return ConfigFor(*request_limit);
+    if (plan) return plan;
+    return StaticConfigLocked();
+  }
+  // The configured bucket, without plan or override. Caller holds mu.
+  std::optional<BucketConfig> StaticConfigLocked() const {
     if (request_limit && request_limit->requests_per_unit > 0) return ConfigFor(*request_limit);
     if (configured_limit && configured_limit->requests_per_unit > 0) {
       return ConfigFor(*configured_limit);
@@ -341,6 +383,7 @@ absl::StatusOr<std::shared_ptr<Service::ClassState>> Service::ClassFor(
     TIDEGATE_ASSIGN_OR_RETURN(state->bucket, registry_->UpsertClass(key, *base, now));
   }
   state->display = key.ToString();
+  state->series_class = SeriesClass(key);
   state->entries_label = EntriesString(key.entries);
   state->key = std::move(key);
   state->canonical = canonical;
@@ -372,6 +415,7 @@ absl::StatusOr<CheckResponse> Service::Check(const CheckRequest& request) {
       size_t index;
       std::shared_ptr<ClassState> state;
       double cost;
+      double hits = 0;  // The request's cost as offered (demand history).
     };
     std::vector<Charge> charges;
     charges.reserve(n);
@@ -420,7 +464,7 @@ absl::StatusOr<CheckResponse> Service::Check(const CheckRequest& request) {
       }
       const double cost = static_cast<double>(
           d.hits_addend ? *d.hits_addend : (request.hits_addend ? request.hits_addend : 1));
-      charges.push_back({i, *std::move(state), cost});
+      charges.push_back({i, *std::move(state), cost, cost});
     }
     if (retry) continue;
 
@@ -479,12 +523,23 @@ absl::StatusOr<CheckResponse> Service::Check(const CheckRequest& request) {
       } else {
         st.code = Code::kOverLimit;
         s.refused.fetch_add(1, std::memory_order_relaxed);
+        s.last_refused_ns.store(now.time_since_epoch().count(), std::memory_order_relaxed);
         c.cost = 0;
       }
     }
     response.overall_code = Code::kOk;
     for (const DescriptorStatus& st : response.statuses) {
       if (st.code == Code::kOverLimit) response.overall_code = Code::kOverLimit;
+    }
+    if (!charges.empty()) {
+      const int64_t step_ns = history::AlignDown(clock_.WallNow(), aggregator_->options().step)
+                                  .time_since_epoch()
+                                  .count();
+      const bool all_ok = response.overall_code == Code::kOk;
+      for (const Charge& c : charges) {
+        const bool ok = all_ok && response.statuses[c.index].code == Code::kOk;
+        c.state->RecordDemand(step_ns, c.hits, ok ? c.hits : 0);
+      }
     }
     if (response.overall_code == Code::kOverLimit) {
       // A refused request is not charged anywhere: refund what the admitted descriptors took.
@@ -589,7 +644,14 @@ ClassInfo Service::Describe(const ClassState& state, MonoTime now) const {
     info.size = c.size;
     info.available = state.bucket->Available(now);
   }
+  const int64_t last = state.last_refused_ns.load(std::memory_order_relaxed);
+  info.refused_last_minute =
+      last != INT64_MIN && now.time_since_epoch().count() - last <= int64_t{60'000'000'000};
   std::lock_guard lock(state.mu);
+  if (state.plan) {
+    info.planned_rate_per_s = state.plan->rate_per_s;
+    info.planned_size = state.plan->size;
+  }
   info.configured_limit = state.configured_limit;
   info.priority = state.priority;
   info.weight = state.weight;
@@ -865,6 +927,7 @@ absl::Status Service::ApplyConfig(Config config) {
                                 registry_->UpsertClass(f.key, ConfigFor(*f.rule->rate_limit), now));
     }
     state->display = f.key.ToString();
+    state->series_class = SeriesClass(f.key);
     state->entries_label = EntriesString(f.key.entries);
     state->key = std::move(f.key);
     state->canonical = canonical;
@@ -903,6 +966,7 @@ absl::Status Service::Tick() {
     std::lock_guard admin(admin_mu_);
     ExpireOverridesLocked(clock_.Now());
   }
+  FlushDemand(/*all=*/false);
   absl::Status s = aggregator_->FlushClosed(clock_.WallNow());
   if (!s.ok()) flush_failures_.fetch_add(1, std::memory_order_relaxed);
   if (alerting_->Due()) alerting_->Tick(ObservedSnapshot());
@@ -963,7 +1027,163 @@ alert::Snapshot Service::ObservedSnapshot() {
   return snap;
 }
 
+void Service::FlushDemand(bool all) {
+  std::vector<std::shared_ptr<ClassState>> states;
+  {
+    std::shared_lock lock(classes_mu_);
+    states.reserve(classes_.size());
+    for (const auto& [k, s] : classes_) states.push_back(s);
+  }
+  const Duration step = aggregator_->options().step;
+  const int64_t now_ns = clock_.WallNow().time_since_epoch().count();
+  history::SampleBatch admitted;
+  for (const auto& s : states) {
+    std::vector<ClassState::DemandStep> closed;
+    {
+      std::lock_guard lock(s->demand_mu);
+      auto it = s->demand.begin();
+      while (it != s->demand.end() && (all || it->step_ns + step.count() <= now_ns)) ++it;
+      closed.assign(s->demand.begin(), it);
+      s->demand.erase(s->demand.begin(), it);
+    }
+    for (const ClassState::DemandStep& d : closed) {
+      if (d.offered <= 0 && d.admitted <= 0) continue;
+      const WallTime t{Duration(d.step_ns)};
+      history::UsageReport r;
+      r.tenant = s->key.tenant;
+      for (const auto& [k, v] : s->key.entries) r.descriptors.push_back({k, v});
+      r.count = static_cast<int64_t>(std::llround(d.offered));
+      r.latency_ms = 0;
+      r.timestamp = t;
+      if (!aggregator_->Add(r).ok()) demand_write_failures_.fetch_add(1, std::memory_order_relaxed);
+      admitted.Add({"requests_admitted", s->key.tenant, s->series_class}, t, d.admitted);
+    }
+  }
+  if (admitted.SampleCount() > 0 && !store_->Append(admitted).ok()) {
+    demand_write_failures_.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+std::vector<PlanningClass> Service::PlanningClasses() {
+  std::lock_guard admin(admin_mu_);  // Rule pointers stay valid: no ApplyConfig meanwhile.
+  std::vector<std::shared_ptr<ClassState>> states;
+  {
+    std::shared_lock lock(classes_mu_);
+    states.reserve(classes_.size());
+    for (const auto& [k, s] : classes_) {
+      if (s->bucket) states.push_back(s);
+    }
+  }
+  std::vector<PlanningClass> out;
+  out.reserve(states.size());
+  for (const auto& s : states) {
+    PlanningClass c;
+    c.key = s->display;
+    c.canonical = s->canonical;
+    c.tenant = s->key.tenant;
+    c.series_class = s->series_class;
+    c.admitted = s->admitted.load(std::memory_order_relaxed);
+    c.refused = s->refused.load(std::memory_order_relaxed);
+    std::lock_guard lock(s->mu);
+    c.priority = s->priority;
+    c.weight = s->weight;
+    if (s->rule != nullptr) {
+      c.floor_per_s = s->rule->floor_per_s;
+      c.ceiling_per_s = s->rule->ceiling_per_s;
+      c.cost = s->rule->cost;
+      c.predict = s->rule->predict;
+    }
+    std::optional<BucketConfig> st = s->StaticConfigLocked();
+    if (!st) continue;  // A limit of 0 or none: nothing to plan.
+    c.static_config = *st;
+    c.has_override = s->override_info.has_value();
+    c.has_request_limit = s->request_limit.has_value();
+    out.push_back(std::move(c));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const PlanningClass& a, const PlanningClass& b) { return a.key < b.key; });
+  return out;
+}
+
+absl::Status Service::ApplyPlan(std::string_view canonical, std::optional<BucketConfig> plan) {
+  std::shared_ptr<ClassState> s = FindClass(canonical);
+  if (s == nullptr || s->bucket == nullptr) {
+    return absl::NotFoundError(fmt::format("class '{}' does not exist", canonical));
+  }
+  if (plan) TIDEGATE_RETURN_IF_ERROR(shaping::ValidateBucketConfig(*plan));
+  std::lock_guard lock(s->mu);
+  if (s->plan == plan) return absl::OkStatus();
+  s->plan = plan;
+  if (s->override_info) return absl::OkStatus();
+  if (std::optional<BucketConfig> base = s->BaseConfigLocked()) {
+    if (!(s->bucket->config() == *base)) return s->bucket->Replan(*base, clock_.Now());
+  }
+  return absl::OkStatus();
+}
+
+std::vector<BucketState> Service::SnapshotBuckets() {
+  std::vector<std::shared_ptr<ClassState>> states;
+  {
+    std::shared_lock lock(classes_mu_);
+    for (const auto& [k, s] : classes_) {
+      if (s->bucket) states.push_back(s);
+    }
+  }
+  const MonoTime now = clock_.Now();
+  std::vector<BucketState> out;
+  out.reserve(states.size());
+  for (const auto& s : states) {
+    BucketState b;
+    b.canonical = s->canonical;
+    b.level = s->bucket->Available(now);
+    std::lock_guard lock(s->mu);
+    b.override_info = s->override_info;
+    b.plan = s->plan;
+    out.push_back(std::move(b));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const BucketState& a, const BucketState& b) { return a.canonical < b.canonical; });
+  return out;
+}
+
+absl::Status Service::RestoreBucket(const BucketState& state) {
+  std::lock_guard admin(admin_mu_);
+  std::shared_ptr<ClassState> s = FindClass(state.canonical);
+  if (s == nullptr || s->bucket == nullptr) {
+    return absl::NotFoundError(fmt::format("class '{}' does not exist", state.canonical));
+  }
+  if (!std::isfinite(state.level)) {
+    return absl::InvalidArgumentError(
+        fmt::format("{}: level {} is not finite", state.canonical, state.level));
+  }
+  const MonoTime now = clock_.Now();
+  const WallTime wall = clock_.WallNow();
+  std::lock_guard lock(s->mu);
+  if (state.plan && shaping::ValidateBucketConfig(*state.plan).ok()) s->plan = state.plan;
+  BucketConfig c = s->BaseConfigLocked().value_or(s->bucket->config());
+  if (state.override_info && state.override_info->expires_at > wall) {
+    const OverrideInfo& o = *state.override_info;
+    if (o.rate_per_s) c.rate_per_s = *o.rate_per_s;
+    if (o.size) c.size = *o.size;
+    if (shaping::ValidateBucketConfig(c).ok()) {
+      s->override_info = o;
+      s->override_expires = now + (o.expires_at - wall);
+      s->has_override.store(true, std::memory_order_release);
+    } else {
+      c = s->BaseConfigLocked().value_or(s->bucket->config());
+    }
+  }
+  TIDEGATE_RETURN_IF_ERROR(s->bucket->Replan(c, now));
+  // Bring the level to the saved one (a settle also charges the tenant, as the original
+  // consumption did).
+  const double level = std::min(state.level, c.size);
+  const double delta = s->bucket->Available(now) - level;
+  if (delta != 0) (void)s->bucket->Settle(delta, now);
+  return absl::OkStatus();
+}
+
 absl::Status Service::Flush() {
+  FlushDemand(/*all=*/true);
   absl::Status s = aggregator_->FlushAll();
   if (!s.ok()) flush_failures_.fetch_add(1, std::memory_order_relaxed);
   return s;

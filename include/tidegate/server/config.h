@@ -126,6 +126,13 @@ struct StoreSpec {
   Duration raw_retention = std::chrono::hours(24 * 7);
 };
 
+// `schedule:` — when the daemon trains, plans and checkpoints.
+struct ScheduleSpec {
+  std::string training = "0 3 * * *";                // Cron (UTC, server/cron.h): full refits.
+  Duration planning_tick = std::chrono::seconds(1);  // Planner period, in [100ms, 1h].
+  Duration checkpoint = std::chrono::minutes(1);     // State checkpoint period, in [1s, 1d].
+};
+
 // What a check does with a descriptor that matches no configured limit (or a domain that is not
 // configured).
 enum class UnknownPolicy : uint8_t {
@@ -169,6 +176,7 @@ struct Config {
   std::vector<DomainConfig> domains;       // Unique names.
   std::map<std::string, double> capacity;  // Resource -> amount per second, > 0.
   StoreSpec store;
+  ScheduleSpec schedule;
   std::vector<TenantSpec> tenants;  // Unique names.
   UnknownDescriptors unknown;
   RequestLimits limits;

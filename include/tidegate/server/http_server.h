@@ -57,10 +57,15 @@ ApiResponse ErrorResponse(const absl::Status& status);
 ApiResponse ErrorResponse(int http_status, std::string_view code, std::string_view message);
 int HttpStatusFor(absl::StatusCode code);
 
+class Planning;  // planning.h
+
 struct HttpApiOptions {
   // Re-reads the config from its source and applies it (POST /v1/config:reload; SIGHUP does the
   // same in the daemon). Null: the route answers 409 (no config file).
   std::function<absl::Status()> reload;
+  // The planning loop behind the forecast, plan and anomaly routes; null: those routes answer
+  // without forecasts or plans.
+  const Planning* planning = nullptr;
 };
 
 class HttpApi {

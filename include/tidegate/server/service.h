@@ -38,6 +38,12 @@
 // that keep their names). EvaluateAlerting(snapshot) is the one entry point a snapshot producer
 // (the planning loop) calls; until forecasts exist, Tick() calls it with ObservedSnapshot()
 // whenever an evaluation interval has elapsed. Notifications are sent by the engine's own thread.
+// Demand history: every check adds, per class, the requests offered (admitted and refused, counted
+// with their hits_addend) and those admitted to per-step counters (history step = the
+// aggregator's). Tick() hands each closed step to the store: the offered count goes through the
+// UsageAggregator as the class's `requests` metric (the series usage logs import into, so the
+// planner trains on imported and live demand alike; a usage report without an operation adds its
+// `count` to the same series), the admitted count as `requests_admitted`.
 //
 // Time: the service reads the injected Clock (MonoTime for buckets and expiries, WallTime for
 // history and the API). Tick(), called by the daemon about once a second, flushes closed usage
@@ -52,6 +58,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -163,6 +170,40 @@ struct ClassInfo {
   uint64_t admitted = 0;  // Decisions since the class was created.
   uint64_t refused = 0;
   uint64_t shadow_refused = 0;
+  // The planning loop's plan for the class, when one is set (it is in force unless an override
+  // or a request's descriptor limit is).
+  std::optional<double> planned_rate_per_s;
+  std::optional<double> planned_size;
+  bool refused_last_minute = false;  // At least one refusal within the last 60 s.
+};
+
+// What the planning loop (planning.h) needs to know of one class.
+struct PlanningClass {
+  std::string key;        // ClassKey::ToString().
+  std::string canonical;  // ClassKey::Canonical(), the key of ApplyPlan.
+  std::string tenant;
+  // The class label of its history series: the entries as history::UsageClassKey writes them
+  // (e.g. "class=checkout,op=write"), so that imported usage logs and live checks share series.
+  std::string series_class;
+  int priority = kDefaultPriority;
+  double weight = 1;
+  double floor_per_s = 0;
+  std::optional<double> ceiling_per_s;
+  std::map<std::string, double> cost;
+  std::optional<PredictSpec> predict;
+  shaping::BucketConfig static_config;  // The bucket without plan or override.
+  bool has_override = false;
+  bool has_request_limit = false;
+  uint64_t admitted = 0;
+  uint64_t refused = 0;
+};
+
+// A class bucket's state, for checkpoints (planning.h saves and restores it).
+struct BucketState {
+  std::string canonical;
+  double level = 0;  // Tokens available.
+  std::optional<OverrideInfo> override_info;
+  std::optional<shaping::BucketConfig> plan;
 };
 
 struct ConfigInfo {
@@ -220,6 +261,18 @@ class Service {
   std::shared_ptr<const Config> config() const;
 
   struct Match;  // The result of matching one descriptor (service.cc).
+
+  // Planning (planning.h). Every class with a bucket, sorted by key.
+  std::vector<PlanningClass> PlanningClasses();
+  // Sets (or, with nullopt, clears) a class's plan. The bucket is re-planned to it at once unless
+  // an override or a request's descriptor limit is active (they win; the plan applies again when
+  // they end). NotFound for an unknown class; InvalidArgument for an invalid bucket config.
+  absl::Status ApplyPlan(std::string_view canonical, std::optional<shaping::BucketConfig> plan);
+  // Bucket levels, overrides and plans of every class with a bucket.
+  std::vector<BucketState> SnapshotBuckets();
+  // Restores one class's override (unless expired), plan and level. NotFound when the class
+  // does not exist (yet); the caller decides whether that matters.
+  absl::Status RestoreBucket(const BucketState& state);
 
   // Periodic work: flushes closed usage buckets to the store, expires overrides. Returns the
   // store's error, if any (the aggregator keeps the data for the next tick).
@@ -283,6 +336,10 @@ class Service {
   std::mutex observed_mu_;  // Guards the two members below (ObservedSnapshot).
   std::unordered_map<std::string, uint64_t> observed_checks_;  // Canonical key -> checks seen.
   std::optional<MonoTime> observed_at_;
+  std::atomic<uint64_t> demand_write_failures_{0};
+
+  // Hands closed demand steps to the aggregator and the store (Tick, Flush).
+  void FlushDemand(bool all);
 };
 
 }  // namespace tidegate::server

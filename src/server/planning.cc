@@ -1,0 +1,1190 @@
+#include "tidegate/server/planning.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <utility>
+
+#include "fmt/format.h"
+#include "tidegate/common/status.h"
+#include "tidegate/forecast/forecaster.h"
+#include "tidegate/forecast/horizons.h"
+#include "tidegate/forecast/model_registry.h"
+#include "tidegate/forecast/serialize.h"
+#include "tidegate/history/exposition.h"
+#include "tidegate/history/history_store.h"
+
+namespace tidegate::server {
+namespace {
+
+constexpr Duration kHour = std::chrono::hours(1);
+constexpr int kFineHorizon = 60;    // Steps of the fine model's forecast (1 h at 1 min).
+constexpr int kCoarseHorizon = 24;  // Steps of the coarse model's forecast (1 d at 1 h).
+constexpr int kMinCoarseSteps = 6;  // Hourly observations needed for a coarse model.
+constexpr Duration kAnomalyRecent = std::chrono::minutes(5);
+constexpr Duration kWorkBudget = std::chrono::seconds(2);  // Fits per RunModelWork call.
+
+double Seconds(Duration d) { return std::chrono::duration<double>(d).count(); }
+
+// Planner resource index of a config resource name (-1: not planned).
+int ResourceIndex(std::string_view name) {
+  if (name == "cpu_ms") return static_cast<int>(plan::Resource::kCpuMs);
+  if (name == "mem_bytes") return static_cast<int>(plan::Resource::kMem);
+  if (name == "io_read_bytes" || name == "io_write_bytes")
+    return static_cast<int>(plan::Resource::kIo);
+  if (name == "net_in_bytes" || name == "net_out_bytes")
+    return static_cast<int>(plan::Resource::kNet);
+  if (name == "requests") return static_cast<int>(plan::Resource::kRequests);
+  return -1;
+}
+
+plan::ResourceVector CostVector(const std::map<std::string, double>& cost) {
+  if (cost.empty()) return plan::RequestsOnly();
+  plan::ResourceVector v{};
+  for (const auto& [name, amount] : cost) {
+    if (int i = ResourceIndex(name); i >= 0) v[static_cast<size_t>(i)] += amount;
+  }
+  return v;
+}
+
+plan::ResourceVector CapacityVector(const std::map<std::string, double>& capacity) {
+  plan::ResourceVector v = plan::UnlimitedCapacity();
+  std::array<bool, plan::kNumResources> set{};
+  for (const auto& [name, amount] : capacity) {
+    const int i = ResourceIndex(name);
+    if (i < 0) continue;
+    const auto u = static_cast<size_t>(i);
+    v[u] = set[u] ? v[u] + amount : amount;
+    set[u] = true;
+  }
+  return v;
+}
+
+uint64_t Fnv1a(std::string_view s, uint64_t h = 1469598103934665603ULL) {
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+// Values of a query result on a regular grid [start, end) (absent buckets are 0: no requests).
+std::vector<double> Grid(const std::vector<history::Point>& points, WallTime start, WallTime end,
+                         Duration step) {
+  std::vector<double> out(static_cast<size_t>((end - start) / step), 0.0);
+  for (const history::Point& p : points) {
+    if (p.time < start || p.time >= end) continue;
+    out[static_cast<size_t>((p.time - start) / step)] = p.value;
+  }
+  return out;
+}
+
+HorizonSnapshot MakeHorizon(std::string name, const forecast::Forecast& f, int steps,
+                            WallTime start, Duration step, double level) {
+  HorizonSnapshot h;
+  h.name = std::move(name);
+  h.step = step;
+  h.start = start;
+  const forecast::PredictionInterval* in = f.Interval(level);
+  const double per_s = 1 / Seconds(step);
+  const int n = std::min(steps, f.horizon());
+  for (int i = 0; i < n; ++i) {
+    const auto u = static_cast<size_t>(i);
+    // Demand is never negative: clamp, keeping lower <= mean <= upper.
+    const double mean = std::max(0.0, f.mean[u] * per_s);
+    const double lower = in ? std::clamp(in->lower[u] * per_s, 0.0, mean) : mean;
+    const double upper = in ? std::max(in->upper[u] * per_s, mean) : mean;
+    h.mean.push_back(mean);
+    h.lower.push_back(lower);
+    h.upper.push_back(upper);
+  }
+  return h;
+}
+
+}  // namespace
+
+std::string_view ClassConditionName(ClassCondition c) {
+  switch (c) {
+    case ClassCondition::kOk:
+      return "ok";
+    case ClassCondition::kThrottled:
+      return "throttled";
+    case ClassCondition::kSurge:
+      return "surge";
+    case ClassCondition::kAnomaly:
+      return "anomaly";
+  }
+  return "ok";
+}
+
+const HorizonSnapshot* ClassForecastSnapshot::Horizon(std::string_view name) const {
+  for (const HorizonSnapshot& h : horizons) {
+    if (h.name == name) return &h;
+  }
+  return nullptr;
+}
+
+// One class's models (worker-owned, under work_mu_).
+struct Planning::ModelState {
+  std::string key;
+  std::string canonical;
+  history::SeriesKey series;
+  std::string model_name = "auto";  // Requested (predict.model).
+  std::unique_ptr<forecast::Forecaster> fine;
+  std::unique_ptr<forecast::Forecaster> coarse;
+  std::string spec;
+  WallTime trained_at{};
+  WallTime fine_next{};    // Start of the next fine step to feed.
+  WallTime coarse_next{};  // Start of the next hour to feed.
+  std::unique_ptr<anomaly::Detector> detector;
+  bool needs_fit = true;
+  WallTime retry_at{};
+  std::optional<std::array<double, 3>> next_pred;  // mean, lower, upper (per s) of fine_next.
+  double last_actual_per_s = 0;
+  std::optional<double> abs_error_per_s;
+  std::optional<WallTime> last_step;
+  anomaly::AnomalyResult last_result;
+  std::optional<WallTime> last_anomaly_at;
+  WallTime cost_learned_at{};
+};
+
+struct Planning::PlanRecord {
+  std::deque<PlanPoint> points;
+  PlanPoint current;
+  int tier = 0;
+};
+
+absl::StatusOr<std::unique_ptr<Planning>> Planning::Create(Service& service,
+                                                           PlanningOptions options) {
+  const std::shared_ptr<const Config> config = service.config();
+  const Duration store_step = service.aggregator().options().step;
+  if (options.model_step <= Duration::zero() ||
+      options.model_step % store_step != Duration::zero() ||
+      kHour % options.model_step != Duration::zero()) {
+    return absl::InvalidArgumentError(fmt::format(
+        "planning.model_step: {} s must be a multiple of store.step ({} s) dividing one hour",
+        Seconds(options.model_step), Seconds(store_step)));
+  }
+  if (options.fit_window < options.model_step * options.min_fit_steps) {
+    return absl::InvalidArgumentError("planning.fit_window: shorter than min_fit_steps steps");
+  }
+  if (!(options.level > 0 && options.level < 100)) {
+    return absl::InvalidArgumentError(
+        fmt::format("planning.level: {} is not in (0, 100)", options.level));
+  }
+  if (!(options.reserve_fraction >= 0 && options.reserve_fraction < 1)) {
+    return absl::InvalidArgumentError(
+        fmt::format("planning.reserve_fraction: {} is not in [0, 1)", options.reserve_fraction));
+  }
+  TIDEGATE_RETURN_IF_ERROR(options.feedback.Validate());
+  TIDEGATE_RETURN_IF_ERROR(options.detector.Validate());
+  TIDEGATE_ASSIGN_OR_RETURN(CronSchedule schedule, CronSchedule::Parse(config->schedule.training));
+  return std::unique_ptr<Planning>(new Planning(service, std::move(options), std::move(schedule)));
+}
+
+Planning::Planning(Service& service, PlanningOptions options, CronSchedule schedule)
+    : service_(service), options_(std::move(options)), schedule_(std::move(schedule)) {}
+
+Planning::~Planning() { Stop(); }
+
+void Planning::Log(const std::string& line) const {
+  if (options_.log) options_.log(line);
+}
+
+void Planning::Start() {
+  std::lock_guard guard(worker_mu_);
+  if (worker_.joinable()) return;
+  stop_ = false;
+  worker_ = std::thread([this] {
+    std::unique_lock lock(worker_mu_);
+    while (!stop_) {
+      lock.unlock();
+      RunModelWork(true);
+      lock.lock();
+      // Pacing only (the models read time from the service's clock).
+      worker_cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; });
+    }
+  });
+}
+
+void Planning::Stop() {
+  {
+    std::lock_guard lock(worker_mu_);
+    stop_ = true;
+  }
+  worker_cv_.notify_all();
+  if (worker_.joinable()) worker_.join();
+}
+
+void Planning::RequestTraining() { training_requested_.store(true, std::memory_order_release); }
+
+void Planning::SyncClasses(const std::vector<PlanningClass>& classes) {
+  std::set<std::string> present;
+  for (const PlanningClass& c : classes) {
+    present.insert(c.key);
+    auto& m = models_[c.key];
+    if (!m) {
+      m = std::make_unique<ModelState>();
+      m->key = c.key;
+      m->canonical = c.canonical;
+      m->series = {std::string(history::kMetricRequests), c.tenant, c.series_class};
+    }
+    const std::string wanted = c.predict ? c.predict->model : PredictSpec{}.model;
+    if (m->model_name != wanted) {
+      m->model_name = wanted;
+      m->needs_fit = true;  // The configured model changed.
+      m->retry_at = {};
+    }
+  }
+  for (auto it = models_.begin(); it != models_.end();) {
+    if (present.count(it->first)) {
+      ++it;
+      continue;
+    }
+    {
+      std::lock_guard lock(snap_mu_);
+      forecasts_.erase(it->first);
+      feedback_.erase(it->first);
+      costs_.erase(it->first);
+    }
+    it = models_.erase(it);
+  }
+}
+
+void Planning::RunModelWork(bool fits) {
+  std::lock_guard work(work_mu_);
+  Clock& clock = service_.clock();
+  const WallTime now = clock.WallNow();
+  SyncClasses(service_.PlanningClasses());
+
+  if (!next_training_) next_training_ = schedule_.Next(now);
+  bool training = training_requested_.exchange(false, std::memory_order_acq_rel);
+  if (next_training_ && now >= *next_training_) {
+    training = true;
+    next_training_ = schedule_.Next(now);
+  }
+  if (training) {
+    Log(fmt::format("training: refitting {} classes", models_.size()));
+    for (auto& [key, m] : models_) {
+      m->needs_fit = true;
+      m->retry_at = {};
+    }
+  }
+
+  for (auto& [key, m] : models_) CatchUp(*m, now);
+  if (!fits) return;
+
+  const MonoTime started = clock.Now();
+  int fitted = 0;
+  for (auto& [key, m] : models_) {
+    if (!m->needs_fit || m->retry_at > now) continue;
+    {
+      std::lock_guard stop(worker_mu_);
+      if (stop_) break;  // Shutting down: the remaining fits wait for the next start.
+    }
+    if (clock.Now() - started > kWorkBudget && fitted > 0) break;  // Let catch-up run first.
+    const MonoTime t0 = clock.Now();
+    absl::Status s = Fit(*m, now);
+    last_fit_seconds_.store(Seconds(clock.Now() - t0), std::memory_order_relaxed);
+    ++fitted;
+    if (s.ok()) {
+      fits_ok_.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      fits_failed_.fetch_add(1, std::memory_order_relaxed);
+      Log(fmt::format("class {}: no model ({}); it keeps its configured limit", key,
+                      std::string(s.message())));
+    }
+  }
+  if (fitted > 0) {
+    last_training_seconds_.store(Seconds(clock.Now() - started), std::memory_order_relaxed);
+  }
+}
+
+absl::Status Planning::Fit(ModelState& m, WallTime now) {
+  history::HistoryStore& store = service_.store();
+  const Duration step = options_.model_step;
+  m.needs_fit = false;
+  m.retry_at = now + kHour;  // Unless the fit succeeds, try again in an hour.
+  const WallTime end = history::AlignDown(now - options_.settle_delay, step);
+  TIDEGATE_ASSIGN_OR_RETURN(
+      std::vector<history::Point> points,
+      store.Query(m.series, end - options_.fit_window, end, step, history::Aggregation::kSum));
+  if (static_cast<int>(points.size()) < options_.min_fit_steps) {
+    return absl::FailedPreconditionError(fmt::format("{} of the needed {} steps of demand history",
+                                                     points.size(), options_.min_fit_steps));
+  }
+  forecast::Series series;
+  series.start = points.front().time;
+  series.step = step;
+  series.values = Grid(points, series.start, end, step);
+  series.seasonal_periods = forecast::CalendarPeriods(step, series.size());
+
+  std::string name = m.model_name;
+  absl::StatusOr<std::unique_ptr<forecast::Forecaster>> fine = forecast::MakeForecaster(name);
+  if (!fine.ok()) {
+    Log(fmt::format("class {}: model '{}' is not available ({}); using auto", m.key, name,
+                    std::string(fine.status().message())));
+    name = "auto";
+    TIDEGATE_ASSIGN_OR_RETURN(fine, forecast::MakeForecaster(name));
+  }
+  TIDEGATE_RETURN_IF_ERROR((*fine)->Fit(series));
+
+  // The coarse model, on whole hours.
+  std::unique_ptr<forecast::Forecaster> coarse;
+  const WallTime end_h = history::AlignDown(now - options_.settle_delay, kHour);
+  absl::StatusOr<std::vector<history::Point>> hours = store.Query(
+      m.series, end_h - options_.coarse_window, end_h, kHour, history::Aggregation::kSum);
+  if (hours.ok() && static_cast<int>(hours->size()) >= kMinCoarseSteps) {
+    forecast::Series hs;
+    hs.start = hours->front().time;
+    hs.step = kHour;
+    hs.values = Grid(*hours, hs.start, end_h, kHour);
+    hs.seasonal_periods = forecast::CalendarPeriods(kHour, hs.size());
+    absl::StatusOr<std::unique_ptr<forecast::Forecaster>> c = forecast::MakeForecaster(name);
+    if (c.ok() && (*c)->Fit(hs).ok()) coarse = *std::move(c);
+  }
+
+  TIDEGATE_RETURN_IF_ERROR(WarmDetector(m, series.values, series.start));
+  const forecast::FitSummary summary = (*fine)->Summary();
+  m.spec = summary.spec.empty() ? summary.model : summary.spec;
+  if (!summary.fallback.empty()) m.spec += " (" + summary.fallback + ")";
+  m.fine = *std::move(fine);
+  m.coarse = std::move(coarse);
+  m.trained_at = now;
+  m.fine_next = end;
+  m.coarse_next = end_h;
+  m.retry_at = {};
+  m.next_pred.reset();
+  LearnCost(m, now);
+  Publish(m);
+  Log(fmt::format("class {}: trained {} on {} steps", m.key, m.spec, series.size()));
+  return absl::OkStatus();
+}
+
+absl::Status Planning::WarmDetector(ModelState& m, const std::vector<double>& values,
+                                    WallTime start) {
+  // A fresh detector, warmed on the last day of the series (flags found there are anomalies of
+  // the recent past and are recorded, once).
+  TIDEGATE_ASSIGN_OR_RETURN(std::unique_ptr<anomaly::ConformalDetector> detector,
+                            anomaly::ConformalDetector::Create(options_.detector));
+  const Duration step = options_.model_step;
+  const size_t warm = std::min<size_t>(values.size(), 1440);
+  const double per_s = 1 / Seconds(step);
+  std::vector<AnomalyEvent> found;
+  for (size_t i = values.size() - warm; i < values.size(); ++i) {
+    const anomaly::AnomalyResult r = detector->Observe(values[i] * per_s);
+    if (r.flag) {
+      found.push_back(
+          {m.key, start + step * static_cast<int64_t>(i), values[i] * per_s, r.score, r.kind});
+    }
+  }
+  m.detector = std::move(detector);
+  std::lock_guard lock(snap_mu_);
+  auto& list = anomalies_[m.key];
+  for (AnomalyEvent& e : found) {
+    const bool known =
+        std::any_of(list.begin(), list.end(), [&](const AnomalyEvent& a) { return a.t == e.t; });
+    if (known) continue;
+    auto at = std::upper_bound(list.begin(), list.end(), e.t,
+                               [](WallTime t, const AnomalyEvent& a) { return t < a.t; });
+    list.insert(at, std::move(e));
+    while (list.size() > options_.anomaly_history) list.pop_front();
+  }
+  return absl::OkStatus();
+}
+
+void Planning::LearnCost(ModelState& m, WallTime now) {
+  // Per-request cost = resource sums / requests over the last day of usage reports. Only the
+  // resources with reported usage count; none reported: the configured cost stays.
+  m.cost_learned_at = now;
+  history::HistoryStore& store = service_.store();
+  const WallTime end = history::AlignDown(now, kHour);
+  const WallTime start = end - std::chrono::hours(24);
+  auto total = [&](std::string_view metric) -> double {
+    history::SeriesKey k = m.series;
+    k.metric = std::string(metric);
+    absl::StatusOr<std::vector<history::Point>> p =
+        store.Query(k, start, end, end - start, history::Aggregation::kSum);
+    return p.ok() && !p->empty() ? p->front().value : 0;
+  };
+  const double requests = total(history::kMetricRequests);
+  if (requests <= 0) return;
+  plan::ResourceVector cost{};
+  bool any = false;
+  for (std::string_view metric :
+       {history::kMetricCpuMs, history::kMetricMemBytes, history::kMetricIoReadBytes,
+        history::kMetricIoWriteBytes, history::kMetricNetInBytes, history::kMetricNetOutBytes}) {
+    const double sum = total(metric);
+    if (sum <= 0) continue;
+    cost[static_cast<size_t>(ResourceIndex(metric))] += sum / requests;
+    any = true;
+  }
+  if (!any) return;
+  cost[static_cast<size_t>(plan::Resource::kRequests)] = 1;
+  std::lock_guard lock(snap_mu_);
+  costs_[m.key] = cost;
+}
+
+void Planning::CatchUp(ModelState& m, WallTime now) {
+  if (!m.fine || m.needs_fit) return;
+  history::HistoryStore& store = service_.store();
+  if (!m.detector) {  // Restored model: warm a detector on the day before its next step.
+    const Duration step = options_.model_step;
+    absl::StatusOr<std::vector<history::Point>> day =
+        store.Query(m.series, m.fine_next - std::chrono::hours(24), m.fine_next, step,
+                    history::Aggregation::kSum);
+    const WallTime start = day.ok() && !day->empty() ? day->front().time : m.fine_next;
+    if (!WarmDetector(m, day.ok() ? Grid(*day, start, m.fine_next, step) : std::vector<double>{},
+                      start)
+             .ok()) {
+      return;
+    }
+  }
+  const Duration step = options_.model_step;
+  const WallTime end = history::AlignDown(now - options_.settle_delay, step);
+  bool changed = false;
+  if (end > m.fine_next) {
+    if (end - m.fine_next > options_.fit_window) {
+      m.needs_fit = true;  // Too far behind (the daemon was down): refit instead.
+      return;
+    }
+    absl::StatusOr<std::vector<history::Point>> points =
+        store.Query(m.series, m.fine_next, end, step, history::Aggregation::kSum);
+    if (!points.ok()) return;  // The store is unavailable: try again next time.
+    const std::vector<double> values = Grid(*points, m.fine_next, end, step);
+    const double per_s = 1 / Seconds(step);
+    double planned = 0;
+    {
+      std::lock_guard lock(plan_mu_);
+      if (auto it = plans_.find(m.key); it != plans_.end())
+        planned = it->second->current.rate_per_s;
+    }
+    for (size_t i = 0; i < values.size(); ++i) {
+      const WallTime t = m.fine_next + step * static_cast<int64_t>(i);
+      const double actual = values[i] * per_s;
+      const anomaly::AnomalyResult r = m.detector->Observe(actual);
+      std::optional<double> error;
+      {
+        std::lock_guard lock(snap_mu_);
+        if (m.next_pred) {
+          const auto& [mean, lower, upper] = *m.next_pred;
+          error = std::abs(actual - mean);
+          plan::Observation obs{actual, mean, lower, upper, planned, r.flag};
+          (void)plan::UpdateFeedback(options_.feedback, obs, &feedback_[m.key]);
+        }
+        if (r.flag) {
+          auto& list = anomalies_[m.key];
+          list.push_back({m.key, t, actual, r.score, r.kind});
+          while (list.size() > options_.anomaly_history) list.pop_front();
+          ++anomaly_counts_[{m.key, static_cast<int>(r.kind)}];
+        }
+      }
+      m.next_pred.reset();  // Only the first step of a catch-up has its one-step forecast.
+      if (!m.fine->Update(values[i]).ok()) {
+        m.needs_fit = true;
+        return;
+      }
+      m.abs_error_per_s = error;
+      m.last_actual_per_s = actual;
+      m.last_step = t;
+      m.last_result = r;
+      if (r.flag) m.last_anomaly_at = t;
+    }
+    m.fine_next = end;
+    changed = true;
+  }
+  const WallTime end_h = history::AlignDown(now - options_.settle_delay, kHour);
+  if (m.coarse && end_h > m.coarse_next) {
+    absl::StatusOr<std::vector<history::Point>> hours =
+        store.Query(m.series, m.coarse_next, end_h, kHour, history::Aggregation::kSum);
+    if (hours.ok()) {
+      bool ok = true;
+      for (double v : Grid(*hours, m.coarse_next, end_h, kHour))
+        ok = ok && m.coarse->Update(v).ok();
+      if (!ok) m.coarse.reset();
+      m.coarse_next = end_h;
+      changed = true;
+    }
+  }
+  if (changed) Publish(m);
+  if (now - m.cost_learned_at >= kHour) LearnCost(m, now);
+}
+
+void Planning::Publish(ModelState& m) {
+  auto snap = std::make_shared<ClassForecastSnapshot>();
+  snap->key = m.key;
+  snap->level = options_.level;
+  const double levels[] = {options_.level};
+  if (m.fine) {
+    snap->model = std::string(m.fine->Name());
+    snap->spec = m.spec;
+    snap->trained_at = m.trained_at;
+    absl::StatusOr<forecast::Forecast> f = m.fine->Predict(kFineHorizon, levels);
+    if (f.ok()) {
+      snap->horizons.push_back(
+          MakeHorizon("1m", *f, 1, m.fine_next, options_.model_step, options_.level));
+      snap->horizons.push_back(
+          MakeHorizon("1h", *f, kFineHorizon, m.fine_next, options_.model_step, options_.level));
+      const HorizonSnapshot& h = snap->horizons.back();
+      if (!h.mean.empty()) m.next_pred = std::array<double, 3>{h.mean[0], h.lower[0], h.upper[0]};
+    }
+  }
+  if (m.coarse) {
+    absl::StatusOr<forecast::Forecast> f = m.coarse->Predict(kCoarseHorizon, levels);
+    if (f.ok()) {
+      snap->horizons.push_back(
+          MakeHorizon("1d", *f, kCoarseHorizon, m.coarse_next, kHour, options_.level));
+    }
+  }
+  snap->last_step = m.last_step;
+  snap->last_actual_per_s = m.last_actual_per_s;
+  snap->abs_error_per_s = m.abs_error_per_s;
+  snap->anomaly = m.last_result.flag;
+  snap->anomaly_kind = m.last_result.kind;
+  snap->anomaly_score = m.last_result.score;
+  snap->last_anomaly_at = m.last_anomaly_at;
+  std::lock_guard lock(snap_mu_);
+  forecasts_[m.key] = std::move(snap);
+}
+
+void Planning::InjectForecast(std::shared_ptr<const ClassForecastSnapshot> snapshot) {
+  std::lock_guard lock(snap_mu_);
+  forecasts_[snapshot->key] = std::move(snapshot);
+}
+
+absl::Status Planning::Tick() {
+  Clock& clock = service_.clock();
+  const MonoTime t0 = clock.Now();
+  const WallTime wall = clock.WallNow();
+  const std::vector<PlanningClass> classes = service_.PlanningClasses();
+  const std::shared_ptr<const Config> config = service_.config();
+
+  // Rebuild the planner when the configuration or the class list changed.
+  uint64_t h = Fnv1a(config->version);
+  for (const PlanningClass& c : classes) h = Fnv1a(c.key, Fnv1a("\n", h));
+  const std::string signature = fmt::format("{}:{:x}", classes.size(), h);
+  if (signature != planner_signature_) {
+    planner_signature_ = signature;
+    plan::PlannerConfig pc;
+    pc.capacity = CapacityVector(config->capacity);
+    pc.reserve_fraction = options_.reserve_fraction;
+    pc.feedback = options_.feedback;
+    std::set<std::string> tenants;
+    for (const PlanningClass& c : classes) tenants.insert(c.tenant);
+    for (const std::string& t : tenants) {
+      plan::TenantConfig tc;
+      tc.name = t;
+      if (const TenantSpec* spec = config->FindTenant(t); spec != nullptr && spec->quota) {
+        tc.quota[static_cast<size_t>(plan::Resource::kRequests)] = spec->quota->rate_per_s();
+      }
+      pc.tenants.push_back(std::move(tc));
+    }
+    for (const PlanningClass& c : classes) {
+      const PredictSpec predict = c.predict.value_or(PredictSpec{});
+      plan::ClassConfig cc;
+      cc.name = c.key;
+      cc.tenant = c.tenant;
+      cc.tier = std::clamp(c.priority, 0, plan::kMaxTiers - 1);
+      cc.weight = c.weight;
+      cc.floor_per_s = c.floor_per_s;
+      cc.ceiling_per_s = c.ceiling_per_s.value_or(plan::kUnlimited);
+      cc.static_rate_per_s = c.static_config.rate_per_s;
+      cc.static_size = c.static_config.size;
+      cc.margin = predict.margin;
+      cc.lead_time = predict.lead_time;
+      cc.base_burst = predict.base_burst > 0 ? predict.base_burst : c.static_config.size;
+      // A wide interval may buy up to ten base bursts (the configured size at least).
+      cc.max_burst = std::max(10 * cc.base_burst, c.static_config.size);
+      cc.min_burst = std::min(cc.min_burst, cc.base_burst);
+      cc.cost = CostVector(c.cost);
+      pc.classes.push_back(std::move(cc));
+    }
+    absl::StatusOr<plan::Planner> planner = plan::Planner::Create(std::move(pc));
+    if (!planner.ok()) {
+      planner_.reset();
+      Log(fmt::format("planner disabled, classes keep their configured limits: {}",
+                      std::string(planner.status().message())));
+      for (const PlanningClass& c : classes) (void)service_.ApplyPlan(c.canonical, std::nullopt);
+      return planner.status();
+    }
+    planner_ = *std::move(planner);
+  }
+  if (!planner_) return absl::FailedPreconditionError("planner disabled (see the log)");
+
+  std::vector<plan::ClassInput> inputs(classes.size());
+  std::vector<plan::FeedbackState> feedback(classes.size());
+  {
+    std::lock_guard lock(snap_mu_);
+    for (size_t i = 0; i < classes.size(); ++i) {
+      const std::string& key = classes[i].key;
+      if (auto it = feedback_.find(key); it != feedback_.end()) feedback[i] = it->second;
+      if (auto it = costs_.find(key); it != costs_.end()) inputs[i].cost = it->second;
+      auto it = forecasts_.find(key);
+      if (it == forecasts_.end()) continue;
+      const HorizonSnapshot* hz = it->second->Horizon("1h");
+      if (hz == nullptr || hz->mean.empty()) continue;
+      plan::DemandForecast f;
+      f.origin = t0 + (hz->start - wall);
+      f.step = hz->step;
+      f.level = it->second->level;
+      f.mean = hz->mean;
+      f.lower = hz->lower;
+      f.upper = hz->upper;
+      inputs[i].forecast = std::move(f);
+    }
+  }
+  TIDEGATE_ASSIGN_OR_RETURN(plan::Plan plan, planner_->MakePlan(inputs, feedback, t0));
+
+  TickInfo info;
+  info.t = wall;
+  info.classes = plan.stats.classes;
+  info.fallbacks = plan.stats.fallbacks;
+  info.committed = plan.stats.committed;
+  info.capacity = planner_->config().capacity;
+  info.reserve_fraction = planner_->config().reserve_fraction;
+  std::vector<PlanPoint> points(classes.size());
+  for (size_t i = 0; i < classes.size(); ++i) {
+    const plan::ClassPlan& cp = plan.classes[i];
+    const bool forecast = cp.why.reason == plan::Reason::kForecast;
+    std::optional<shaping::BucketConfig> bucket;
+    if (forecast) bucket = plan::ToBucketConfig(cp);
+    if (absl::Status s = service_.ApplyPlan(classes[i].canonical, bucket); !s.ok()) {
+      Log(fmt::format("class {}: plan not applied: {}", classes[i].key, std::string(s.message())));
+    }
+    PlanPoint& p = points[i];
+    p.t = wall;
+    p.rate_per_s = bucket ? bucket->rate_per_s : cp.rate_per_s;
+    p.size = bucket ? bucket->size : cp.size;
+    p.applied = forecast && !classes[i].has_override && !classes[i].has_request_limit;
+    p.why = cp.why;
+    const plan::ResourceVector cost = cp.why.learned_cost && inputs[i].cost
+                                          ? *inputs[i].cost
+                                          : planner_->config().classes[i].cost;
+    for (int r = 0; r < plan::kNumResources; ++r) {
+      info.committed_by_tier[static_cast<size_t>(cp.why.tier)][static_cast<size_t>(r)] +=
+          cp.rate_per_s * cost[static_cast<size_t>(r)];
+    }
+  }
+  info.duration_ms = Seconds(clock.Now() - t0) * 1e3;
+  {
+    std::lock_guard lock(plan_mu_);
+    std::set<std::string> present;
+    for (size_t i = 0; i < classes.size(); ++i) {
+      present.insert(classes[i].key);
+      auto& rec = plans_[classes[i].key];
+      if (!rec) rec = std::make_unique<PlanRecord>();
+      PlanPoint& p = points[i];
+      const PlanPoint& last = rec->points.empty() ? p : rec->points.back();
+      const bool changed_reason =
+          rec->points.empty() || last.why.reason != p.why.reason || last.applied != p.applied;
+      const bool moved = std::abs(p.rate_per_s - last.rate_per_s) > 0.01 * last.rate_per_s ||
+                         std::abs(p.size - last.size) > 0.01 * last.size;
+      if (changed_reason || (moved && p.t - last.t >= options_.plan_interval) ||
+          p.t - last.t >= options_.plan_interval * 10) {
+        rec->points.push_back(p);
+        while (rec->points.size() > options_.plan_history) rec->points.pop_front();
+      }
+      rec->current = std::move(p);
+    }
+    for (auto it = plans_.begin(); it != plans_.end();) {
+      it = present.count(it->first) ? std::next(it) : plans_.erase(it);
+    }
+    last_tick_ = info;
+  }
+  ticks_.fetch_add(1, std::memory_order_relaxed);
+  return absl::OkStatus();
+}
+
+std::shared_ptr<const ClassForecastSnapshot> Planning::Forecast(std::string_view key) const {
+  std::lock_guard lock(snap_mu_);
+  auto it = forecasts_.find(std::string(key));
+  return it == forecasts_.end() ? nullptr : it->second;
+}
+
+std::vector<std::shared_ptr<const ClassForecastSnapshot>> Planning::Forecasts() const {
+  std::vector<std::shared_ptr<const ClassForecastSnapshot>> out;
+  {
+    std::lock_guard lock(snap_mu_);
+    out.reserve(forecasts_.size());
+    for (const auto& [k, s] : forecasts_) out.push_back(s);
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a->key < b->key; });
+  return out;
+}
+
+std::vector<AnomalyEvent> Planning::Anomalies(WallTime since, std::string_view key) const {
+  std::vector<AnomalyEvent> out;
+  std::lock_guard lock(snap_mu_);
+  for (const auto& [k, list] : anomalies_) {
+    if (!key.empty() && k != key) continue;
+    for (const AnomalyEvent& e : list) {
+      if (e.t >= since) out.push_back(e);
+    }
+  }
+  std::stable_sort(out.begin(), out.end(),
+                   [](const AnomalyEvent& a, const AnomalyEvent& b) { return a.t < b.t; });
+  return out;
+}
+
+absl::StatusOr<std::vector<PlanPoint>> Planning::PlanHistory(std::string_view key,
+                                                             WallTime since) const {
+  std::lock_guard lock(plan_mu_);
+  auto it = plans_.find(std::string(key));
+  if (it == plans_.end()) {
+    return absl::NotFoundError(fmt::format("class '{}' has no plan", key));
+  }
+  std::vector<PlanPoint> out;
+  for (const PlanPoint& p : it->second->points) {
+    if (p.t >= since) out.push_back(p);
+  }
+  return out;
+}
+
+std::vector<CurrentClassPlan> Planning::CurrentPlan() const {
+  std::lock_guard lock(plan_mu_);
+  std::vector<CurrentClassPlan> out;
+  out.reserve(plans_.size());
+  for (const auto& [k, rec] : plans_) out.push_back({k, rec->current});
+  return out;
+}
+
+std::optional<TickInfo> Planning::LastTick() const {
+  std::lock_guard lock(plan_mu_);
+  return last_tick_;
+}
+
+ClassCondition Planning::Condition(const ClassInfo& info) const {
+  const WallTime now = service_.clock().WallNow();
+  std::lock_guard lock(snap_mu_);
+  if (auto it = forecasts_.find(info.key); it != forecasts_.end()) {
+    const auto& at = it->second->last_anomaly_at;
+    if (at && now - *at <= kAnomalyRecent + options_.model_step + options_.settle_delay) {
+      return ClassCondition::kAnomaly;
+    }
+  }
+  if (auto it = feedback_.find(info.key);
+      it != feedback_.end() && it->second.surge != plan::SurgeMode::kNone) {
+    return ClassCondition::kSurge;
+  }
+  return info.refused_last_minute ? ClassCondition::kThrottled : ClassCondition::kOk;
+}
+
+std::string Planning::RenderMetrics() const {
+  using history::ExpositionFamily;
+  using Labels = std::vector<std::pair<std::string, std::string>>;
+  ExpositionFamily mean{"tidegate_forecast_mean_per_second",
+                        "Forecast demand for the next step (requests/s).",
+                        "gauge",
+                        {}};
+  ExpositionFamily lower{"tidegate_forecast_lower_per_second",
+                         "Lower bound of the next step's forecast interval (requests/s).",
+                         "gauge",
+                         {}};
+  ExpositionFamily upper{"tidegate_forecast_upper_per_second",
+                         "Upper bound of the next step's forecast interval (requests/s).",
+                         "gauge",
+                         {}};
+  ExpositionFamily error{"tidegate_forecast_abs_error_per_second",
+                         "Absolute one-step forecast error of the last closed step (requests/s).",
+                         "gauge",
+                         {}};
+  ExpositionFamily anomalies{"tidegate_anomalies_total",
+                             "Anomalies flagged in live demand, by class and kind.",
+                             "counter",
+                             {}};
+  ExpositionFamily rate{"tidegate_planned_rate_per_second",
+                        "Refill rate the planner chose (requests/s).",
+                        "gauge",
+                        {}};
+  ExpositionFamily size{
+      "tidegate_planned_size_tokens", "Bucket size the planner chose.", "gauge", {}};
+  ExpositionFamily fallback{"tidegate_planned_fallback",
+                            "1 when the class runs on its configured limit (no usable forecast).",
+                            "gauge",
+                            {}};
+  auto labels = [](const std::string& key) {
+    const size_t slash = key.find('/');
+    return Labels{{"tenant", key.substr(0, slash)},
+                  {"class", slash == std::string::npos ? "" : key.substr(slash + 1)}};
+  };
+  {
+    std::lock_guard lock(snap_mu_);
+    std::vector<std::pair<std::string, const ClassForecastSnapshot*>> sorted;
+    for (const auto& [k, s] : forecasts_) sorted.emplace_back(k, s.get());
+    std::sort(sorted.begin(), sorted.end());
+    for (const auto& [k, s] : sorted) {
+      const HorizonSnapshot* h = s->Horizon("1m");
+      if (h == nullptr || h->mean.empty()) continue;
+      mean.samples.push_back({mean.name, labels(k), h->mean[0], std::nullopt});
+      lower.samples.push_back({lower.name, labels(k), h->lower[0], std::nullopt});
+      upper.samples.push_back({upper.name, labels(k), h->upper[0], std::nullopt});
+      if (s->abs_error_per_s) {
+        error.samples.push_back({error.name, labels(k), *s->abs_error_per_s, std::nullopt});
+      }
+    }
+    for (const auto& [kk, n] : anomaly_counts_) {
+      Labels l = labels(kk.first);
+      l.emplace_back(
+          "kind",
+          std::string(anomaly::AnomalyKindName(static_cast<anomaly::AnomalyKind>(kk.second))));
+      anomalies.samples.push_back({anomalies.name, l, static_cast<double>(n), std::nullopt});
+    }
+  }
+  std::optional<TickInfo> tick;
+  {
+    std::lock_guard lock(plan_mu_);
+    tick = last_tick_;
+    for (const auto& [k, rec] : plans_) {
+      rate.samples.push_back({rate.name, labels(k), rec->current.rate_per_s, std::nullopt});
+      size.samples.push_back({size.name, labels(k), rec->current.size, std::nullopt});
+      fallback.samples.push_back({fallback.name, labels(k),
+                                  rec->current.why.reason == plan::Reason::kForecast ? 0.0 : 1.0,
+                                  std::nullopt});
+    }
+  }
+  std::vector<ExpositionFamily> families = {
+      std::move(mean),      std::move(lower), std::move(upper), std::move(error),
+      std::move(anomalies), std::move(rate),  std::move(size),  std::move(fallback)};
+  families.push_back({"tidegate_planner_tick_duration_seconds",
+                      "Duration of the last planning tick.",
+                      "gauge",
+                      {{"tidegate_planner_tick_duration_seconds",
+                        {},
+                        tick ? tick->duration_ms / 1e3 : 0.0,
+                        std::nullopt}}});
+  families.push_back(
+      {"tidegate_planner_ticks_total",
+       "Planning ticks run.",
+       "counter",
+       {{"tidegate_planner_ticks_total", {}, static_cast<double>(ticks_.load()), std::nullopt}}});
+  families.push_back(
+      {"tidegate_training_duration_seconds",
+       "Duration of the last round of model fits.",
+       "gauge",
+       {{"tidegate_training_duration_seconds", {}, last_training_seconds_.load(), std::nullopt}}});
+  families.push_back({"tidegate_model_fits_total",
+                      "Model fits, by result.",
+                      "counter",
+                      {{"tidegate_model_fits_total",
+                        {{"result", "ok"}},
+                        static_cast<double>(fits_ok_.load()),
+                        std::nullopt},
+                       {"tidegate_model_fits_total",
+                        {{"result", "failed"}},
+                        static_cast<double>(fits_failed_.load()),
+                        std::nullopt}}});
+  return history::EncodeExposition(families);
+}
+
+// ---- Checkpoints (docs/formats/planning-state.md) -------------------------------------------
+
+namespace {
+
+constexpr uint32_t kStateMagic = 0x53504754;  // "TGPS" little-endian.
+constexpr uint32_t kStateVersion = 1;
+
+int64_t Ns(WallTime t) { return t.time_since_epoch().count(); }
+WallTime FromNs(int64_t ns) { return WallTime(Duration(ns)); }
+
+void PutFeedback(forecast::ByteWriter& w, const plan::FeedbackState& f) {
+  w.PutDouble(f.bias_per_s);
+  w.PutDouble(f.abs_error_per_s);
+  w.PutU32(static_cast<uint32_t>(f.surge));
+  w.PutDouble(f.surge_rate_per_s);
+  w.PutI64(f.observations);
+  w.PutI64(f.surge_ticks);
+}
+
+bool GetFeedback(forecast::ByteReader& r, plan::FeedbackState* f) {
+  uint32_t surge = 0;
+  if (!r.GetDouble(&f->bias_per_s) || !r.GetDouble(&f->abs_error_per_s) || !r.GetU32(&surge) ||
+      surge > 2 || !r.GetDouble(&f->surge_rate_per_s) || !r.GetI64(&f->observations) ||
+      !r.GetI64(&f->surge_ticks)) {
+    return false;
+  }
+  f->surge = static_cast<plan::SurgeMode>(surge);
+  return std::isfinite(f->bias_per_s) && std::isfinite(f->abs_error_per_s) &&
+         std::isfinite(f->surge_rate_per_s);
+}
+
+}  // namespace
+
+absl::Status Planning::Checkpoint() {
+  if (options_.state_path.empty()) return absl::OkStatus();
+  forecast::ByteWriter w;
+  w.PutI64(Ns(service_.clock().WallNow()));
+  w.PutString(service_.config()->version);
+  const std::vector<BucketState> buckets = service_.SnapshotBuckets();
+  w.PutU64(buckets.size());
+  for (const BucketState& b : buckets) {
+    w.PutString(b.canonical);
+    w.PutDouble(b.level);
+    w.PutU32(b.override_info ? 1 : 0);
+    if (b.override_info) {
+      w.PutU32(b.override_info->rate_per_s ? 1 : 0);
+      w.PutDouble(b.override_info->rate_per_s.value_or(0));
+      w.PutU32(b.override_info->size ? 1 : 0);
+      w.PutDouble(b.override_info->size.value_or(0));
+      w.PutI64(Ns(b.override_info->expires_at));
+    }
+    w.PutU32(b.plan ? 1 : 0);
+    if (b.plan) {
+      w.PutDouble(b.plan->rate_per_s);
+      w.PutDouble(b.plan->size);
+    }
+  }
+  {
+    std::lock_guard work(work_mu_);
+    std::lock_guard lock(snap_mu_);
+    uint64_t n = 0;
+    for (const auto& [k, m] : models_) n += m->fine ? 1 : 0;
+    w.PutU64(n);
+    for (const auto& [k, m] : models_) {
+      if (!m->fine) continue;
+      w.PutString(k);
+      w.PutString(m->model_name);
+      w.PutString(m->spec);
+      w.PutI64(Ns(m->trained_at));
+      w.PutI64(Ns(m->fine_next));
+      w.PutI64(Ns(m->coarse_next));
+      w.PutString(m->fine->Serialize());
+      w.PutString(m->coarse ? m->coarse->Serialize() : std::string());
+      auto fb = feedback_.find(k);
+      w.PutU32(fb != feedback_.end() ? 1 : 0);
+      if (fb != feedback_.end()) PutFeedback(w, fb->second);
+      auto cost = costs_.find(k);
+      w.PutU32(cost != costs_.end() ? 1 : 0);
+      if (cost != costs_.end()) {
+        for (double c : cost->second) w.PutDouble(c);
+      }
+    }
+  }
+  {
+    std::lock_guard lock(plan_mu_);
+    w.PutU64(plans_.size());
+    for (const auto& [k, rec] : plans_) {
+      const PlanPoint& p = rec->current;
+      w.PutString(k);
+      w.PutI64(Ns(p.t));
+      w.PutDouble(p.rate_per_s);
+      w.PutDouble(p.size);
+      w.PutU32(static_cast<uint32_t>(p.why.reason));
+      w.PutU32(p.applied ? 1 : 0);
+      w.PutU32(static_cast<uint32_t>(p.why.tier));
+      for (double v : {p.why.forecast_per_s, p.why.bias_correction_per_s, p.why.margin,
+                       p.why.target_per_s, p.why.cap_per_s, p.why.ceiling_per_s, p.why.demand_per_s,
+                       p.why.spread, p.why.weight, p.why.floor_per_s}) {
+        w.PutDouble(v);
+      }
+    }
+  }
+  const std::string payload = w.Release();
+  forecast::ByteWriter file;
+  file.PutU32(kStateMagic);
+  file.PutU32(kStateVersion);
+  file.PutString(payload);
+  file.PutU64(Fnv1a(payload));
+
+  const std::string tmp = options_.state_path + ".tmp";
+  {
+    std::FILE* f = std::fopen(tmp.c_str(), "wb");
+    if (f == nullptr) {
+      return absl::InternalError(fmt::format("{}: cannot write the planning state", tmp));
+    }
+    const std::string& bytes = file.bytes();
+    const bool ok =
+        std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size() && std::fflush(f) == 0;
+    const bool closed = std::fclose(f) == 0;
+    if (!ok || !closed) {
+      return absl::InternalError(fmt::format("{}: write failed", tmp));
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, options_.state_path, ec);
+  if (ec) {
+    return absl::InternalError(
+        fmt::format("{}: rename to {} failed: {}", tmp, options_.state_path, ec.message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Planning::Restore() {
+  if (options_.state_path.empty()) return absl::OkStatus();
+  std::ifstream in(options_.state_path, std::ios::binary);
+  if (!in) return absl::OkStatus();  // No checkpoint: a fresh start.
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  const std::string bytes = buffer.str();
+  const std::string& path = options_.state_path;
+  forecast::ByteReader file(bytes);
+  uint32_t magic = 0, version = 0;
+  std::string payload;
+  uint64_t checksum = 0;
+  if (!file.GetU32(&magic) || magic != kStateMagic) {
+    return absl::DataLossError(fmt::format("{}: not a tidegate planning state (bad magic)", path));
+  }
+  if (!file.GetU32(&version) || version != kStateVersion) {
+    return absl::FailedPreconditionError(fmt::format(
+        "{}: planning state version {} (this tidegated reads {})", path, version, kStateVersion));
+  }
+  if (!file.GetString(&payload) || !file.GetU64(&checksum) || !file.AtEnd()) {
+    return absl::DataLossError(fmt::format("{}: truncated planning state", path));
+  }
+  if (Fnv1a(payload) != checksum) {
+    return absl::DataLossError(fmt::format("{}: checksum mismatch (corrupt file)", path));
+  }
+
+  // Parse everything first; apply only a complete file.
+  forecast::ByteReader r(payload);
+  const auto bad = [&](std::string_view what) {
+    return absl::DataLossError(fmt::format("{}: malformed planning state ({})", path, what));
+  };
+  int64_t saved_at = 0;
+  std::string config_version;
+  uint64_t n = 0;
+  if (!r.GetI64(&saved_at) || !r.GetString(&config_version) || !r.GetU64(&n)) return bad("header");
+  std::vector<BucketState> buckets;
+  for (uint64_t i = 0; i < n; ++i) {
+    BucketState b;
+    uint32_t has = 0;
+    if (!r.GetString(&b.canonical) || !r.GetDouble(&b.level) || !r.GetU32(&has)) {
+      return bad("bucket");
+    }
+    if (has) {
+      uint32_t has_rate = 0, has_size = 0;
+      double rate = 0, size = 0;
+      int64_t expires = 0;
+      if (!r.GetU32(&has_rate) || !r.GetDouble(&rate) || !r.GetU32(&has_size) ||
+          !r.GetDouble(&size) || !r.GetI64(&expires)) {
+        return bad("override");
+      }
+      OverrideInfo o;
+      if (has_rate) o.rate_per_s = rate;
+      if (has_size) o.size = size;
+      o.expires_at = FromNs(expires);
+      b.override_info = o;
+    }
+    if (!r.GetU32(&has)) return bad("bucket plan");
+    if (has) {
+      shaping::BucketConfig c;
+      if (!r.GetDouble(&c.rate_per_s) || !r.GetDouble(&c.size)) return bad("bucket plan");
+      b.plan = c;
+    }
+    buckets.push_back(std::move(b));
+  }
+  struct SavedModel {
+    std::string key, model_name, spec, fine, coarse;
+    int64_t trained_at = 0, fine_next = 0, coarse_next = 0;
+    std::optional<plan::FeedbackState> feedback;
+    std::optional<plan::ResourceVector> cost;
+  };
+  std::vector<SavedModel> models;
+  if (!r.GetU64(&n)) return bad("models");
+  for (uint64_t i = 0; i < n; ++i) {
+    SavedModel m;
+    uint32_t has = 0;
+    if (!r.GetString(&m.key) || !r.GetString(&m.model_name) || !r.GetString(&m.spec) ||
+        !r.GetI64(&m.trained_at) || !r.GetI64(&m.fine_next) || !r.GetI64(&m.coarse_next) ||
+        !r.GetString(&m.fine) || !r.GetString(&m.coarse) || !r.GetU32(&has)) {
+      return bad("model");
+    }
+    if (has) {
+      plan::FeedbackState f;
+      if (!GetFeedback(r, &f)) return bad("feedback");
+      m.feedback = f;
+    }
+    if (!r.GetU32(&has)) return bad("cost");
+    if (has) {
+      plan::ResourceVector c{};
+      for (double& v : c) {
+        if (!r.GetDouble(&v) || !std::isfinite(v) || v < 0) return bad("cost");
+      }
+      m.cost = c;
+    }
+    models.push_back(std::move(m));
+  }
+  std::vector<std::pair<std::string, PlanPoint>> plans;
+  if (!r.GetU64(&n)) return bad("plans");
+  for (uint64_t i = 0; i < n; ++i) {
+    std::string key;
+    PlanPoint p;
+    int64_t t = 0;
+    uint32_t reason = 0, applied = 0, tier = 0;
+    if (!r.GetString(&key) || !r.GetI64(&t) || !r.GetDouble(&p.rate_per_s) ||
+        !r.GetDouble(&p.size) || !r.GetU32(&reason) || reason > 3 || !r.GetU32(&applied) ||
+        !r.GetU32(&tier) || tier >= static_cast<uint32_t>(plan::kMaxTiers)) {
+      return bad("plan");
+    }
+    p.t = FromNs(t);
+    p.applied = applied != 0;
+    p.why.reason = static_cast<plan::Reason>(reason);
+    p.why.tier = static_cast<int>(tier);
+    for (double* v : {&p.why.forecast_per_s, &p.why.bias_correction_per_s, &p.why.margin,
+                      &p.why.target_per_s, &p.why.cap_per_s, &p.why.ceiling_per_s,
+                      &p.why.demand_per_s, &p.why.spread, &p.why.weight, &p.why.floor_per_s}) {
+      if (!r.GetDouble(v)) return bad("plan");
+    }
+    plans.emplace_back(std::move(key), std::move(p));
+  }
+  if (!r.AtEnd()) return bad("trailing bytes");
+
+  // Apply.
+  int restored_buckets = 0, restored_models = 0;
+  for (const BucketState& b : buckets) {
+    if (service_.RestoreBucket(b).ok()) ++restored_buckets;
+  }
+  std::lock_guard work(work_mu_);
+  SyncClasses(service_.PlanningClasses());
+  for (SavedModel& saved : models) {
+    auto it = models_.find(saved.key);
+    if (it == models_.end()) continue;  // No longer configured.
+    ModelState& m = *it->second;
+    absl::StatusOr<std::unique_ptr<forecast::Forecaster>> fine =
+        forecast::Forecaster::Load(saved.fine);
+    if (!fine.ok()) {
+      Log(fmt::format("{}: model of {} not restored ({}); it is refitted", path, saved.key,
+                      std::string(fine.status().message())));
+      continue;
+    }
+    m.fine = *std::move(fine);
+    m.coarse.reset();
+    if (!saved.coarse.empty()) {
+      absl::StatusOr<std::unique_ptr<forecast::Forecaster>> coarse =
+          forecast::Forecaster::Load(saved.coarse);
+      if (coarse.ok()) m.coarse = *std::move(coarse);
+    }
+    m.spec = saved.spec;
+    m.trained_at = FromNs(saved.trained_at);
+    m.fine_next = FromNs(saved.fine_next);
+    m.coarse_next = FromNs(saved.coarse_next);
+    m.needs_fit = m.model_name != saved.model_name;  // The configured model changed meanwhile.
+    m.detector.reset();                              // Warmed from history at the next catch-up.
+    {
+      std::lock_guard lock(snap_mu_);
+      if (saved.feedback) feedback_[saved.key] = *saved.feedback;
+      if (saved.cost) costs_[saved.key] = *saved.cost;
+    }
+    Publish(m);
+    ++restored_models;
+  }
+  {
+    std::lock_guard lock(plan_mu_);
+    for (auto& [key, p] : plans) {
+      if (!models_.count(key)) continue;
+      auto& rec = plans_[key];
+      if (!rec) rec = std::make_unique<PlanRecord>();
+      rec->current = p;
+      rec->points.push_back(std::move(p));
+    }
+  }
+  Log(fmt::format("{}: restored {} buckets, {} models, {} plans (saved at {})", path,
+                  restored_buckets, restored_models, plans.size(),
+                  history::FormatWallTime(FromNs(saved_at))));
+  return absl::OkStatus();
+}
+
+}  // namespace tidegate::server

@@ -1,0 +1,303 @@
+// End-to-end test of tidegated's planning loop: a data directory preloaded with three days of
+// generated usage (`tidegate generate` + `tidegate import`, as scripts/demo.sh does), the daemon
+// on free loopback ports trains on it, serves forecasts and plans over HTTP; then SIGTERM and a
+// restart keep buckets, overrides, models and plans.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "fmt/format.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "tidegate/history/http_client.h"
+
+namespace tidegate::server {
+namespace {
+
+using json = nlohmann::json;
+using ::testing::HasSubstr;
+
+constexpr char kConfig[] = R"(domain: shop
+descriptors:
+  - key: class
+    value: checkout
+    descriptors:
+      - key: op
+        value: write
+        rate_limit: {unit: second, requests_per_unit: 500}
+        priority: critical
+        predict: {model: ets, margin: 0.2, lead_time: 5m}
+  - key: class
+    value: browse
+    descriptors:
+      - key: op
+        value: read
+        rate_limit: {unit: second, requests_per_unit: 2000}
+        predict: {model: snaive}
+capacity: {requests: 100000}
+store: {step: 60s}
+schedule: {checkpoint: 1m}
+)";
+
+constexpr char kCheckout[] = "shop/class=checkout,op=write";
+constexpr char kBrowse[] = "shop/class=browse,op=read";
+
+int RunTool(const std::vector<std::string>& args, const std::string& log) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    FILE* f = freopen(log.c_str(), "a", stderr);
+    (void)f;
+    std::vector<char*> argv;
+    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+class TidegatedPlanningTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           fmt::format("tidegated_planning_test_{}", ::getpid());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    config_ = (dir_ / "config.yaml").string();
+    log_ = (dir_ / "log.txt").string();
+    data_ = (dir_ / "data").string();
+    std::ofstream(config_) << kConfig;
+    auto client = history::HttpClient::Create();
+    ASSERT_TRUE(client.ok());
+    client_ = *std::move(client);
+  }
+  void TearDown() override {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    std::filesystem::remove_all(dir_);
+  }
+
+  std::string Log() const {
+    std::ifstream in(log_);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+
+  // Real waiting is unavoidable: the daemon is another process on the real clock.
+  template <typename Pred>
+  bool Eventually(Pred pred, int seconds = 60) {
+    for (int i = 0; i < seconds * 10; ++i) {
+      if (pred()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  }
+
+  void Start() {
+    const size_t before = Log().size();
+    pid_ = fork();
+    ASSERT_GE(pid_, 0);
+    if (pid_ == 0) {
+      FILE* f = freopen(log_.c_str(), "a", stderr);
+      (void)f;
+      execl(TIDEGATED_PATH, "tidegated", "--config", config_.c_str(), "--data-dir", data_.c_str(),
+            "--http-listen", "127.0.0.1:0", "--grpc-listen", "127.0.0.1:0", nullptr);
+      _exit(127);
+    }
+    const std::string prefix = "HTTP listening on http://127.0.0.1:";
+    std::string port;
+    ASSERT_TRUE(Eventually([&] {
+      const std::string log = Log().substr(before);
+      const size_t at = log.find(prefix);
+      if (at == std::string::npos) return false;
+      const size_t end = log.find('/', at + prefix.size());
+      if (end == std::string::npos) return false;
+      port = log.substr(at + prefix.size(), end - at - prefix.size());
+      return true;
+    })) << Log();
+    base_ = "http://127.0.0.1:" + port;
+  }
+
+  void Stop() {
+    ASSERT_EQ(kill(pid_, SIGTERM), 0);
+    int status = 0;
+    ASSERT_EQ(waitpid(pid_, &status, 0), pid_);
+    pid_ = -1;
+    ASSERT_TRUE(WIFEXITED(status)) << Log();
+    EXPECT_EQ(WEXITSTATUS(status), 0) << Log();
+  }
+
+  json Get(const std::string& path, int expected = 200) {
+    auto r = client_->Get(base_ + path);
+    EXPECT_TRUE(r.ok()) << r.status();
+    if (!r.ok()) return json();
+    EXPECT_EQ(r->status, expected) << path << ": " << r->body;
+    return json::parse(r->body, nullptr, false);
+  }
+
+  json Post(const std::string& path, const json& body, int expected = 200) {
+    auto r = client_->Post(base_ + path, body.dump(), "application/json");
+    EXPECT_TRUE(r.ok()) << r.status();
+    if (!r.ok()) return json();
+    EXPECT_EQ(r->status, expected) << path << ": " << r->body;
+    return json::parse(r->body, nullptr, false);
+  }
+
+  json ClassEntry(const std::string& key) {
+    const json all = Get("/v1/classes");
+    for (const json& c : all["classes"]) {
+      if (c["key"] == key) return c;
+    }
+    ADD_FAILURE() << "no class " << key;
+    return json();
+  }
+
+  std::filesystem::path dir_;
+  std::string config_, log_, data_, base_;
+  pid_t pid_ = -1;
+  std::unique_ptr<history::HttpClient> client_;
+};
+
+TEST_F(TidegatedPlanningTest, TrainsOnImportedHistoryPlansAndResumesAfterRestart) {
+  const std::string usage = (dir_ / "usage.jsonl").string();
+  ASSERT_EQ(RunTool({TIDEGATE_PATH, "generate", "--days", "3", "--step-s", "60", "--output", usage},
+                    log_),
+            0)
+      << Log();
+  ASSERT_EQ(RunTool({TIDEGATE_PATH, "import", usage, "--data-dir", data_, "--step-s", "60"}, log_),
+            0)
+      << Log();
+  Start();
+
+  // Training on the imported series.
+  json forecast;
+  ASSERT_TRUE(Eventually(
+      [&] {
+        forecast = Get(fmt::format("/v1/classes/{}/forecast?horizon=1h", kCheckout));
+        return !forecast["model"].is_null();
+      },
+      /*seconds=*/120))
+      << Log();
+  EXPECT_EQ(forecast["class"], kCheckout);
+  EXPECT_EQ(forecast["model"], "ets");
+  EXPECT_EQ(forecast["step_s"], 60);
+  EXPECT_EQ(forecast["level"], 95);
+  ASSERT_EQ(forecast["forecast"].size(), 60u);
+  for (const json& p : forecast["forecast"]) {
+    EXPECT_LE(p["lower"].get<double>(), p["mean"].get<double>());
+    EXPECT_LE(p["mean"].get<double>(), p["upper"].get<double>());
+  }
+  EXPECT_GE(forecast["actual"].size(), 60u);
+  const std::string trained_at = forecast["trained_at"];
+  json day = Get(fmt::format("/v1/classes/{}/forecast?horizon=1d", kCheckout));
+  EXPECT_EQ(day["step_s"], 3600);
+  EXPECT_EQ(day["forecast"].size(), 24u);
+  json bad = Get(fmt::format("/v1/classes/{}/forecast?horizon=2w", kCheckout), 400);
+  EXPECT_THAT(bad["error"]["message"].get<std::string>(), HasSubstr("horizon"));
+  Get("/v1/classes/shop%2Fnope/forecast", 404);
+
+  // Plans from the forecast.
+  ASSERT_TRUE(Eventually([&] {
+    json plan = Get("/v1/plan");
+    if (plan["tick"].is_null()) return false;
+    int forecasted = 0;
+    for (const json& c : plan["classes"]) forecasted += c["reason"] == "forecast" ? 1 : 0;
+    return forecasted == 2;
+  })) << Get("/v1/plan").dump(2)
+      << Log();
+  json plan = Get("/v1/plan");
+  EXPECT_EQ(plan["tick"]["classes"], 2);
+  EXPECT_EQ(plan["tick"]["fallbacks"], 0);
+  ASSERT_EQ(plan["capacity"].size(), 1u);
+  EXPECT_EQ(plan["capacity"][0]["resource"], "requests");
+  EXPECT_EQ(plan["capacity"][0]["by_tier"].size(), 4u);
+  const json checkout = ClassEntry(kCheckout);
+  EXPECT_FALSE(checkout["planned_rate_per_s"].is_null());
+  EXPECT_NEAR(checkout["rate_per_s"].get<double>(), checkout["planned_rate_per_s"].get<double>(),
+              1e-6);
+  EXPECT_THAT(checkout["state"].get<std::string>(),
+              ::testing::AnyOf("ok", "throttled", "surge", "anomaly"));
+  json plans = Get(fmt::format("/v1/classes/{}/plans?since=2000-01-01T00:00:00Z", kCheckout));
+  ASSERT_FALSE(plans["points"].empty());
+  EXPECT_EQ(plans["points"].back()["reason"], "forecast");
+  EXPECT_TRUE(plans["points"].back()["explanation"].contains("limited_by"));
+  Get(fmt::format("/v1/classes/{}/plans?since=yesterday", kCheckout), 400);
+  json tenants = Get("/v1/tenants");
+  ASSERT_EQ(tenants["tenants"].size(), 1u);
+  EXPECT_EQ(tenants["tenants"][0]["name"], "shop");
+  EXPECT_EQ(tenants["tenants"][0]["classes"], 2);
+  EXPECT_TRUE(Get("/v1/anomalies?since=2000-01-01T00:00:00Z")["anomalies"].is_array());
+  auto metrics = client_->Get(base_ + "/metrics");
+  ASSERT_TRUE(metrics.ok());
+  EXPECT_THAT(metrics->body, HasSubstr("tidegate_forecast_upper_per_second{tenant=\"shop\""));
+  EXPECT_THAT(metrics->body, HasSubstr("tidegate_planned_rate_per_second{tenant=\"shop\""));
+  if (std::system("command -v promtool >/dev/null 2>&1") == 0) {
+    const std::string file = (dir_ / "metrics.txt").string();
+    std::ofstream(file) << metrics->body;
+    EXPECT_EQ(std::system(fmt::format("promtool check metrics < '{}'", file).c_str()), 0)
+        << metrics->body;
+  }
+
+  // An override and a partly drained bucket on browse.
+  Post("/v1/overrides",
+       {{"class", kBrowse}, {"rate_per_s", 0.001}, {"size", 10}, {"ttl_seconds", 3600}}, 201);
+  for (int i = 0; i < 4; ++i) {
+    Post("/v1/check",
+         {{"domain", "shop"},
+          {"descriptors",
+           {{{"entries",
+              {{{"key", "class"}, {"value", "browse"}}, {{"key", "op"}, {"value", "read"}}}}}}}});
+  }
+  const json browse = ClassEntry(kBrowse);
+  EXPECT_NEAR(browse["available"].get<double>(), 6, 0.1);
+  const std::string expires = browse["override"]["expires_at"];
+
+  Stop();
+  EXPECT_THAT(Log(), HasSubstr("planning state saved"));
+  ASSERT_TRUE(std::filesystem::exists(std::filesystem::path(data_) / "planning-state.bin"));
+
+  Start();
+  EXPECT_THAT(Log(), HasSubstr("restored 2 buckets, 2 models"));
+  const json again = Get(fmt::format("/v1/classes/{}/forecast?horizon=1h", kCheckout));
+  EXPECT_EQ(again["model"], "ets");
+  EXPECT_EQ(again["trained_at"], trained_at);  // The saved model, not a new fit.
+  EXPECT_EQ(again["forecast"].size(), 60u);
+  const json browse2 = ClassEntry(kBrowse);
+  ASSERT_FALSE(browse2["override"].is_null());
+  EXPECT_EQ(browse2["override"]["expires_at"], expires);
+  EXPECT_NEAR(browse2["rate_per_s"].get<double>(), 0.001, 1e-9);
+  EXPECT_NEAR(browse2["available"].get<double>(), 6, 0.1);
+  EXPECT_FALSE(ClassEntry(kCheckout)["planned_rate_per_s"].is_null());
+  Stop();
+}
+
+TEST_F(TidegatedPlanningTest, CorruptStateIsLoggedAndIgnored) {
+  std::filesystem::create_directories(data_);
+  std::ofstream(std::filesystem::path(data_) / "planning-state.bin") << "garbage, not a state";
+  Start();
+  EXPECT_TRUE(Eventually([&] {
+    return Log().find("state not restored, starting fresh") != std::string::npos;
+  })) << Log();
+  EXPECT_THAT(Log(), HasSubstr("bad magic"));
+  EXPECT_EQ(Get("/v1/classes")["classes"].size(), 2u);
+  Stop();
+}
+
+}  // namespace
+}  // namespace tidegate::server
