@@ -21,6 +21,7 @@ std::vector<std::string> DefaultCandidates() {
   std::vector<std::string> out;
   for (const auto& entry : RegisteredModels()) {
     if (entry.name == "auto" || entry.name == "naive" || entry.name == "naive2") continue;
+    if (entry.global) continue;  // Needs a trained model from a ModelContext.
     out.emplace_back(entry.name);
   }
   return out;
