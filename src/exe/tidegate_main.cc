@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   tidegate::cli::RegisterSimulateCommand(app);
   tidegate::cli::RegisterDetectCommand(app);
   tidegate::cli::RegisterGenerateCommand(app);
+  tidegate::cli::RegisterTrainCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
