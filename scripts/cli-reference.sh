@@ -8,6 +8,9 @@ cd "$(dirname "$0")/.."
 bin="${1:-build/debug/src/exe/tidegate}"
 doc=docs/user/cli.md
 [ -x "$bin" ] || { echo "cli-reference.sh: no binary at $bin (build the 'tidegate' target)" >&2; exit 2; }
+# Run it by name so that the usage lines read "tidegate …", not the build path.
+PATH="$(cd "$(dirname "$bin")" && pwd):$PATH"
+bin=tidegate
 intro=$(sed '/^## tidegate$/,$d' "$doc")
 daemon=$(sed -n '/^## tidegated$/,$p' "$doc")
 subcommands=$("$bin" --help | sed -n '/^Subcommands:/,$p' | awk 'NR > 1 && NF { print $1 }')
