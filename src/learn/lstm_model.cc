@@ -150,6 +150,11 @@ absl::StatusOr<Weights> RunTraining(std::span<const forecast::Series> series,
 
 }  // namespace
 
+std::vector<double> DefaultQuantiles() {
+  static constexpr double kLevels[] = {0.025, 0.1, 0.5, 0.9, 0.975};
+  return std::vector<double>(std::begin(kLevels), std::end(kLevels));
+}
+
 absl::Status LstmOptions::Validate() const {
   auto bad = [](std::string_view field, auto value, std::string_view want) {
     return absl::InvalidArgumentError(

@@ -49,6 +49,9 @@
 
 namespace tidegate::learn {
 
+// 0.025, 0.1, 0.5, 0.9, 0.975: the median and the 80 % and 95 % central intervals.
+std::vector<double> DefaultQuantiles();
+
 // The network's shape; fixed at training and stored with the model.
 struct LstmOptions {
   int period = 24;   // P: seasonal period in steps, also the patch length.
@@ -56,7 +59,8 @@ struct LstmOptions {
   int horizon = 48;  // H: steps forecast by one pass.
   int hidden = 48;   // LSTM hidden units, in [4, 512].
   int layers = 1;    // LSTM layers, in [1, 4].
-  std::vector<double> quantiles = {0.025, 0.1, 0.5, 0.9, 0.975};  // Strictly increasing, in (0, 1).
+  // Strictly increasing, in (0, 1). Default: 0.025, 0.1, 0.5, 0.9, 0.975.
+  std::vector<double> quantiles = DefaultQuantiles();
 
   int window() const { return period * patches; }
   // OK, or InvalidArgument naming the field and its value.
