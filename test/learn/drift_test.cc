@@ -1,5 +1,6 @@
 #include "tidegate/learn/drift.h"
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -25,7 +26,7 @@ TEST(DriftDetectorTest, CalibratedErrorsRarelyAlarm) {
   DriftDetector d = Make();
   for (int s = 0; s < 100; ++s) {
     for (int t = 0; t < 100; ++t) {
-      ASSERT_TRUE(d.Observe("s" + std::to_string(s), noise(rng), 0, 1).ok());
+      ASSERT_TRUE(d.Observe(fmt::format("s{}", s), noise(rng), 0, 1).ok());
     }
   }
   EXPECT_LT(d.Drifted().size(), 40u) << "seed " << seed;

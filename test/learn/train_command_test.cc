@@ -1,4 +1,5 @@
 // `tidegate train`, then `tidegate forecast --model lstm --lstm-model`, on generated CSV files.
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -28,7 +29,7 @@ std::string WriteCsv(const std::string& name, double level, double phase) {
 TEST(TrainCommandTest, TrainsSavesAndForecastsThroughTheCli) {
   TrainCommandOptions train;
   for (int i = 0; i < 3; ++i) {
-    train.inputs.push_back(WriteCsv("train" + std::to_string(i) + ".csv", 100 + 50 * i, i));
+    train.inputs.push_back(WriteCsv(fmt::format("train{}.csv", i), 100 + 50 * i, i));
   }
   train.output = ::testing::TempDir() + "/cli.tglstm";
   train.lstm.hidden = 8;
