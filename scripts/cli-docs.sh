@@ -16,9 +16,9 @@ subcommands="$(run --help | sed -n '/^Subcommands:/,$p' | awk 'NR > 1 && NF {pri
   cat <<'HEAD'
 # Command-line reference
 
-Generated from the binaries' own `--help` (`scripts/cli-docs.sh`). The contracts in
-`../shared/DESIGN.md` are stable: outside tools call them. Exit codes: 0 success, 1 an error (the
-message names the file, line and field), 2 a usage error.
+Generated from the binaries' own `--help` (`scripts/cli-docs.sh`). These contracts are stable:
+outside tools call them. Exit codes: 0 success, 1 an error (the message names the file, line and
+field), 2 a usage error.
 
 ## tidegate
 

@@ -22,7 +22,8 @@ absl::Status RunBacktestCommand(const BacktestCommandOptions& options, std::ostr
         fmt::format("--dataset: unknown dataset '{}' (known: m4-hourly)", options.dataset));
   }
   if (options.data_dir.empty()) return absl::InvalidArgumentError("--data DIR is required");
-  TIDEGATE_RETURN_IF_ERROR(forecast::MakeForecaster(options.model).status());
+  TIDEGATE_ASSIGN_OR_RETURN(forecast::ModelContext context, LoadModelContext(options.lstm_model));
+  TIDEGATE_RETURN_IF_ERROR(forecast::MakeForecaster(options.model, context).status());
   TIDEGATE_ASSIGN_OR_RETURN(auto data, forecast::LoadM4(options.data_dir, "Hourly"));
   forecast::BacktestOptions bo;
   bo.model = options.model;
@@ -31,6 +32,7 @@ absl::Status RunBacktestCommand(const BacktestCommandOptions& options, std::ostr
   bo.level = options.level;
   bo.limit = options.limit;
   bo.calibrate = options.calibrate;
+  bo.context = std::move(context);
   const size_t total = options.limit ? std::min(options.limit, data.size()) : data.size();
   ProgressBar bar(fmt::format("backtest {}", options.model), total, stderr,
                   options.progress && isatty(fileno(stderr)));
@@ -97,6 +99,8 @@ void RegisterBacktestCommand(CLI::App& app) {
   cmd->add_flag(
       "--no-progress", [options](int64_t) { options->progress = false; },
       "Never draw the progress bar");
+  cmd->add_option("--lstm-model", options->lstm_model,
+                  "Global LSTM model file for --model lstm (written by `tidegate train`)");
   cmd->callback([options]() {
     absl::Status st = RunBacktestCommand(*options, std::cout, std::cerr);
     if (!st.ok()) {

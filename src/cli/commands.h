@@ -4,12 +4,14 @@
 // Contracts (../shared/DESIGN.md, "Command-line contracts"; keep them stable):
 //   tidegate forecast --input F.csv --horizon H [--season M ...] [--model NAME] [--level 95 ...]
 //                     [--output out.csv] [--timestamp-column C] [--value-column C]
-//                     [--calibrate W] [--quiet]
+//                     [--calibrate W] [--quiet] [--lstm-model FILE]
 //     Output CSV: with one level `step,timestamp,mean,lower,upper`; with several levels
 //     `step,timestamp,mean,lower_<L>,upper_<L>,…` in the order given. The fit summary goes to
 //     stderr (unless --quiet). Errors name the file and line; the exit code is 1 (2 for usage).
 //   tidegate backtest --dataset m4-hourly --data DIR [--model NAME] [--output per-series.csv]
 //                     [--limit N] [--horizon 48] [--level 95] [--calibrate W]
+//                     [--lstm-model FILE]
+//     --lstm-model loads a model trained by `tidegate train` for --model lstm.
 //     Prints sMAPE, MASE, OWA, MSIS, coverage and time for the model and for Naive2, with a
 //     progress bar on stderr when it is a terminal; writes per-series rows to --output.
 //
@@ -27,7 +29,10 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "tidegate/common/clock.h"
+#include "tidegate/forecast/global_model.h"
+#include "tidegate/learn/lstm.h"
 
 namespace CLI {
 class App;
@@ -43,6 +48,7 @@ void RegisterSimulateCommand(CLI::App& app);  // cli/simulate_command.cc (plan e
 void RegisterDetectCommand(CLI::App& app);     // cli/detect_command.cc
 void RegisterGenerateCommand(CLI::App& app);   // cli/generate_command.cc
 void RegisterHashTokenCommand(CLI::App& app);  // cli/hash_token_command.cc
+void RegisterTrainCommand(CLI::App& app);      // cli/train_command.cc
 
 // tidegate hash-token [--generate]
 // Reads a secret from stdin (one trailing newline is dropped) and prints its SHA-256 as 64 hex
@@ -55,6 +61,31 @@ struct HashTokenCommandOptions {
 };
 absl::Status RunHashTokenCommand(const HashTokenCommandOptions& options, std::istream& in,
                                  std::ostream& out);
+
+// tidegate train --output model.tglstm (--input F.csv ... | --dataset m4-hourly --data DIR
+//                [--limit N]) [--period 24] [--patches 7] [--horizon 48] [--hidden 48]
+//                [--layers 1] [--steps 3000] [--batch 256] [--learning-rate 0.003] [--seed 1]
+//                [--threads 1] [--no-hold-out] [--quiet]
+// Trains the global LSTM (learn/lstm.h) on every series given (M4: the Train part only), saves it
+// and prints the training summary and time. Progress goes to stderr.
+struct TrainCommandOptions {
+  std::string output;
+  std::vector<std::string> inputs;
+  std::string dataset = "m4-hourly";
+  std::string data_dir;
+  size_t limit = 0;
+  std::string timestamp_column = "timestamp";
+  std::string value_column = "value";
+  learn::LstmOptions lstm;
+  learn::TrainOptions train;
+  bool quiet = false;
+};
+absl::Status RunTrainCommand(const TrainCommandOptions& options, std::ostream& out,
+                             std::ostream& err);
+
+// The ModelContext for `--lstm-model FILE` (empty path: an empty context). Errors from
+// learn::LstmModel::LoadFile.
+absl::StatusOr<forecast::ModelContext> LoadModelContext(const std::string& lstm_model);
 
 // tidegate detect --input F.csv [--output scores.csv] [--detector NAME] [--set key=value ...]
 //                 [--timestamp-column C] [--value-column C] [--kinds]
@@ -96,6 +127,7 @@ struct ForecastCommandOptions {
   std::string value_column = "value";
   int calibrate = 0;  // Conformal warm-up steps; 0 = model intervals.
   bool quiet = false;
+  std::string lstm_model;  // Trained global LSTM for --model lstm (tidegate train).
 };
 absl::Status RunForecastCommand(const ForecastCommandOptions& options, std::ostream& out,
                                 std::ostream& err);
@@ -109,7 +141,8 @@ struct BacktestCommandOptions {
   int horizon = 48;
   double level = 95;
   int calibrate = 0;
-  bool progress = true;  // Draw the bar when stderr is a terminal.
+  bool progress = true;    // Draw the bar when stderr is a terminal.
+  std::string lstm_model;  // Trained global LSTM for --model lstm (tidegate train).
 };
 absl::Status RunBacktestCommand(const BacktestCommandOptions& options, std::ostream& out,
                                 std::ostream& err);

@@ -31,7 +31,8 @@ absl::Status RunForecastCommand(const ForecastCommandOptions& options, std::ostr
                                 ? forecast::CalendarPeriods(series.step, series.values.size())
                                 : options.seasons;
   TIDEGATE_RETURN_IF_ERROR(forecast::ValidateSeries(series));
-  TIDEGATE_ASSIGN_OR_RETURN(auto model, forecast::MakeForecaster(options.model));
+  TIDEGATE_ASSIGN_OR_RETURN(forecast::ModelContext context, LoadModelContext(options.lstm_model));
+  TIDEGATE_ASSIGN_OR_RETURN(auto model, forecast::MakeForecaster(options.model, context));
   TIDEGATE_ASSIGN_OR_RETURN(
       forecast::Forecast f,
       forecast::CalibratedForecast(*model, series, options.horizon, options.levels,
@@ -89,6 +90,8 @@ void RegisterForecastCommand(CLI::App& app) {
                   "Adaptive conformal calibration over the last W steps (0 = off)")
       ->capture_default_str();
   cmd->add_flag("--quiet", options->quiet, "Do not print the fit summary on stderr");
+  cmd->add_option("--lstm-model", options->lstm_model,
+                  "Global LSTM model file for --model lstm (written by `tidegate train`)");
   cmd->callback([options]() {
     absl::Status st = RunForecastCommand(*options, std::cout, std::cerr);
     if (!st.ok()) {

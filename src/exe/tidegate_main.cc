@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   tidegate::cli::RegisterDetectCommand(app);
   tidegate::cli::RegisterGenerateCommand(app);
   tidegate::cli::RegisterHashTokenCommand(app);
+  tidegate::cli::RegisterTrainCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -49,7 +49,7 @@ absl::StatusOr<BacktestResult> RunBacktest(
     return absl::InvalidArgumentError(
         fmt::format("level must be in (0, 100), got {}", options.level));
   }
-  TIDEGATE_ASSIGN_OR_RETURN(auto prototype, MakeForecaster(options.model));
+  TIDEGATE_ASSIGN_OR_RETURN(auto prototype, MakeForecaster(options.model, options.context));
   const size_t total = options.limit > 0 ? std::min(options.limit, data.size()) : data.size();
   const std::vector<double> levels = {options.level};
   BacktestResult result;

@@ -105,6 +105,11 @@ std::string Forecaster::Serialize() const {
 }
 
 absl::StatusOr<std::unique_ptr<Forecaster>> Forecaster::Load(std::string_view bytes) {
+  return Load(bytes, ModelContext{});
+}
+
+absl::StatusOr<std::unique_ptr<Forecaster>> Forecaster::Load(std::string_view bytes,
+                                                             const ModelContext& context) {
   if (bytes.substr(0, kMagic.size()) != kMagic) {
     return absl::InvalidArgumentError("not a serialised tidegate forecaster (bad magic)");
   }
@@ -122,7 +127,7 @@ absl::StatusOr<std::unique_ptr<Forecaster>> Forecaster::Load(std::string_view by
   if (!r.GetString(&name) || !r.GetString(&state) || !r.AtEnd()) {
     return absl::InvalidArgumentError("serialised forecaster truncated or has trailing bytes");
   }
-  TIDEGATE_ASSIGN_OR_RETURN(auto model, MakeForecaster(name));
+  TIDEGATE_ASSIGN_OR_RETURN(auto model, MakeForecaster(name, context));
   absl::Status st = model->LoadState(state);
   if (!st.ok()) {
     return absl::InvalidArgumentError(

@@ -28,6 +28,8 @@ const std::vector<ModelEntry>& RegisteredModels() {
       {"prophet", "additive trend with changepoints, Fourier seasonalities, events (MAP)",
        &NewProphet},
       {"combo", "median of arima, sar, prophet and snaive forecasts and bounds", &NewCombo},
+      {"lstm", "global LSTM with quantile outputs (needs a trained model: tidegate train)", nullptr,
+       /*global=*/true},
   };
   return kModels;
 }
@@ -41,9 +43,18 @@ std::string RegisteredModelNames() {
   return out;
 }
 
-absl::StatusOr<std::unique_ptr<Forecaster>> MakeForecaster(std::string_view name) {
+absl::StatusOr<std::unique_ptr<Forecaster>> MakeForecaster(std::string_view name,
+                                                           const ModelContext& context) {
   for (const auto& entry : RegisteredModels()) {
-    if (entry.name == name) return entry.make();
+    if (entry.name != name) continue;
+    if (!entry.global) return entry.make();
+    if (const GlobalModel* model = context.Find(name); model != nullptr) {
+      return model->NewForecaster();
+    }
+    return absl::FailedPreconditionError(fmt::format(
+        "model '{}' is trained across series: train one with `tidegate train` and load it "
+        "(--{}-model FILE)",
+        name, name));
   }
   return absl::NotFoundError(
       fmt::format("unknown forecasting model '{}' (known: {})", name, RegisteredModelNames()));

@@ -25,6 +25,7 @@ std::vector<std::string> DefaultCandidates() {
         entry.name == "naive2") {
       continue;
     }
+    if (entry.global) continue;  // Needs a trained model from a ModelContext.
     out.emplace_back(entry.name);
   }
   return out;

@@ -186,7 +186,10 @@ TEST_P(ModelContractTest, MissingValuesAreTolerated) {
 
 std::vector<std::string> AllModels() {
   std::vector<std::string> names;
-  for (const auto& entry : RegisteredModels()) names.emplace_back(entry.name);
+  for (const auto& entry : RegisteredModels()) {
+    // Global models need a trained model; test/learn runs this contract on the LSTM adapter.
+    if (!entry.global) names.emplace_back(entry.name);
+  }
   return names;
 }
 

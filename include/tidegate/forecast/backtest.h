@@ -19,6 +19,7 @@
 
 #include "absl/status/statusor.h"
 #include "tidegate/common/clock.h"
+#include "tidegate/forecast/global_model.h"
 #include "tidegate/forecast/m4.h"
 #include "tidegate/forecast/metrics.h"
 
@@ -33,6 +34,8 @@ struct BacktestOptions {
   // Adaptive conformal calibration warm-up, in steps (conformal.h CalibratedForecast); 0 = the
   // model's own intervals.
   int calibrate = 0;
+  // Trained global models, for a global `model` such as "lstm" (global_model.h).
+  ModelContext context;
 };
 
 struct SeriesResult {

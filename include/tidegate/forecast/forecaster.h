@@ -43,6 +43,8 @@
 
 namespace tidegate::forecast {
 
+struct ModelContext;  // global_model.h
+
 // Longest horizon any model must serve in one Predict call.
 inline constexpr int kMaxHorizon = 100'000;
 
@@ -158,6 +160,10 @@ class Forecaster {
   // Makes the named model through the registry (model_registry.h) and restores it.
   // InvalidArgument for bad magic/version/truncation, NotFound for an unknown model name.
   static absl::StatusOr<std::unique_ptr<Forecaster>> Load(std::string_view bytes);
+  // The same for a model that may be a global model's adapter (global_model.h): the trained
+  // global model comes from `context`; FailedPrecondition when it does not provide it.
+  static absl::StatusOr<std::unique_ptr<Forecaster>> Load(std::string_view bytes,
+                                                          const ModelContext& context);
 
   // Predict() with options: levels from `options`, horizon from `options`.
   absl::StatusOr<Forecast> Predict(const ForecastOptions& options) const {

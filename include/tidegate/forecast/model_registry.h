@@ -4,8 +4,12 @@
 // #include of its header); there is no static self-registration, so a model cannot silently go
 // missing when the linker drops an unreferenced object file.
 //
-// Names are lower-case: "naive", "snaive", "naive2", "ets", "arima", "auto", … A name may carry
-// no arguments: model options come from the Series (seasonal periods) or the model's own API.
+// Names are lower-case: "naive", "snaive", "naive2", "ets", "arima", "auto", "lstm", … A name may
+// carry no arguments: model options come from the Series (seasonal periods) or the model's own API.
+//
+// A global model ("lstm", global_model.h) is listed like the others but is trained across series
+// elsewhere; MakeForecaster makes its per-series adapter from the trained model in the
+// ModelContext, and is FailedPrecondition when the context has none.
 //
 // Thread-safety: all functions are safe to call concurrently (the list is immutable).
 #ifndef TIDEGATE_FORECAST_MODEL_REGISTRY_H_
@@ -18,6 +22,7 @@
 
 #include "absl/status/statusor.h"
 #include "tidegate/forecast/forecaster.h"
+#include "tidegate/forecast/global_model.h"
 
 namespace tidegate::forecast {
 
@@ -25,11 +30,14 @@ namespace tidegate::forecast {
 struct ModelEntry {
   std::string_view name;
   std::string_view description;
-  std::unique_ptr<Forecaster> (*make)();
+  std::unique_ptr<Forecaster> (*make)();  // nullptr for a global model.
+  bool global = false;                    // Made from ModelContext::global_models[name].
 };
 
-// A new, unfitted model. NotFound (listing the known names) for an unknown name.
-absl::StatusOr<std::unique_ptr<Forecaster>> MakeForecaster(std::string_view name);
+// A new, unfitted model. NotFound (listing the known names) for an unknown name;
+// FailedPrecondition for a global model that `context` does not provide.
+absl::StatusOr<std::unique_ptr<Forecaster>> MakeForecaster(std::string_view name,
+                                                           const ModelContext& context = {});
 
 // Every registered model, in registration order.
 const std::vector<ModelEntry>& RegisteredModels();

@@ -1,0 +1,51 @@
+// learn/trainer.h — minibatch training of the LSTM network; the only libtorch user.
+//
+// The implementation (trainer_torch.cc) copies Weights into a torch::nn::LSTM + Linear, runs Adam
+// on the pinball loss and copies the weights back out. Everything else in tidegate works on
+// Weights and never includes torch headers.
+//
+// Thread-safety: a NetTrainer is used by one thread. Create sets torch's intra-op thread count
+// (process-wide).
+#ifndef TIDEGATE_SRC_LEARN_TRAINER_H_
+#define TIDEGATE_SRC_LEARN_TRAINER_H_
+
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "learn/network.h"
+
+namespace tidegate::learn {
+
+// A minibatch: `size` windows. patches: size × K × (P + 4); extra: size × (P + 4);
+// targets: size × horizon (normalised).
+struct Batch {
+  int size = 0;
+  std::vector<float> patches, extra, targets;
+  void Clear() {
+    size = 0;
+    patches.clear();
+    extra.clear();
+    targets.clear();
+  }
+};
+
+class NetTrainer {
+ public:
+  virtual ~NetTrainer() = default;
+  // Internal if libtorch fails (the message carries torch's).
+  static absl::StatusOr<std::unique_ptr<NetTrainer>> Create(const Weights& init,
+                                                            const LstmOptions& options,
+                                                            int threads);
+  // One Adam step at learning rate `lr` with gradient-norm clipping; returns the batch's
+  // pinball loss before the step.
+  virtual absl::StatusOr<double> Step(const Batch& batch, double lr, double clip_norm) = 0;
+  // The batch's pinball loss, without gradients.
+  virtual absl::StatusOr<double> Loss(const Batch& batch) = 0;
+  // The current weights.
+  virtual Weights Get() const = 0;
+};
+
+}  // namespace tidegate::learn
+
+#endif  // TIDEGATE_SRC_LEARN_TRAINER_H_
