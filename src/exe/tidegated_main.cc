@@ -145,6 +145,9 @@ int Run(int argc, char** argv) {
     Log(fmt::format("planning: state not restored, starting fresh: {}", std::string(s.message())));
   }
   (*planning)->Start();
+  // Alert rules and scaling recommendations read the planning loop's forecasts.
+  core.SetDemandSource(
+      [p = planning->get()](std::string_view key) { return p->PredictedDemandOf(key); });
   Log(fmt::format(
       "planning: training schedule '{}' (UTC), tick every {} ms", core.config()->schedule.training,
       std::chrono::duration_cast<std::chrono::milliseconds>(core.config()->schedule.planning_tick)

@@ -716,6 +716,34 @@ std::vector<std::shared_ptr<const ClassForecastSnapshot>> Planning::Forecasts() 
   return out;
 }
 
+std::optional<Service::PredictedDemand> Planning::PredictedDemandOf(std::string_view key) const {
+  const std::shared_ptr<const ClassForecastSnapshot> f = Forecast(key);
+  if (f == nullptr || f->model.empty()) return std::nullopt;
+  Service::PredictedDemand out;
+  for (const HorizonSnapshot& h : f->horizons) {
+    if (h.mean.empty()) continue;
+    alert::ForecastPoint p;
+    if (h.name == "1m") {
+      p.horizon = std::chrono::minutes(1);
+    } else if (h.name == "1h") {
+      p.horizon = std::chrono::hours(1);
+    } else if (h.name == "1d") {
+      p.horizon = std::chrono::hours(24);
+    } else {
+      continue;
+    }
+    p.mean = *std::max_element(h.mean.begin(), h.mean.end());
+    p.upper = std::max(p.mean, *std::max_element(h.upper.begin(), h.upper.end()));
+    out.forecasts.push_back(p);
+  }
+  std::sort(out.forecasts.begin(), out.forecasts.end(),
+            [](const auto& a, const auto& b) { return a.horizon < b.horizon; });
+  out.anomaly.flagged = f->anomaly;
+  out.anomaly.kind = f->anomaly ? std::string(anomaly::AnomalyKindName(f->anomaly_kind)) : "";
+  out.anomaly.score = f->anomaly_score;
+  return out;
+}
+
 std::vector<AnomalyEvent> Planning::Anomalies(WallTime since, std::string_view key) const {
   std::vector<AnomalyEvent> out;
   std::lock_guard lock(snap_mu_);

@@ -1015,9 +1015,24 @@ alert::Snapshot Service::ObservedSnapshot() {
     std::vector<Entry> entries;
     for (const auto& [k, v] : st->key.entries) entries.push_back({k, v});
     const Match m = MatchDescriptor(config.FindDomain(st->key.tenant), entries);
+    std::optional<PredictedDemand> predicted;
+    if (demand_source_) predicted = demand_source_(st->display);
+    if (predicted) {
+      c.resources["requests"].forecasts = predicted->forecasts;
+      c.resources["requests"].anomaly = predicted->anomaly;
+    }
     if (m.rule != nullptr) {
       for (const auto& [resource, cost] : m.rule->cost) {
-        if (resource != "requests") c.resources[resource].observed_per_s = rate * cost;
+        if (resource == "requests") continue;
+        alert::ResourceSnapshot& r = c.resources[resource];
+        r.observed_per_s = rate * cost;
+        if (!predicted) continue;
+        r.anomaly = predicted->anomaly;
+        for (alert::ForecastPoint f : predicted->forecasts) {
+          f.mean *= cost;
+          f.upper *= cost;
+          r.forecasts.push_back(f);
+        }
       }
     }
     snap.classes.push_back(std::move(c));

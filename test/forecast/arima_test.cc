@@ -181,8 +181,7 @@ struct GoldenCase {
 };
 
 std::vector<GoldenCase> LoadGolden() {
-  const auto path =
-      std::filesystem::path(__FILE__).parent_path() / "golden" / "arima_reference.json";
+  const auto path = std::filesystem::path(TIDEGATE_FORECAST_GOLDEN_DIR) / "arima_reference.json";
   std::ifstream in(path);
   EXPECT_TRUE(in.good()) << "cannot open " << path;
   nlohmann::json j = nlohmann::json::parse(in);

@@ -36,7 +36,7 @@ namespace {
 using ::testing::HasSubstr;
 
 nlohmann::json LoadReference() {
-  const auto path = std::filesystem::path(__FILE__).parent_path() / "golden" / "ets_reference.json";
+  const auto path = std::filesystem::path(TIDEGATE_FORECAST_GOLDEN_DIR) / "ets_reference.json";
   std::ifstream in(path);
   EXPECT_TRUE(in.good()) << "cannot open " << path;
   return nlohmann::json::parse(in);

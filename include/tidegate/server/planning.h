@@ -194,6 +194,11 @@ class Planning {
   std::shared_ptr<const ClassForecastSnapshot> Forecast(std::string_view key) const;
   // Every class's snapshot, sorted by key (for alerting and metrics).
   std::vector<std::shared_ptr<const ClassForecastSnapshot>> Forecasts() const;
+  // A class's predicted requests for alerting and scaling (Service::SetDemandSource): per horizon
+  // (1m, 1h, 1d) the largest mean and upper bound over that window, so a rule on "1h" sees any
+  // crossing within the next hour; and the detector's state of the newest closed step. nullopt
+  // while the class has no trained model.
+  std::optional<Service::PredictedDemand> PredictedDemandOf(std::string_view key) const;
   // Anomalies at or after `since`, of one class (key non-empty) or all, oldest first.
   std::vector<AnomalyEvent> Anomalies(WallTime since, std::string_view key = "") const;
   // Plan points of one class at or after `since`; NotFound when the class was never planned.

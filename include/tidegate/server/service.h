@@ -35,9 +35,10 @@
 //
 // Alerting and scaling: the service owns an alert::Engine configured from the config's `alerts:`
 // and `scaling:` sections (re-configured on ApplyConfig, keeping the state of rules and services
-// that keep their names). EvaluateAlerting(snapshot) is the one entry point a snapshot producer
-// (the planning loop) calls; until forecasts exist, Tick() calls it with ObservedSnapshot()
-// whenever an evaluation interval has elapsed. Notifications are sent by the engine's own thread.
+// that keep their names). Tick() evaluates it with ObservedSnapshot() whenever an evaluation
+// interval has elapsed: observed rates, plus the forecasts and anomaly flags of the demand source
+// (tidegated sets the planning loop; SetDemandSource). Notifications are sent by the engine's own
+// thread.
 // Demand history: every check adds, per class, the requests offered (admitted and refused, counted
 // with their hits_addend) and those admitted to per-step counters (history step = the
 // aggregator's). Tick() hands each closed step to the store: the offered count goes through the
@@ -58,6 +59,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -284,11 +286,20 @@ class Service {
   // interval has elapsed; all with `force`) and queues their notifications. Never blocks on the
   // network.
   void EvaluateAlerting(const alert::Snapshot& snapshot, bool force = false);
-  // A snapshot from what the service observes, without forecasts: per class, resource
-  // "requests" = checks per second (admitted + refused) since the previous call, and for each
-  // resource in the class's `cost`, that rate x the cost; capacity from the config. The first
-  // call sees rates of 0 (no interval yet).
+  // A snapshot from what the service observes: per class, resource "requests" = checks per
+  // second (admitted + refused) since the previous call, and for each resource in the class's
+  // `cost`, that rate x the cost; capacity from the config. The first call sees rates of 0 (no
+  // interval yet). With a demand source (SetDemandSource), each class it knows also gets its
+  // forecasts and anomaly state on "requests", and on each cost resource scaled by the cost.
   alert::Snapshot ObservedSnapshot();
+  // What a forecaster predicts of a class's requests per second; nullopt while it has no model.
+  struct PredictedDemand {
+    std::vector<alert::ForecastPoint> forecasts;  // By horizon.
+    alert::AnomalyState anomaly;
+  };
+  using DemandSource = std::function<std::optional<PredictedDemand>(std::string_view class_key)>;
+  // Where ObservedSnapshot gets forecasts (tidegated: the planning loop). Call before Tick runs.
+  void SetDemandSource(DemandSource source) { demand_source_ = std::move(source); }
   // The alerting engine (alerts and recommendations for the API).
   alert::Engine& alerting() const { return *alerting_; }
 
@@ -333,6 +344,7 @@ class Service {
   std::atomic<uint64_t> flush_failures_{0};
 
   std::unique_ptr<alert::Engine> alerting_;
+  DemandSource demand_source_;
   std::mutex observed_mu_;  // Guards the two members below (ObservedSnapshot).
   std::unordered_map<std::string, uint64_t> observed_checks_;  // Canonical key -> checks seen.
   std::optional<MonoTime> observed_at_;
