@@ -967,6 +967,7 @@ absl::Status Service::Tick() {
     ExpireOverridesLocked(clock_.Now());
   }
   FlushDemand(/*all=*/false);
+  RebaseOldBuckets();
   absl::Status s = aggregator_->FlushClosed(clock_.WallNow());
   if (!s.ok()) flush_failures_.fetch_add(1, std::memory_order_relaxed);
   if (alerting_->Due()) alerting_->Tick(ObservedSnapshot());
@@ -1118,6 +1119,30 @@ std::vector<PlanningClass> Service::PlanningClasses() {
   std::sort(out.begin(), out.end(),
             [](const PlanningClass& a, const PlanningClass& b) { return a.key < b.key; });
   return out;
+}
+
+void Service::RebaseOldBuckets() {
+  const MonoTime now = clock_.Now();
+  std::vector<std::shared_ptr<ClassState>> old;
+  {
+    std::shared_lock lock(classes_mu_);
+    for (const auto& [k, st] : classes_) {
+      if (st->bucket != nullptr && st->bucket->NeedsRebase(now)) old.push_back(st);
+    }
+  }
+  for (const auto& st : old) {
+    std::lock_guard lock(st->mu);  // Serialised with ApplyPlan and overrides (same config read).
+    st->bucket->RebaseIfOld(now);
+  }
+  // Tenant buckets and the global one change only in ApplyConfig, under admin_mu_.
+  std::lock_guard admin(admin_mu_);
+  const std::shared_ptr<const Rules> rules = rules_.load();
+  auto rebase = [&](std::string_view tenant) {
+    if (std::shared_ptr<TokenBucket> b = registry_->FindTenant(tenant)) b->RebaseIfOld(now);
+  };
+  for (const DomainConfig& d : rules->config->domains) rebase(d.domain);
+  for (const TenantSpec& t : rules->config->tenants) rebase(t.name);
+  if (TokenBucket* global = registry_->global()) global->RebaseIfOld(now);
 }
 
 absl::Status Service::ApplyPlan(std::string_view canonical, std::optional<BucketConfig> plan) {

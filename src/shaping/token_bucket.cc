@@ -312,6 +312,21 @@ absl::Status TokenBucket::Replan(const BucketConfig& config, MonoTime now) {
   return absl::OkStatus();
 }
 
+bool TokenBucket::NeedsRebase(MonoTime now) const noexcept {
+  constexpr int64_t kAfterNs =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(kRebaseAfter).count();
+  for (;;) {
+    const uint64_t s = state_.load(std::memory_order_acquire);
+    Params p;
+    if (!LoadParams(s, &p)) continue;
+    return ToNs(now) - p.epoch_ns > kAfterNs;
+  }
+}
+
+bool TokenBucket::RebaseIfOld(MonoTime now) {
+  return NeedsRebase(now) && Replan(config(), now).ok();
+}
+
 double TokenBucket::Available(MonoTime now) const noexcept {
   for (;;) {
     const uint64_t s = state_.load(std::memory_order_acquire);

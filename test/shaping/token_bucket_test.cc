@@ -209,6 +209,23 @@ TEST_F(TokenBucketTest, DebtIsCappedAtMaxDebtTimeOfRefill) {
   EXPECT_NEAR(b->Available(clock_.Now()), -max_debt / 10, 1e-6 * max_debt);
 }
 
+TEST_F(TokenBucketTest, RebaseKeepsALongLivedBucketExact) {
+  // Two years without a Replan would take z - epoch past its 56-bit range (~834 days); a rebase
+  // every half year keeps every balance exact.
+  auto b = Make(Config(2, 100));
+  EXPECT_FALSE(b->RebaseIfOld(clock_.Now()));
+  for (int month = 0; month < 26; ++month) {
+    clock_.Advance(std::chrono::hours(24 * 30));
+    b->RebaseIfOld(clock_.Now());
+    ASSERT_TRUE(b->TryAcquire(100, clock_.Now()).admitted()) << "month " << month;
+    EXPECT_NEAR(b->Available(clock_.Now()), 0, kEps);
+    ASSERT_TRUE(b->Settle(3, clock_.Now()).ok());
+    EXPECT_NEAR(b->Available(clock_.Now()), -3, kEps);
+  }
+  EXPECT_EQ(b->config().rate_per_s, 2);
+  EXPECT_EQ(b->config().size, 100);
+}
+
 TEST_F(TokenBucketTest, ReplanRejectsInvalidConfigAndKeepsOld) {
   auto b = Make(Config(10, 10));
   absl::Status s = b->Replan(Config(-5, 10), clock_.Now());

@@ -352,6 +352,8 @@ class Service {
 
   // Hands closed demand steps to the aggregator and the store (Tick, Flush).
   void FlushDemand(bool all);
+  // Re-bases buckets whose fixed-point time base is old (TokenBucket::RebaseIfOld; Tick).
+  void RebaseOldBuckets();
 };
 
 }  // namespace tidegate::server

@@ -124,6 +124,15 @@ class TokenBucket {
   // over proportionally (debt unchanged). InvalidArgument (nothing changes) if config is invalid.
   absl::Status Replan(const BucketConfig& config, MonoTime now);
 
+  // Re-plans with the current config (which changes no balance) when the bucket's time base is
+  // older than kRebaseAfter, so that its fixed-point offset never saturates however long the
+  // bucket lives without a Replan (docs/design/shaping.md). Returns whether it re-planned. Owners
+  // of long-lived buckets call it now and then (tidegated: every Service tick).
+  bool RebaseIfOld(MonoTime now);
+  // Whether RebaseIfOld would re-plan (lock-free; for owners that serialise their Replans).
+  bool NeedsRebase(MonoTime now) const noexcept;
+  static constexpr Duration kRebaseAfter = std::chrono::hours(24 * 180);
+
   // Tokens available now at this bucket (negative in debt, at most size).
   double Available(MonoTime now) const noexcept;
 
