@@ -67,6 +67,7 @@ for _ in $(seq 1 100); do
 done
 [ -n "$URL" ] || { echo "demo: tidegated did not start"; cat "$DEMO_DIR/tidegated.log"; exit 1; }
 echo "demo: tidegated is serving at $URL"
+echo "demo: the dashboard: ${URL}   (open it in a browser; it updates live)"
 echo "      try: curl ${URL}v1/classes    curl ${URL}metrics    (API: api/openapi.yaml)"
 
 # Planning: the daemon fits a model per class on the imported history, then plans every bucket
