@@ -4,6 +4,7 @@
 #include <cmath>
 #include <map>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "fmt/format.h"
@@ -216,7 +217,15 @@ ApiResponse Plans(Service& service, const Planning* planning, const std::string&
   return Json(200, {{"class", key}, {"points", std::move(points)}});
 }
 
-ApiResponse CurrentPlan(const Planning* planning) {
+// The tenant of every class, by ClassKey::ToString() key: list elements carry it, so that a
+// tenant-restricted token's view of a list keeps exactly its tenants' elements (auth.cc).
+std::unordered_map<std::string, std::string> TenantsByKey(Service& service) {
+  std::unordered_map<std::string, std::string> out;
+  for (const ClassInfo& c : service.ListClasses()) out.emplace(c.key, c.tenant);
+  return out;
+}
+
+ApiResponse CurrentPlan(Service& service, const Planning* planning) {
   json tick = nullptr;
   json capacity = json::array();
   json classes = json::array();
@@ -238,8 +247,11 @@ ApiResponse CurrentPlan(const Planning* planning) {
                             {"by_tier", std::move(by_tier)}});
       }
     }
+    const std::unordered_map<std::string, std::string> tenants = TenantsByKey(service);
     for (const CurrentClassPlan& c : planning->CurrentPlan()) {
+      const auto tenant = tenants.find(c.key);
       classes.push_back({{"class", c.key},
+                         {"tenant", tenant == tenants.end() ? json(nullptr) : json(tenant->second)},
                          {"rate_per_s", c.point.rate_per_s},
                          {"size", c.point.size},
                          {"tier", c.point.why.tier},
@@ -264,8 +276,11 @@ ApiResponse Anomalies(Service& service, const Planning* planning,
   }
   json out = json::array();
   if (planning) {
+    const std::unordered_map<std::string, std::string> tenants = TenantsByKey(service);
     for (const AnomalyEvent& e : planning->Anomalies(*since, key)) {
+      const auto tenant = tenants.find(e.key);
       out.push_back({{"class", e.key},
+                     {"tenant", tenant == tenants.end() ? json(nullptr) : json(tenant->second)},
                      {"t", Time(e.t)},
                      {"value", e.value_per_s},
                      {"score", e.score},
@@ -344,7 +359,7 @@ std::optional<ApiResponse> HandlePlanningRoute(Service& service, const Planning*
     case Route::kPlans:
       return Plans(service, planning, *decoded, *q);
     case Route::kPlan:
-      return CurrentPlan(planning);
+      return CurrentPlan(service, planning);
     case Route::kAnomalies:
       return Anomalies(service, planning, *q);
     case Route::kTenants:

@@ -227,6 +227,8 @@ TEST_F(TidegatedPlanningTest, TrainsOnImportedHistoryPlansAndResumesAfterRestart
   ASSERT_EQ(plan["capacity"].size(), 1u);
   EXPECT_EQ(plan["capacity"][0]["resource"], "requests");
   EXPECT_EQ(plan["capacity"][0]["by_tier"].size(), 4u);
+  // Every class element names its tenant (auth filters lists by it).
+  for (const json& c : plan["classes"]) EXPECT_EQ(c["tenant"], "shop") << c.dump();
   const json checkout = ClassEntry(kCheckout);
   EXPECT_FALSE(checkout["planned_rate_per_s"].is_null());
   EXPECT_NEAR(checkout["rate_per_s"].get<double>(), checkout["planned_rate_per_s"].get<double>(),
