@@ -23,8 +23,8 @@
 
 #include "fmt/format.h"
 #include "tidegate/common/status.h"
-#include "yaml-cpp/eventhandler.h"
 #include "tidegate/server/cron.h"
+#include "yaml-cpp/eventhandler.h"
 #include "yaml-cpp/yaml.h"
 
 namespace tidegate::server {

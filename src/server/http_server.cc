@@ -18,8 +18,8 @@
 
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
-#include "server/web_assets.h"
 #include "server/planning_api.h"
+#include "server/web_assets.h"
 #include "tidegate/common/status.h"
 #include "tidegate/history/calendar.h"
 #include "tidegate/history/exposition.h"

@@ -182,7 +182,7 @@ struct Config {
   RequestLimits limits;
   alert::AlertsConfig alerts;    // `alerts:` (rules, receivers, intervals).
   alert::ScalingConfig scaling;  // `scaling:` (services to recommend replicas for).
-  AuthSpec auth;  // auth.h: bearer tokens, scopes, tenants.
+  AuthSpec auth;                 // auth.h: bearer tokens, scopes, tenants.
   TlsSpec tls;
 
   std::vector<std::string> sources;  // Files read, in order.
