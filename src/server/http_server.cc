@@ -218,6 +218,14 @@ absl::StatusOr<std::string> RequiredString(const json& body, const char* field) 
   return Fields::String(body[field], field);
 }
 
+// The `domain` and `descriptors` a check and a settle body share.
+template <typename Request>
+absl::Status ParseDomainAndDescriptors(const json& body, Request& req) {
+  TIDEGATE_ASSIGN_OR_RETURN(req.domain, RequiredString(body, "domain"));
+  TIDEGATE_ASSIGN_OR_RETURN(req.descriptors, ParseDescriptors(body));
+  return absl::OkStatus();
+}
+
 json OverrideJson(const OverrideInfo& o) {
   json j = {{"expires_at", history::FormatWallTime(o.expires_at)}};
   if (o.rate_per_s) j["rate_per_s"] = *o.rate_per_s;
@@ -478,12 +486,7 @@ ApiResponse HttpApi::Check(std::string_view body) {
   absl::Status s = Fields::ExpectObject(*j, "", {"domain", "descriptors", "hits_addend", "tier"});
   if (!s.ok()) return ErrorResponse(s);
   CheckRequest req;
-  absl::StatusOr<std::string> domain = RequiredString(*j, "domain");
-  if (!domain.ok()) return ErrorResponse(domain.status());
-  req.domain = *std::move(domain);
-  absl::StatusOr<std::vector<Descriptor>> ds = ParseDescriptors(*j);
-  if (!ds.ok()) return ErrorResponse(ds.status());
-  req.descriptors = *std::move(ds);
+  if (s = ParseDomainAndDescriptors(*j, req); !s.ok()) return ErrorResponse(s);
   if (j->contains("hits_addend")) {
     absl::StatusOr<uint64_t> h = Fields::Unsigned((*j)["hits_addend"], "hits_addend", 1e9);
     if (!h.ok()) return ErrorResponse(h.status());
@@ -527,12 +530,7 @@ ApiResponse HttpApi::Settle(std::string_view body) {
   absl::Status s = Fields::ExpectObject(*j, "", {"domain", "descriptors", "charged", "actual"});
   if (!s.ok()) return ErrorResponse(s);
   SettleRequest req;
-  absl::StatusOr<std::string> domain = RequiredString(*j, "domain");
-  if (!domain.ok()) return ErrorResponse(domain.status());
-  req.domain = *std::move(domain);
-  absl::StatusOr<std::vector<Descriptor>> ds = ParseDescriptors(*j);
-  if (!ds.ok()) return ErrorResponse(ds.status());
-  req.descriptors = *std::move(ds);
+  if (s = ParseDomainAndDescriptors(*j, req); !s.ok()) return ErrorResponse(s);
   for (const char* f : {"charged", "actual"}) {
     if (!j->contains(f))
       return ErrorResponse(absl::InvalidArgumentError(fmt::format("{}: required", f)));
