@@ -14,7 +14,7 @@ build_pkgs=(build-essential cmake ninja-build clang libclang-rt-14-dev pkg-confi
   libboost-dev libboost-system-dev libssl-dev libtorch-dev)
 # chromium: the dashboard's browser tests
 test_pkgs=(curl prometheus influxdb prometheus-alertmanager openssl chromium)
-bench_pkgs=(default-jdk-headless libguava-java r-cran-forecast r-cran-prophet wrk)
+bench_pkgs=(default-jdk-headless libguava-java r-cran-forecast r-cran-prophet wrk nginx-light)
 
 want=()
 for group in "${@:-build}"; do

@@ -5,9 +5,11 @@
 #include "tidegate/server/http_server.h"
 
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
-#include <boost/asio/strand.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -82,6 +84,56 @@ double Seconds(Duration d) { return std::chrono::duration<double>(d).count(); }
 
 json LimitJson(const RateLimit& l) {
   return {{"requests_per_unit", l.requests_per_unit}, {"unit", UnitName(l.unit)}};
+}
+
+// A JSON string literal for `s`. Plain ASCII without quotes, backslashes or control characters
+// (every class key in practice) is copied as is; anything else goes through nlohmann's escaping
+// (which also replaces invalid UTF-8).
+void AppendJsonString(fmt::memory_buffer& out, std::string_view s) {
+  const bool plain = std::all_of(s.begin(), s.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return u >= 0x20 && u < 0x80 && c != '"' && c != '\\';
+  });
+  if (plain) {
+    fmt::format_to(std::back_inserter(out), "\"{}\"", s);
+  } else {
+    const std::string escaped = json(s).dump(-1, ' ', false, json::error_handler_t::replace);
+    out.append(escaped.data(), escaped.data() + escaped.size());
+  }
+}
+
+// The body of a check's answer, written directly: this is the hot path of the HTTP API, and
+// building it as a json tree costs more than the admission itself. Same fields and (sorted)
+// order as the json objects of the other routes.
+std::string CheckResponseJson(const CheckResponse& resp) {
+  fmt::memory_buffer out;
+  auto put = [&out](std::string_view text) { out.append(text.data(), text.data() + text.size()); };
+  put("{\"overall_code\":\"");
+  put(CodeName(resp.overall_code));
+  put("\",\"statuses\":[");
+  for (size_t i = 0; i < resp.statuses.size(); ++i) {
+    const DescriptorStatus& st = resp.statuses[i];
+    put(i == 0 ? "{\"class\":" : ",{\"class\":");
+    AppendJsonString(out, st.class_key);
+    put(",\"code\":\"");
+    put(CodeName(st.code));
+    put("\",\"current_limit\":");
+    if (st.current_limit) {
+      fmt::format_to(std::back_inserter(out), "{{\"requests_per_unit\":{},\"unit\":\"{}\"}}",
+                     st.current_limit->requests_per_unit, UnitName(st.current_limit->unit));
+    } else {
+      put("null");
+    }
+    fmt::format_to(std::back_inserter(out), ",\"duration_until_reset_s\":{},\"limit_remaining\":{}",
+                   Seconds(st.duration_until_reset), st.limit_remaining);
+    if (st.code == Code::kOverLimit) {
+      fmt::format_to(std::back_inserter(out), ",\"retry_after_s\":{}", Seconds(st.retry_after));
+    }
+    fmt::format_to(std::back_inserter(out), ",\"shadow\":{},\"unknown\":{}}}", st.shadow,
+                   st.unknown);
+  }
+  put("]}");
+  return fmt::to_string(out);
 }
 
 // Typed access to JSON fields with the field path in every error.
@@ -499,25 +551,13 @@ ApiResponse HttpApi::Check(std::string_view body) {
   }
   absl::StatusOr<CheckResponse> resp = service_.Check(req);
   if (!resp.ok()) return ErrorResponse(resp.status());
-  json statuses = json::array();
-  Duration retry{0};
-  for (const DescriptorStatus& st : resp->statuses) {
-    json o = {{"code", CodeName(st.code)},
-              {"limit_remaining", st.limit_remaining},
-              {"duration_until_reset_s", Seconds(st.duration_until_reset)},
-              {"class", st.class_key},
-              {"shadow", st.shadow},
-              {"unknown", st.unknown}};
-    o["current_limit"] = st.current_limit ? LimitJson(*st.current_limit) : json(nullptr);
-    if (st.code == Code::kOverLimit) {
-      o["retry_after_s"] = Seconds(st.retry_after);
-      retry = std::max(retry, st.retry_after);
-    }
-    statuses.push_back(std::move(o));
-  }
-  ApiResponse r = JsonResponse(
-      200, {{"overall_code", CodeName(resp->overall_code)}, {"statuses", std::move(statuses)}});
+  ApiResponse r;
+  r.body = CheckResponseJson(*resp);
   if (resp->overall_code == Code::kOverLimit) {
+    Duration retry{0};
+    for (const DescriptorStatus& st : resp->statuses) {
+      if (st.code == Code::kOverLimit) retry = std::max(retry, st.retry_after);
+    }
     r.headers.emplace_back("Retry-After",
                            std::to_string(static_cast<int64_t>(std::ceil(Seconds(retry)))));
   }
@@ -772,19 +812,75 @@ namespace {
 
 constexpr size_t kHeaderLimit = 16 * 1024;
 
+using SteadyTime = std::chrono::steady_clock::time_point;
+
+// What a Worker's sweep needs of a connection.
+class Connection {
+ public:
+  virtual ~Connection() = default;
+  // Closes the connection when the read, write or handshake in progress has outlasted the idle
+  // timeout.
+  virtual void CloseIfExpired(SteadyTime now) = 0;
+};
+
+// One thread's event loop and its connections (nginx's model: a connection lives on one loop for
+// its life, so its handlers need no strand and no thread wakes another to run them). Idle
+// connections are closed by a periodic sweep rather than a timer per operation: re-arming a
+// timer on every request cost more than a check itself.
+class Worker {
+ public:
+  explicit Worker(Duration idle)
+      : work_(asio::make_work_guard(ioc_)),
+        period_(std::clamp<Duration>(idle / 4, std::chrono::milliseconds(10),
+                                     std::chrono::seconds(1))) {
+    Sweep();
+  }
+  asio::io_context& context() { return ioc_; }
+  // On this worker's thread only.
+  void Add(std::weak_ptr<Connection> c) { connections_.push_back(std::move(c)); }
+
+ private:
+  void Sweep() {
+    const SteadyTime now = std::chrono::steady_clock::now();
+    std::erase_if(connections_, [now](const std::weak_ptr<Connection>& weak) {
+      const std::shared_ptr<Connection> c = weak.lock();
+      if (c) c->CloseIfExpired(now);
+      return c == nullptr;
+    });
+    timer_.expires_after(period_);
+    timer_.async_wait([this](beast::error_code ec) {
+      if (!ec) Sweep();
+    });
+  }
+
+  asio::io_context ioc_{1};
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  asio::steady_timer timer_{ioc_};
+  const Duration period_;
+  std::vector<std::weak_ptr<Connection>> connections_;
+};
+
 // One HTTP/1.1 connection: (TLS handshake,) read a request, answer it, repeat while keep-alive.
 template <bool kTls>
-class Session : public std::enable_shared_from_this<Session<kTls>> {
+class Session : public Connection, public std::enable_shared_from_this<Session<kTls>> {
   using Stream = std::conditional_t<kTls, beast::ssl_stream<beast::tcp_stream>, beast::tcp_stream>;
 
  public:
   Session(tcp::socket socket, asio::ssl::context& ssl, HttpApi& api, Service& service,
-          Duration idle) requires kTls : stream_(std::move(socket), ssl),
-                                         api_(api),
-                                         service_(service),
-                                         idle_(idle) {}
-  Session(tcp::socket socket, HttpApi& api, Service& service, Duration idle) requires(!kTls)
-      : stream_(std::move(socket)), api_(api), service_(service), idle_(idle) {}
+          Worker& worker, Duration idle) requires kTls : stream_(std::move(socket), ssl),
+                                                         api_(api),
+                                                         service_(service),
+                                                         worker_(worker),
+                                                         idle_(idle) {}
+  Session(tcp::socket socket, HttpApi& api, Service& service, Worker& worker,
+          Duration idle) requires(!kTls)
+      : stream_(std::move(socket)), api_(api), service_(service), worker_(worker), idle_(idle) {}
+
+  void CloseIfExpired(SteadyTime now) override {
+    if (now < deadline_) return;
+    beast::error_code ec;
+    beast::get_lowest_layer(stream_).socket().close(ec);  // Pending operations end: aborted.
+  }
 
   void Run() {
     asio::dispatch(stream_.get_executor(),
@@ -793,9 +889,9 @@ class Session : public std::enable_shared_from_this<Session<kTls>> {
 
  private:
   void Start() {
+    worker_.Add(this->weak_from_this());
     if constexpr (kTls) {
-      beast::get_lowest_layer(stream_).expires_after(
-          std::chrono::duration_cast<std::chrono::seconds>(idle_));
+      Arm();
       stream_.async_handshake(
           asio::ssl::stream_base::server,
           beast::bind_front_handler(&Session::OnHandshake, this->shared_from_this()));
@@ -815,8 +911,7 @@ class Session : public std::enable_shared_from_this<Session<kTls>> {
     parser_.emplace();
     parser_->header_limit(kHeaderLimit);
     parser_->body_limit(service_.config()->limits.max_body_bytes);
-    beast::get_lowest_layer(stream_).expires_after(
-        std::chrono::duration_cast<std::chrono::seconds>(idle_));
+    Arm();
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&Session::OnRead, this->shared_from_this()));
   }
@@ -861,17 +956,16 @@ class Session : public std::enable_shared_from_this<Session<kTls>> {
         r = api_.Handle(method, target, req.body(), authorization);
       }
     }
-    auto res = std::make_shared<http::response<http::string_body>>(
-        static_cast<http::status>(r.status), version);
-    res->set(http::field::server, "tidegated");
-    res->set(http::field::content_type, r.content_type);
-    for (const auto& [k, v] : r.headers) res->set(k, v);
-    res->body() = std::move(r.body);
-    res->keep_alive(keep_alive);
-    res->prepare_payload();
-    response_ = res;
+    auto& res = response_.emplace(static_cast<http::status>(r.status), version);
+    res.set(http::field::server, "tidegated");
+    res.set(http::field::content_type, r.content_type);
+    for (const auto& [k, v] : r.headers) res.set(k, v);
+    res.body() = std::move(r.body);
+    res.keep_alive(keep_alive);
+    res.prepare_payload();
+    Arm();
     http::async_write(
-        stream_, *res,
+        stream_, res,
         beast::bind_front_handler(&Session::OnWrite, this->shared_from_this(), keep_alive));
   }
 
@@ -899,13 +993,18 @@ class Session : public std::enable_shared_from_this<Session<kTls>> {
     socket.close(ec);
   }
 
+  // The operation about to start must finish within the idle timeout (Worker's sweep checks).
+  void Arm() { deadline_ = std::chrono::steady_clock::now() + idle_; }
+
   Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
-  std::shared_ptr<http::response<http::string_body>> response_;
+  std::optional<http::response<http::string_body>> response_;  // While it is written.
   HttpApi& api_;
   Service& service_;
+  Worker& worker_;
   const Duration idle_;
+  SteadyTime deadline_ = SteadyTime::max();
 };
 
 // The server side of TLS from the configured files. InvalidArgument naming the file.
@@ -936,27 +1035,36 @@ absl::StatusOr<std::unique_ptr<asio::ssl::context>> MakeSslContext(const TlsFile
 
 }  // namespace
 
+// One Worker per thread; the acceptor lives on the first and hands connections round-robin to
+// all of them.
 struct HttpServer::Impl {
-  Impl(HttpApi& a, Service& s, int threads) : ioc(threads), acceptor(ioc), api(a), service(s) {}
+  Impl(HttpApi& a, Service& s, int threads, Duration idle_timeout)
+      : api(a), service(s), idle(idle_timeout) {
+    for (int i = 0; i < threads; ++i) workers.push_back(std::make_unique<Worker>(idle));
+    acceptor.emplace(workers.front()->context());
+  }
 
   void Accept() {
-    acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+    Worker& worker = *workers[next_worker++ % workers.size()];
+    acceptor->async_accept(worker.context(), [this, &worker](beast::error_code ec,
+                                                             tcp::socket socket) {
       if (ec) {
-        if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
+        if (ec == asio::error::operation_aborted || !acceptor->is_open()) return;
       } else if (ssl) {
-        std::make_shared<Session<true>>(std::move(socket), *ssl, api, service, idle)->Run();
+        std::make_shared<Session<true>>(std::move(socket), *ssl, api, service, worker, idle)->Run();
       } else {
-        std::make_shared<Session<false>>(std::move(socket), api, service, idle)->Run();
+        std::make_shared<Session<false>>(std::move(socket), api, service, worker, idle)->Run();
       }
       Accept();
     });
   }
 
-  asio::io_context ioc;
-  tcp::acceptor acceptor;
+  std::vector<std::unique_ptr<Worker>> workers;
+  std::optional<tcp::acceptor> acceptor;
+  size_t next_worker = 0;  // Only the acceptor's handler (on the first worker) touches it.
   HttpApi& api;
   Service& service;
-  Duration idle{};
+  const Duration idle;
   std::unique_ptr<asio::ssl::context> ssl;  // Null: plain HTTP.
 };
 
@@ -971,8 +1079,10 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpApi& api, Serv
         fmt::format("http threads: {} is not in [1, 256]", options.threads));
   }
   std::unique_ptr<HttpServer> server(new HttpServer(options));
-  server->impl_ = std::make_unique<Impl>(api, service, options.threads);
-  server->impl_->idle = options.idle_timeout;
+  if (options.idle_timeout <= Duration::zero()) {
+    return absl::InvalidArgumentError("http idle timeout: must be > 0");
+  }
+  server->impl_ = std::make_unique<Impl>(api, service, options.threads, options.idle_timeout);
   Impl& impl = *server->impl_;
   if (options.tls) {
     absl::StatusOr<std::unique_ptr<asio::ssl::context>> ssl = MakeSslContext(*options.tls);
@@ -987,20 +1097,20 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpApi& api, Serv
   }
   const tcp::endpoint endpoint(address, options.port);
   const std::string where = fmt::format("{}:{}", options.host, options.port);
-  impl.acceptor.open(endpoint.protocol(), ec);
-  if (!ec) impl.acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) impl.acceptor.bind(endpoint, ec);
-  if (!ec) impl.acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  impl.acceptor->open(endpoint.protocol(), ec);
+  if (!ec) impl.acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) impl.acceptor->bind(endpoint, ec);
+  if (!ec) impl.acceptor->listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
     return absl::UnavailableError(fmt::format("http listen {}: {}", where, ec.message()));
   }
-  server->port_ = impl.acceptor.local_endpoint().port();
+  server->port_ = impl.acceptor->local_endpoint().port();
   impl.Accept();
-  for (int i = 0; i < options.threads; ++i) {
-    server->threads_.emplace_back([&impl] {
+  for (const std::unique_ptr<Worker>& worker : impl.workers) {
+    server->threads_.emplace_back([&ioc = worker->context()] {
       for (;;) {
         try {
-          impl.ioc.run();
+          ioc.run();
           return;
         } catch (const std::exception&) {
           // A handler threw (a bug); keep serving the other connections.
@@ -1013,13 +1123,13 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpApi& api, Serv
 
 void HttpServer::Stop() {
   if (!impl_) return;
-  impl_->ioc.stop();
+  for (const std::unique_ptr<Worker>& worker : impl_->workers) worker->context().stop();
   for (std::thread& t : threads_) {
     if (t.joinable()) t.join();
   }
   threads_.clear();
   beast::error_code ec;
-  impl_->acceptor.close(ec);  // No thread runs the context any more.
+  impl_->acceptor->close(ec);  // No thread runs the contexts any more.
   impl_.reset();
 }
 

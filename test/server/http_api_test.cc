@@ -1,6 +1,10 @@
 // Integration tests of the HTTP/JSON API: the Service and HttpServer in-process on a free loopback
 // port, on simulated time, driven by a real HTTP client (libcurl, history::HttpClient).
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -174,6 +178,58 @@ TEST_F(HttpApiTest, CheckUntilRefusedThenRefill) {
   EXPECT_NEAR(j["statuses"][0]["retry_after_s"].get<double>(), 1.0 / 3, 1e-6);
   clock_.Advance(std::chrono::milliseconds(334));
   EXPECT_EQ(Body(Post("/v1/check", body))["overall_code"], "OK");
+}
+
+// The check answer is written without a json tree; a class key with characters JSON must escape
+// (a wildcard's value comes from the request; control characters are refused there) still
+// round-trips.
+TEST_F(HttpApiTest, CheckAnswerEscapesClassKeys) {
+  for (const char* value : {"plain", "quote\"back\\slash", "<tag> &amp; space", "caf\u00e9"}) {
+    const json request = {{"domain", "shop"},
+                          {"descriptors", {{{"entries", {{{"key", "user"}, {"value", value}}}}}}}};
+    history::HttpResponse r = Post("/v1/check", request.dump());
+    ASSERT_EQ(r.status, 200) << r.body;
+    const json j = json::parse(r.body);  // Throws (fails the test) on malformed JSON.
+    EXPECT_EQ(j["statuses"][0]["class"], "shop/user=" + std::string(value)) << r.body;
+    EXPECT_EQ(j["statuses"][0]["code"], "OK");
+    EXPECT_EQ(j["statuses"][0]["shadow"], false);
+    EXPECT_EQ(j["statuses"][0]["current_limit"]["unit"], "minute");
+  }
+}
+
+// A connection that sends nothing, or stops in the middle of its headers, is closed once the idle
+// timeout has passed (a sweep per server thread, not a timer per request).
+TEST_F(HttpApiTest, IdleAndStalledConnectionsAreClosed) {
+  HttpServerOptions options;
+  options.idle_timeout = std::chrono::milliseconds(200);
+  auto server = HttpServer::Start(*api_, *service_, options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  for (const std::string& sent : {std::string(), std::string("GET /healthz HTTP/1.1\r\nHo")}) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons((*server)->port());
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    if (!sent.empty()) {
+      ASSERT_EQ(::send(fd, sent.data(), sent.size(), 0), ssize_t(sent.size()));
+    }
+    timeval limit{.tv_sec = 10, .tv_usec = 0};  // Far beyond the timeout: a hang fails here.
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit));
+    const auto start = std::chrono::steady_clock::now();
+    char byte;
+    const ssize_t n = ::recv(fd, &byte, 1, 0);
+    const auto waited = std::chrono::steady_clock::now() - start;
+    EXPECT_EQ(n, 0) << "expected the server to close the connection";
+    EXPECT_GE(waited, std::chrono::milliseconds(150));
+    ::close(fd);
+  }
+  // The server still answers new connections.
+  absl::StatusOr<history::HttpResponse> health =
+      client_->Get(fmt::format("http://127.0.0.1:{}/healthz", (*server)->port()));
+  ASSERT_TRUE(health.ok()) << health.status();
+  EXPECT_EQ(health->status, 200);
 }
 
 TEST_F(HttpApiTest, UnknownDescriptorDeniedByPolicy) {
