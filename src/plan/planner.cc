@@ -406,7 +406,7 @@ absl::StatusOr<Plan> Planner::MakePlan(std::span<const ClassInput> inputs,
         target = std::max(target, fb.surge_rate_per_s);
         ++plan.stats.surging_up;
       } else if (fb.surge == SurgeMode::kDown) {
-        target = std::min(target, fb.surge_rate_per_s);
+        target = std::min(target, fb.surge_rate_per_s * (1 + c.margin));
         ++plan.stats.surging_down;
       }
       out.size =
@@ -434,9 +434,10 @@ absl::StatusOr<Plan> Planner::MakePlan(std::span<const ClassInput> inputs,
   plan.stats.floors_feasible = alloc.floors_feasible;
   plan.stats.committed = alloc.used;
   // The marginal tier: the highest-priority tier with a class held below its target by capacity
-  // (frozen by a global resource, or asking for its capacity cap). Tiers above it have all they
-  // asked for; by strict priority the tiers below hold what is left, so a burst in the marginal
-  // tier spends its own future tokens and displaces only lower tiers.
+  // (frozen by a global resource, or asking for its capacity cap). By strict priority the tiers
+  // below hold what it left, so its burst spends its own future tokens and displaces only lower
+  // tiers — but on a shared server a burst also queues in front of every higher tier, so the
+  // rule applies only when no higher tier has demand (the marginal tier is the top active one).
   auto capacity_limited = [&](size_t i) {
     const Explanation& w = plan.classes[i].why;
     return w.reason == Reason::kForecast &&
@@ -455,6 +456,12 @@ absl::StatusOr<Plan> Planner::MakePlan(std::span<const ClassInput> inputs,
   // Shortfall burst (docs/design/planner.md §5): a marginal-tier class granted less than its
   // forecast gets a bucket that holds the forecast's excess over the window, so that demand which
   // averages near the granted rate is smoothed by the bucket rather than refused tick by tick.
+  for (size_t i = 0; i < n; ++i) {
+    if (config_.classes[i].tier < marginal_tier && plan.classes[i].why.demand_per_s > 0) {
+      marginal_tier = kMaxTiers;  // A higher tier is active: no shortfall burst this tick.
+      break;
+    }
+  }
   const double window_s = Seconds(config_.window);
   for (size_t i = 0; i < n; ++i) {
     ClassPlan& out = plan.classes[i];

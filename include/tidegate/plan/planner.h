@@ -14,7 +14,7 @@
 //      Aggregation::kMax), so a rise is planned lead_time before it arrives; the seed's rule is
 //      Statistic::kMean with Aggregation::kAverage (time-weighted mean).
 //   2. Target T = F * (1 + margin); in surge up T = max(T, surge_rate), in surge down
-//      T = min(T, surge_rate).
+//      T = min(T, surge_rate * (1 + margin)).
 //   3. Demand D = min(T, ceiling, cap), cap = cap_fraction * min_r capacity[r] / cost[r].
 //      (With margin 0.2, cap_fraction 0.8, one step and the mean, D is exactly the seed's
 //      calculate_refill_rate(predicted, window, capacity) = min(predicted / window * 1.2,
