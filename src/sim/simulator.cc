@@ -347,9 +347,11 @@ class Run {
   }
 
   // With a background load, the planner plans against what the background leaves: capacity *
-  // (1 - b), b = the upper forecast of the background fraction over the next two steps (the
-  // forecaster of --model, fitted on the warm-up's per-step means); the last step's mean during
-  // the warm-up.
+  // (1 - b), b = the largest mean forecast of the background fraction over the next two steps
+  // (the forecaster of --model, fitted on the warm-up's per-step means; the last step's mean
+  // during the warm-up). Not the upper bound: an upper bound on the background is a lower bound
+  // on capacity, and with strict priority it refuses critical requests whenever the background's
+  // interval is wide; the planner's reserve absorbs the forecast's error instead.
   absl::Status FollowBackground(size_t step) {
     double b = background_history_.empty() ? 0 : background_history_.back();
     if (static_cast<double>(step) * cfg_.plan_step_s >= cfg_.warmup_s) {
@@ -365,9 +367,7 @@ class Run {
         const double level = cfg_.level;
         TIDEGATE_ASSIGN_OR_RETURN(
             auto fc, background_model_->Predict(2, std::span<const double>(&level, 1)));
-        for (int k = 0; k < fc.horizon() && !fc.intervals.empty(); ++k) {
-          b = std::max(b, fc.intervals[0].upper[k]);
-        }
+        for (int k = 0; k < fc.horizon(); ++k) b = std::max(b, fc.mean[k]);
       }
     }
     plan::PlannerConfig pc = planner_config_;
