@@ -155,6 +155,7 @@ absl::StatusOr<Trace> LoadTrace(const std::string& path, uint64_t seed) {
 absl::StatusOr<std::vector<BackgroundStep>> ParseBackground(std::string_view text,
                                                             std::string_view name) {
   std::vector<BackgroundStep> steps;
+  std::vector<size_t> lines;  // Source line of each step, for the duplicate check.
   std::vector<std::string_view> header;
   int c_time = -1, c_fraction = -1;
   size_t line_no = 0, pos = 0;
@@ -198,18 +199,24 @@ absl::StatusOr<std::vector<BackgroundStep>> ParseBackground(std::string_view tex
       return RowError(name, line_no, fmt::format("column 'fraction': {} is outside [0, 1)", v[1]));
     }
     steps.push_back({v[0], v[1]});
+    lines.push_back(line_no);
   }
   if (header.empty()) return absl::InvalidArgumentError(fmt::format("{}: empty background", name));
-  std::stable_sort(
-      steps.begin(), steps.end(),
-      [](const BackgroundStep& a, const BackgroundStep& b) { return a.time_s < b.time_s; });
-  for (size_t i = 1; i < steps.size(); ++i) {
-    if (steps[i].time_s == steps[i - 1].time_s) {
-      return absl::InvalidArgumentError(
-          fmt::format("{}: time_s {} is given twice", name, steps[i].time_s));
+  std::vector<size_t> order(steps.size());
+  for (size_t k = 0; k < order.size(); ++k) order[k] = k;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return steps[a].time_s < steps[b].time_s; });
+  std::vector<BackgroundStep> sorted;
+  sorted.reserve(steps.size());
+  for (size_t k = 0; k < order.size(); ++k) {
+    if (k > 0 && steps[order[k]].time_s == steps[order[k - 1]].time_s) {
+      return RowError(name, std::max(lines[order[k]], lines[order[k - 1]]),
+                      fmt::format("time_s {} is given twice (also line {})", steps[order[k]].time_s,
+                                  std::min(lines[order[k]], lines[order[k - 1]])));
     }
+    sorted.push_back(steps[order[k]]);
   }
-  return steps;
+  return sorted;
 }
 
 absl::StatusOr<std::vector<BackgroundStep>> LoadBackground(const std::string& path) {

@@ -278,7 +278,8 @@ TEST(BackgroundTest, SlowsServiceAndParsesWithErrors) {
   expect_error("time_s,fraction\n0,0.1\n-3,0.1\n", "bg.csv:3: column 'time_s': -3 is negative");
   expect_error("time_s,fraction\n0,x\n", "bg.csv:2: column 'fraction': 'x' is not a finite");
   expect_error("time_s,fraction\n0\n", "bg.csv:2: 1 fields, header has 2");
-  expect_error("time_s,fraction\n5,0.1\n5,0.2\n", "bg.csv: time_s 5 is given twice");
+  expect_error("time_s,fraction\n5,0.1\n5,0.2\n",
+               "bg.csv:3: time_s 5 is given twice (also line 2)");
   expect_error("", "bg.csv: empty background");
   EXPECT_EQ(LoadBackground("/nonexistent/bg.csv").status().code(), absl::StatusCode::kNotFound);
 }
