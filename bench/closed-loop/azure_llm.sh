@@ -7,13 +7,14 @@
 # never overloads the server even at 0.7x: it is bursty, its mean is ~1/4 of the 10 s peak), and
 # every policy runs on the same server.
 #
-#   bench/closed-loop/azure_llm.sh [TIDEGATE_BINARY] [DATA_DIR]
+#   bench/closed-loop/azure_llm.sh [CLOSED_LOOP_SIM] [DATA_DIR]
 #
 # The trace is read at run time and converted into a temporary file; nothing is copied into the
 # repository.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-bin=${1:-$here/../../build/plan/bench/closed-loop/closed_loop_sim}
+source "$here/levels.sh"
+bin=${1:-$here/../../build/release/bench/closed-loop/closed_loop_sim}
 data=${2:-$here/../../../shared/data/traffic/azure_llm_inference_2023}
 model=${MODEL:-naive}
 peak_window=${PEAK_WINDOW:-300}  # seconds over which "peak demand" is measured
@@ -46,11 +47,5 @@ PY
 read -r peak warmup n end < "$tmp/meta"
 echo "Azure LLM trace: $n requests over $end s; peak demand $peak tokens/s ($peak_window s windows);"
 echo "warm-up (training) $warmup s, test period after it; model '$model'."
-for k in 0.7 1.0 1.3; do
-  cap=$(python3 -c "print(f'{$peak * $k:.1f}')")
-  echo
-  echo "=== capacity ${k}x peak = $cap tokens/s ==="
-  "$bin" simulate --trace "$tmp/trace.csv" --capacity "cpu_ms=$cap" --cost-resource cpu_ms \
-    --policy all --warmup "$warmup" --timeout 20 --slo 5 --model "$model" \
-    --plan-step 10 --json "$tmp/result_$k.json"
-done
+run_levels "$bin" "$tmp/trace.csv" cpu_ms "$peak" "$warmup" "$tmp" --cost-resource cpu_ms \
+  --timeout 20 --slo 5 --model "$model" --plan-step 10

@@ -4,10 +4,10 @@
 //                     [--policy static|reactive|aimd|gradient|predictive|oracle|all ...]
 //                     [--cost-resource cpu_ms] [--warmup S] [--timeout S] [--slo S]
 //                     [--model naive] [--level 95] [--margin 0.1] [--plan-step S] [--seed N]
-//                     [--json out.json] [--svg plot.svg]
+//                     [--background B.csv] [--json out.json] [--svg plot.svg]
 //
 // Prints the per-tier and per-class results as a table, then the same as JSON (to --json FILE
-// instead when given). Trace format and errors: tidegate/sim/simulator.h.
+// instead when given). Trace and background formats and errors: tidegate/sim/simulator.h.
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
@@ -29,6 +29,7 @@ namespace {
 
 struct SimulateCommandOptions {
   std::string trace;
+  std::string background;
   std::string capacity;
   std::vector<std::string> policies = {"all"};
   std::string cost_resource = "cpu_ms";
@@ -93,6 +94,9 @@ absl::Status RunSimulateCommand(SimulateCommandOptions options, std::ostream& ou
     policies.push_back(k);
   }
   TIDEGATE_ASSIGN_OR_RETURN(sim::Trace trace, sim::LoadTrace(options.trace, options.config.seed));
+  if (!options.background.empty()) {
+    TIDEGATE_ASSIGN_OR_RETURN(trace.background, sim::LoadBackground(options.background));
+  }
   std::vector<sim::SimResult> results;
   for (sim::PolicyKind p : policies) {
     TIDEGATE_ASSIGN_OR_RETURN(sim::SimResult r, sim::Simulate(trace, options.config, p));
@@ -121,6 +125,9 @@ void RegisterSimulateCommand(CLI::App& app) {
                   "Trace CSV: time_s,class,tier,cost (per request) or "
                   "time_s,class,tier,rate_per_s,cost[,interval_s] (Poisson per interval)")
       ->required();
+  cmd->add_option("--background", o->background,
+                  "Background load CSV time_s,fraction: the share of the server taken by work "
+                  "outside admission, from time_s on");
   cmd->add_option("--capacity", o->capacity,
                   "Server capacity per second, e.g. cpu_ms=1000,requests=500")
       ->required();

@@ -406,7 +406,7 @@ absl::StatusOr<Plan> Planner::MakePlan(std::span<const ClassInput> inputs,
         target = std::max(target, fb.surge_rate_per_s);
         ++plan.stats.surging_up;
       } else if (fb.surge == SurgeMode::kDown) {
-        target = std::min(target, fb.surge_rate_per_s);
+        target = std::min(target, fb.surge_rate_per_s * (1 + c.margin));
         ++plan.stats.surging_down;
       }
       out.size =
@@ -433,11 +433,45 @@ absl::StatusOr<Plan> Planner::MakePlan(std::span<const ClassInput> inputs,
   AllocationResult alloc = Allocate(problem);
   plan.stats.floors_feasible = alloc.floors_feasible;
   plan.stats.committed = alloc.used;
+  // The marginal tier: the highest-priority tier with a class held below its target by capacity
+  // (frozen by a global resource, or asking for its capacity cap). By strict priority the tiers
+  // below hold what it left, so its burst spends its own future tokens and displaces only lower
+  // tiers — but on a shared server a burst also queues in front of every higher tier, so the
+  // rule applies only when no higher tier has demand (the marginal tier is the top active one).
+  auto capacity_limited = [&](size_t i) {
+    const Explanation& w = plan.classes[i].why;
+    return w.reason == Reason::kForecast &&
+           (alloc.classes[i].limit == Limit::kCapacity ||
+            (alloc.classes[i].limit == Limit::kDemand && w.cap_per_s < w.target_per_s &&
+             w.cap_per_s <= w.ceiling_per_s));
+  };
+  int marginal_tier = kMaxTiers;
   for (size_t i = 0; i < n; ++i) {
     ClassPlan& out = plan.classes[i];
     out.rate_per_s = alloc.classes[i].rate;
     out.why.allocation = alloc.classes[i];
     if (alloc.classes[i].limit != Limit::kDemand) ++plan.stats.limited;
+    if (capacity_limited(i)) marginal_tier = std::min(marginal_tier, config_.classes[i].tier);
+  }
+  // Shortfall burst (docs/design/planner.md §5): a marginal-tier class granted less than its
+  // forecast gets a bucket that holds the forecast's excess over the window, so that demand which
+  // averages near the granted rate is smoothed by the bucket rather than refused tick by tick.
+  for (size_t i = 0; i < n; ++i) {
+    if (config_.classes[i].tier < marginal_tier && plan.classes[i].why.demand_per_s > 0) {
+      marginal_tier = kMaxTiers;  // A higher tier is active: no shortfall burst this tick.
+      break;
+    }
+  }
+  const double window_s = Seconds(config_.window);
+  for (size_t i = 0; i < n; ++i) {
+    ClassPlan& out = plan.classes[i];
+    const ClassConfig& c = config_.classes[i];
+    if (c.tier != marginal_tier || !capacity_limited(i)) continue;
+    const double shortfall = std::max(0.0, out.why.forecast_per_s - out.rate_per_s) * window_s;
+    if (shortfall > out.size) {
+      out.why.shortfall_size = shortfall;
+      out.size = std::clamp(shortfall, c.min_burst, c.max_burst);
+    }
   }
 
   ++stats_.ticks;
@@ -464,6 +498,7 @@ std::string Planner::Describe(int class_index, const ClassPlan& plan) const {
       s += fmt::format(", surge {} to {:.6g}/s", SurgeModeName(w.surge), w.surge_rate_per_s);
     }
     s += fmt::format(" -> target {:.6g}/s, spread {:.4g}", w.target_per_s, w.spread);
+    if (w.shortfall_size > 0) s += fmt::format(", shortfall burst {:.6g}", w.shortfall_size);
   } else {
     s += std::string(ReasonText(w.reason));
     if (!w.detail.empty()) s += " (" + w.detail + ")";

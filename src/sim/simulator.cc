@@ -105,6 +105,15 @@ class Run {
     }
     Train();
     TIDEGATE_RETURN_IF_ERROR(Setup());
+    if (policy_ == PolicyKind::kOracle) {
+      oracle_ = OracleAdmissions(trace_, cfg_);
+      for (size_t i = 0; i < oracle_.size(); ++i) {
+        if (oracle_[i]) {
+          const Arrival& a = trace_.arrivals[i];
+          ++oracle_steps_[a.cls][static_cast<size_t>(a.time_s / cfg_.plan_step_s)];
+        }
+      }
+    }
     test_s_ = trace_.end_s - cfg_.warmup_s;
     const size_t bins = static_cast<size_t>(std::ceil(test_s_)) + 1;
     violated_.assign(n_, std::vector<uint8_t>(bins, 0));
@@ -115,7 +124,8 @@ class Run {
     step_admitted_.assign(n_, 0);
 
     double next_tick = cfg_.tick_s, next_plan = 0;
-    for (const Arrival& a : trace_.arrivals) {
+    for (size_t i = 0; i < trace_.arrivals.size(); ++i) {
+      const Arrival& a = trace_.arrivals[i];
       while (std::min(next_tick, next_plan) <= a.time_s) {
         if (next_plan <= next_tick) {
           TIDEGATE_RETURN_IF_ERROR(PlanStep(next_plan));
@@ -127,7 +137,7 @@ class Run {
         }
       }
       Drain(a.time_s);
-      Arrive(a);
+      Arrive(a, i);
     }
     TIDEGATE_RETURN_IF_ERROR(PlanStep(next_plan));  // Closes the last step's series.
     Finish();
@@ -156,12 +166,22 @@ class Run {
       mean_rate_[c] = count[c] / train_s;
       mean_cost_[c] = count[c] > 0 ? cost_sum[c] / count[c] : 1;
     }
-    // Per-step counts of the whole trace (the oracle's foresight).
     const size_t steps = static_cast<size_t>(trace_.end_s / cfg_.plan_step_s) + 3;
-    step_counts_.assign(n_, std::vector<double>(steps, 0));
-    for (const Arrival& a : trace_.arrivals) {
-      ++step_counts_[a.cls][static_cast<size_t>(a.time_s / cfg_.plan_step_s)];
+    oracle_steps_.assign(n_, std::vector<double>(steps, 0));
+  }
+
+  // Time-average of the background fraction over [t0, t1).
+  double MeanBackground(double t0, double t1) const {
+    const auto& b = trace_.background;
+    auto it = std::upper_bound(b.begin(), b.end(), t0,
+                               [](double x, const BackgroundStep& st) { return x < st.time_s; });
+    double sum = 0, t = t0, f = it == b.begin() ? 0 : std::prev(it)->fraction;
+    for (; it != b.end() && it->time_s < t1; ++it) {
+      sum += f * (it->time_s - t);
+      t = it->time_s;
+      f = it->fraction;
     }
+    return (sum + f * (t1 - t)) / (t1 - t0);
   }
 
   absl::Status Setup() {
@@ -172,8 +192,8 @@ class Run {
       TIDEGATE_ASSIGN_OR_RETURN(auto bucket, shaping::TokenBucket::Create(b, Mono(0)));
       buckets_.push_back(std::move(bucket));
     }
-    if (policy_ == PolicyKind::kPredictive || policy_ == PolicyKind::kOracle) {
-      plan::PlannerConfig pc;
+    if (policy_ == PolicyKind::kPredictive) {
+      plan::PlannerConfig& pc = planner_config_;
       pc.capacity = cfg_.capacity;
       pc.reserve_fraction = cfg_.reserve_fraction;
       pc.window =
@@ -184,11 +204,11 @@ class Run {
         cc.tier = trace_.classes[c].tier;
         cc.static_rate_per_s = peak_[c];
         cc.static_size = std::max(1.0, peak_[c]);
-        cc.margin = policy_ == PolicyKind::kOracle ? 0 : cfg_.margin;
+        cc.margin = cfg_.margin;
         cc.cap_fraction = 1;
         cc.base_burst = std::max(1.0, mean_rate_[c]);
         cc.max_burst = std::max(1.0, 10 * peak_[c]);
-        cc.lead_time = policy_ == PolicyKind::kOracle ? Duration(0) : pc.window;
+        cc.lead_time = pc.window;
         cc.cost = plan::RequestsOnly();
         cc.cost[cfg_.cost_resource] = std::max(mean_cost_[c], 1e-9);
         pc.classes.push_back(cc);
@@ -202,16 +222,6 @@ class Run {
       models_.resize(n_);
     }
     return absl::OkStatus();
-  }
-
-  double ServiceS(double cost) const {
-    double s = 0;
-    if (std::isfinite(cfg_.capacity[cfg_.cost_resource])) {
-      s = cost / cfg_.capacity[cfg_.cost_resource];
-    }
-    const int req = static_cast<int>(plan::Resource::kRequests);
-    if (std::isfinite(cfg_.capacity[req])) s = std::max(s, 1 / cfg_.capacity[req]);
-    return s;
   }
 
   // Delivers completions and abandonments up to `t` to the policies' signals.
@@ -228,14 +238,16 @@ class Run {
     }
   }
 
-  void Arrive(const Arrival& a) {
+  void Arrive(const Arrival& a, size_t index) {
     const bool test = a.time_s >= cfg_.warmup_s;
     Metrics& m = result_.classes[a.cls];
     ++step_offered_[a.cls];
     if (test) ++m.offered;
     bool admit = true;
     if (policy_ == PolicyKind::kGradient && in_flight_ >= limit_) admit = false;
-    if (admit) {
+    if (policy_ == PolicyKind::kOracle) {
+      admit = oracle_[index];
+    } else if (admit) {
       admit =
           buckets_[a.cls]->TryAcquire(1.0, Mono(a.time_s), trace_.classes[a.cls].tier).admitted();
     }
@@ -257,12 +269,13 @@ class Run {
       }
       return;
     }
-    const double s = ServiceS(a.cost);
+    const double s = ServiceSeconds(trace_, cfg_, a);
     busy_until_ = start + s;
     const double latency = wait + s;
     signals_.push({busy_until_, latency});
+    // Busy time inside the test period (a service may straddle either end).
+    busy_s_ += std::max(0.0, std::min(busy_until_, trace_.end_s) - std::max(start, cfg_.warmup_s));
     if (test) {
-      busy_s_ += s;
       ++m.completed;
       latencies_[a.cls].push_back(latency);
       if (latency <= cfg_.slo_s) {
@@ -309,9 +322,19 @@ class Run {
         if (planner_.has_value()) TIDEGATE_RETURN_IF_ERROR(Observe(c, actual));
         step_offered_[c] = step_admitted_[c] = 0;
       }
+      if (planner_.has_value() && !trace_.background.empty()) {
+        const double b = MeanBackground(t - cfg_.plan_step_s, t);
+        background_history_.push_back(b);
+        if (background_model_ != nullptr) TIDEGATE_RETURN_IF_ERROR(background_model_->Update(b));
+      }
+    }
+    if (policy_ == PolicyKind::kOracle) {
+      for (size_t c = 0; c < n_; ++c) rate_[c] = oracle_steps_[c][step] / cfg_.plan_step_s;
+      return absl::OkStatus();
     }
     if (!planner_.has_value() || t >= trace_.end_s) return absl::OkStatus();
     const MonoTime now = Mono(t);
+    if (!trace_.background.empty()) TIDEGATE_RETURN_IF_ERROR(FollowBackground(step));
     for (size_t c = 0; c < n_; ++c) inputs_[c].forecast = Forecast(c, step, now);
     TIDEGATE_ASSIGN_OR_RETURN(plan::Plan p, planner_->MakePlan(inputs_, feedback_, now));
     result_.plan_fallbacks += p.stats.fallbacks;
@@ -323,13 +346,44 @@ class Run {
     return absl::OkStatus();
   }
 
+  // With a background load, the planner plans against what the background leaves: capacity *
+  // (1 - b), b = the largest mean forecast of the background fraction over the next two steps
+  // (the forecaster of --model, fitted on the warm-up's per-step means; the last step's mean
+  // during the warm-up). Not the upper bound: an upper bound on the background is a lower bound
+  // on capacity, and with strict priority it refuses critical requests whenever the background's
+  // interval is wide; the planner's reserve absorbs the forecast's error instead.
+  absl::Status FollowBackground(size_t step) {
+    double b = background_history_.empty() ? 0 : background_history_.back();
+    if (static_cast<double>(step) * cfg_.plan_step_s >= cfg_.warmup_s) {
+      if (background_model_ == nullptr && !background_history_.empty()) {
+        TIDEGATE_ASSIGN_OR_RETURN(background_model_, forecast::MakeForecaster(cfg_.model));
+        forecast::Series s;
+        s.values = background_history_;
+        s.step =
+            std::chrono::duration_cast<Duration>(std::chrono::duration<double>(cfg_.plan_step_s));
+        TIDEGATE_RETURN_IF_ERROR(background_model_->Fit(s));
+      }
+      if (background_model_ != nullptr) {
+        const double level = cfg_.level;
+        TIDEGATE_ASSIGN_OR_RETURN(
+            auto fc, background_model_->Predict(2, std::span<const double>(&level, 1)));
+        for (int k = 0; k < fc.horizon(); ++k) b = std::max(b, fc.mean[k]);
+      }
+    }
+    plan::PlannerConfig pc = planner_config_;
+    for (double& c : pc.capacity) c *= 1 - std::clamp(b, 0.0, 0.99);
+    TIDEGATE_ASSIGN_OR_RETURN(auto planner, plan::Planner::Create(std::move(pc)));
+    planner_.emplace(std::move(planner));
+    return absl::OkStatus();
+  }
+
   double plan_rate(size_t c) const { return policy_ == PolicyKind::kGradient ? 0 : rate_[c]; }
 
   // Online model update and feedback for the step that ended with `actual` requests/s.
   absl::Status Observe(size_t c, double actual) {
     history_[c].push_back(actual);
     if (models_[c] != nullptr) TIDEGATE_RETURN_IF_ERROR(models_[c]->Update(actual));
-    if (last_forecast_[c].has_value() && policy_ == PolicyKind::kPredictive) {
+    if (last_forecast_[c].has_value()) {
       const plan::DemandForecast& f = *last_forecast_[c];
       plan::Observation o{actual, f.mean[0], f.lower[0], f.upper[0], rate_[c], false};
       TIDEGATE_RETURN_IF_ERROR(plan::UpdateFeedback(planner_->config().feedback, o, &feedback_[c]));
@@ -342,15 +396,6 @@ class Run {
     f.origin = now;
     f.step = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(cfg_.plan_step_s));
     f.level = cfg_.level;
-    if (policy_ == PolicyKind::kOracle) {
-      for (size_t k = step; k < step + 2 && k < step_counts_[c].size(); ++k) {
-        const double r = step_counts_[c][k] / cfg_.plan_step_s;
-        f.mean.push_back(r);
-        f.lower.push_back(r);
-        f.upper.push_back(r);
-      }
-      return f;
-    }
     // Predictive: no forecast during the warm-up (static fallback); fitted once it ends.
     if (static_cast<double>(step) * cfg_.plan_step_s < cfg_.warmup_s) return std::nullopt;
     if (models_[c] == nullptr) {
@@ -439,7 +484,8 @@ class Run {
   double test_s_ = 0;
 
   std::vector<double> peak_, mean_rate_, mean_cost_, rate_;
-  std::vector<std::vector<double>> step_counts_;
+  std::vector<std::vector<double>> oracle_steps_;  // Oracle: admitted per class and step.
+  std::vector<bool> oracle_;                       // Oracle: admit flag per arrival.
   std::vector<std::shared_ptr<shaping::TokenBucket>> buckets_;
 
   // Server and signals.
@@ -452,7 +498,10 @@ class Run {
   double limit_ = 20, long_rtt_ = 0;  // Gradient controller.
 
   // Planner policies.
+  plan::PlannerConfig planner_config_;
   std::optional<plan::Planner> planner_;
+  std::vector<double> background_history_;  // Mean background per plan step.
+  std::unique_ptr<forecast::Forecaster> background_model_;
   std::vector<plan::ClassInput> inputs_;
   std::vector<plan::FeedbackState> feedback_;
   std::vector<std::optional<plan::DemandForecast>> last_forecast_;

@@ -152,4 +152,86 @@ absl::StatusOr<Trace> LoadTrace(const std::string& path, uint64_t seed) {
   return ParseTrace(ss.str(), path, seed);
 }
 
+absl::StatusOr<std::vector<BackgroundStep>> ParseBackground(std::string_view text,
+                                                            std::string_view name) {
+  std::vector<BackgroundStep> steps;
+  std::vector<size_t> lines;  // Source line of each step, for the duplicate check.
+  std::vector<std::string_view> header;
+  int c_time = -1, c_fraction = -1;
+  size_t line_no = 0, pos = 0;
+  while (pos < text.size()) {
+    size_t e = text.find('\n', pos);
+    if (e == std::string_view::npos) e = text.size();
+    std::string_view line = text.substr(pos, e - pos);
+    pos = e + 1;
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty() || line.front() == '#') continue;
+    std::vector<std::string_view> f = Split(line);
+    if (header.empty()) {
+      header = f;
+      for (size_t i = 0; i < f.size(); ++i) {
+        if (f[i] == "time_s") c_time = static_cast<int>(i);
+        if (f[i] == "fraction") c_fraction = static_cast<int>(i);
+      }
+      if (c_time < 0 || c_fraction < 0) {
+        return RowError(name, line_no, "header needs the columns time_s and fraction");
+      }
+      continue;
+    }
+    if (f.size() < header.size()) {
+      return RowError(name, line_no,
+                      fmt::format("{} fields, header has {}", f.size(), header.size()));
+    }
+    double v[2] = {0, 0};
+    for (int k = 0; k < 2; ++k) {
+      const int col = k == 0 ? c_time : c_fraction;
+      std::string_view x = f[col];
+      auto [p, ec] = std::from_chars(x.data(), x.data() + x.size(), v[k]);
+      if (ec != std::errc() || p != x.data() + x.size() || !std::isfinite(v[k])) {
+        return RowError(name, line_no,
+                        fmt::format("column '{}': '{}' is not a finite number", header[col], x));
+      }
+    }
+    if (v[0] < 0)
+      return RowError(name, line_no, fmt::format("column 'time_s': {} is negative", v[0]));
+    if (!(v[1] >= 0 && v[1] < 1)) {
+      return RowError(name, line_no, fmt::format("column 'fraction': {} is outside [0, 1)", v[1]));
+    }
+    steps.push_back({v[0], v[1]});
+    lines.push_back(line_no);
+  }
+  if (header.empty()) return absl::InvalidArgumentError(fmt::format("{}: empty background", name));
+  std::vector<size_t> order(steps.size());
+  for (size_t k = 0; k < order.size(); ++k) order[k] = k;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return steps[a].time_s < steps[b].time_s; });
+  std::vector<BackgroundStep> sorted;
+  sorted.reserve(steps.size());
+  for (size_t k = 0; k < order.size(); ++k) {
+    if (k > 0 && steps[order[k]].time_s == steps[order[k - 1]].time_s) {
+      return RowError(name, std::max(lines[order[k]], lines[order[k - 1]]),
+                      fmt::format("time_s {} is given twice (also line {})", steps[order[k]].time_s,
+                                  std::min(lines[order[k]], lines[order[k - 1]])));
+    }
+    sorted.push_back(steps[order[k]]);
+  }
+  return sorted;
+}
+
+absl::StatusOr<std::vector<BackgroundStep>> LoadBackground(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(fmt::format("{}: cannot open", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ParseBackground(ss.str(), path);
+}
+
+double BackgroundAt(const Trace& trace, double t) {
+  const auto& b = trace.background;
+  auto it = std::upper_bound(b.begin(), b.end(), t,
+                             [](double x, const BackgroundStep& s) { return x < s.time_s; });
+  return it == b.begin() ? 0 : std::prev(it)->fraction;
+}
+
 }  // namespace tidegate::sim

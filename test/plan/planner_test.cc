@@ -162,6 +162,50 @@ TEST(PlannerTest, BucketSizeGrowsWithSpreadWithinBounds) {
   EXPECT_DOUBLE_EQ(PlanOnce(planner, {{Flat(100, 100, 100)}}).classes[0].size, 5);
 }
 
+TEST(PlannerTest, MarginalTierGetsTheShortfallAsBurst) {
+  // Capacity 100/s. Tier 0 asks 120/s (upper, margin 0) and gets 100: it is the marginal tier,
+  // so its size holds the shortfall over the 60 s window, (120 - 100) * 60 = 1200 (≤ max_burst).
+  // Tier 1 (also short, but below the marginal tier) keeps the spread rule's size.
+  PlannerConfig config;
+  config.capacity[kReq] = 100;
+  config.reserve_fraction = 0;
+  ClassConfig a = Class("a", 0), b = Class("b", 1), c = Class("c", 0);
+  for (ClassConfig* x : {&a, &b, &c}) {
+    x->margin = 0;
+    x->cap_fraction = 1;
+    x->base_burst = 10;
+  }
+  a.max_burst = 5000;
+  config.classes = {a, b};
+  Planner planner = MakePlanner(config);
+  Plan plan = PlanOnce(planner, {{Flat(110, 100, 120)}, {Flat(50, 50, 50)}});
+  EXPECT_DOUBLE_EQ(plan.classes[0].rate_per_s, 100);
+  EXPECT_DOUBLE_EQ(plan.classes[0].size, 1200);
+  EXPECT_DOUBLE_EQ(plan.classes[0].why.shortfall_size, 1200);
+  EXPECT_THAT(planner.Describe(0, plan.classes[0]), HasSubstr("shortfall burst 1200"));
+  EXPECT_DOUBLE_EQ(plan.classes[1].rate_per_s, 0);
+  EXPECT_DOUBLE_EQ(plan.classes[1].size, 10);
+  EXPECT_DOUBLE_EQ(plan.classes[1].why.shortfall_size, 0);
+  // Bounded by max_burst.
+  config.classes[0].max_burst = 300;
+  planner = MakePlanner(config);
+  EXPECT_DOUBLE_EQ(PlanOnce(planner, {{Flat(110, 100, 120)}, {Flat(50, 50, 50)}}).classes[0].size,
+                   300);
+  // When tier 0 fits, tier 1 is the marginal tier, but tier 0 is active: a tier-1 burst would
+  // queue in front of it, so no shortfall burst.
+  config.classes = {c, b};
+  config.classes[1].max_burst = 5000;
+  planner = MakePlanner(config);
+  plan = PlanOnce(planner, {{Flat(60, 60, 60)}, {Flat(50, 50, 50)}});
+  EXPECT_DOUBLE_EQ(plan.classes[0].size, 10);
+  EXPECT_DOUBLE_EQ(plan.classes[1].rate_per_s, 40);
+  EXPECT_DOUBLE_EQ(plan.classes[1].size, 10);
+  // With tier 0 idle, tier 1 is the top active tier and gets its shortfall: (150 - 100) * 60.
+  plan = PlanOnce(planner, {{Flat(0, 0, 0)}, {Flat(150, 150, 150)}});
+  EXPECT_DOUBLE_EQ(plan.classes[1].rate_per_s, 100);
+  EXPECT_DOUBLE_EQ(plan.classes[1].size, 3000);
+}
+
 TEST(PlannerTest, MultiResourceCapAndReserve) {
   PlannerConfig config;
   config.capacity[kCpu] = 1000;  // cpu_ms per second.
@@ -310,6 +354,10 @@ TEST(PlannerTest, SurgeDownShrinksMultiplicatively) {
   ASSERT_TRUE(UpdateFeedback(config.feedback, {10, 100, 90, 110, 27.5, true}, &fb).ok());
   ASSERT_TRUE(UpdateFeedback(config.feedback, {10, 100, 90, 110, 13.75, true}, &fb).ok());
   EXPECT_DOUBLE_EQ(fb.surge_rate_per_s, 10);  // Never below what actually arrives.
+  // The margin applies to the surge-down rate as to any target: min(110, 10) * 1.2.
+  config.classes[0].margin = 0.2;
+  planner = MakePlanner(config);
+  EXPECT_DOUBLE_EQ(PlanOnce(planner, {{Flat(100, 90, 110)}}, {fb}).classes[0].rate_per_s, 12);
 }
 
 TEST(PlannerTest, PriorityAndFairnessThroughThePlanner) {

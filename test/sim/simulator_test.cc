@@ -87,7 +87,8 @@ TEST(SimulatorTest, FifoServerLatencyIsWaitPlusService) {
   EXPECT_EQ(m.completed, 6);
   EXPECT_NEAR(m.p50_s, 0.3, 1e-9);
   EXPECT_NEAR(m.p99_s, 0.5, 1e-9);
-  EXPECT_NEAR(r->utilisation, 6 * 0.1 / 20, 1e-9);
+  // Busy time inside the test period [0, 20): the request at t = 20 is served after its end.
+  EXPECT_NEAR(r->utilisation, 5 * 0.1 / 20, 1e-9);
 }
 
 TEST(SimulatorTest, CostUsesTheBottleneckResourceAndQueueTimesOut) {
@@ -161,6 +162,126 @@ TEST(SimulatorTest, PlannerProtectsTheCriticalTierUnderOverload) {
     EXPECT_LT(critical.rejected * 5, batch.rejected) << FormatTable({*r});
     EXPECT_GT(critical.goodput_per_s, 70) << FormatTable({*r});
   }
+}
+
+// Exhaustive optimum: the largest subset of test-period arrivals that the FIFO server completes
+// within the SLO (and without timing out).
+int64_t BruteForceBest(const Trace& t, const SimConfig& c) {
+  const size_t n = t.arrivals.size();
+  int64_t best = 0;
+  for (uint32_t mask = 0; mask < (1u << n); ++mask) {
+    double busy = 0;
+    int64_t good = 0;
+    bool ok = true;
+    for (size_t i = 0; i < n && ok; ++i) {
+      if (!(mask & (1u << i))) continue;
+      const Arrival& a = t.arrivals[i];
+      if (a.time_s < c.warmup_s) {
+        ok = false;
+        break;
+      }
+      const double start = std::max(a.time_s, busy);
+      const double s = ServiceSeconds(t, c, a);
+      const double wait = start - a.time_s;
+      if (wait > c.timeout_s || wait + s > c.slo_s) ok = false;
+      busy = start + s;
+      ++good;
+    }
+    if (ok) best = std::max(best, good);
+  }
+  return best;
+}
+
+// Random arrivals of two tiers with costs 1 … 5 on a cpu_ms capacity of 10/s.
+Trace RandomTrace(std::mt19937_64& rng, size_t n, double span_s) {
+  Trace t;
+  t.classes = {{"critical", 0}, {"batch", 1}};
+  std::uniform_real_distribution<double> time(0, span_s), cost(1, 5);
+  for (size_t i = 0; i < n; ++i) {
+    t.arrivals.push_back({time(rng), static_cast<int32_t>(rng() % 2), std::floor(cost(rng))});
+  }
+  std::sort(t.arrivals.begin(), t.arrivals.end(),
+            [](const Arrival& a, const Arrival& b) { return a.time_s < b.time_s; });
+  t.end_s = span_s;
+  return t;
+}
+
+TEST(OracleTest, AdmitsAsManyOnTimeRequestsAsTheExhaustiveOptimum) {
+  std::mt19937_64 rng(11);
+  for (int trial = 0; trial < 300; ++trial) {
+    SCOPED_TRACE(fmt::format("trial {} (seed 11)", trial));
+    const Trace t = RandomTrace(rng, 4 + rng() % 9, 1 + static_cast<double>(rng() % 4));
+    SimConfig c;
+    c.capacity[kCpu] = 10;
+    c.slo_s = 0.3 + 0.1 * static_cast<double>(rng() % 8);
+    c.timeout_s = c.slo_s + static_cast<double>(rng() % 2);
+    const std::vector<bool> admit = OracleAdmissions(t, c);
+    int64_t count = std::count(admit.begin(), admit.end(), true);
+    ASSERT_EQ(count, BruteForceBest(t, c));
+    // And the simulator, replaying that set, finds every one of them on time.
+    auto r = Simulate(t, c, PolicyKind::kOracle);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->total.good, count);
+    EXPECT_EQ(r->total.admitted, count);
+  }
+}
+
+TEST(OracleTest, NoPolicyHasMoreGoodputThanTheOracle) {
+  // Generated two-tier traces (Poisson, with a rise), with and without a background load, at
+  // capacities below, near and above the demand.
+  for (uint64_t seed : {1, 2, 3}) {
+    for (double capacity : {50.0, 80.0, 110.0}) {
+      for (bool background : {false, true}) {
+        SCOPED_TRACE(
+            fmt::format("seed {}, capacity {}, background {}", seed, capacity, background));
+        Trace t = TwoTiers(40, 300, seed);
+        if (background) {
+          for (int s = 0; s < 300; s += 20) t.background.push_back({double(s), 0.05 * (s % 7)});
+        }
+        SimConfig c = RequestsCapacity(capacity);
+        c.warmup_s = 150;
+        c.slo_s = 0.5;
+        c.timeout_s = 2;
+        auto oracle = Simulate(t, c, PolicyKind::kOracle);
+        ASSERT_TRUE(oracle.ok()) << oracle.status();
+        EXPECT_EQ(oracle->total.good, oracle->total.admitted);
+        for (PolicyKind p : {PolicyKind::kStatic, PolicyKind::kAimd, PolicyKind::kGradient,
+                             PolicyKind::kPredictive}) {
+          auto r = Simulate(t, c, p);
+          ASSERT_TRUE(r.ok()) << r.status();
+          EXPECT_LE(r->total.good, oracle->total.good) << PolicyName(p) << "\n"
+                                                       << FormatTable({*r, *oracle});
+        }
+      }
+    }
+  }
+}
+
+TEST(BackgroundTest, SlowsServiceAndParsesWithErrors) {
+  auto b = ParseBackground("time_s,fraction\n10,0.5\n0,0.25\n# c\n", "bg.csv");
+  ASSERT_TRUE(b.ok()) << b.status();
+  Trace t;
+  t.classes = {{"a", 0}};
+  t.background = *b;
+  EXPECT_EQ(BackgroundAt(t, 5), 0.25);
+  EXPECT_EQ(BackgroundAt(t, 10), 0.5);
+  SimConfig c = RequestsCapacity(10);
+  EXPECT_NEAR(ServiceSeconds(t, c, {12, 0, 1}), 0.2, 1e-12);  // 0.1 s / (1 - 0.5).
+  auto expect_error = [](std::string_view text, std::string_view substring) {
+    auto r = ParseBackground(text, "bg.csv");
+    ASSERT_FALSE(r.ok()) << "accepted; expected " << substring;
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(r.status().message()), HasSubstr(std::string(substring)));
+  };
+  expect_error("time_s,load\n", "bg.csv:1: header needs the columns time_s and fraction");
+  expect_error("time_s,fraction\n0,1\n", "bg.csv:2: column 'fraction': 1 is outside [0, 1)");
+  expect_error("time_s,fraction\n0,0.1\n-3,0.1\n", "bg.csv:3: column 'time_s': -3 is negative");
+  expect_error("time_s,fraction\n0,x\n", "bg.csv:2: column 'fraction': 'x' is not a finite");
+  expect_error("time_s,fraction\n0\n", "bg.csv:2: 1 fields, header has 2");
+  expect_error("time_s,fraction\n5,0.1\n5,0.2\n",
+               "bg.csv:3: time_s 5 is given twice (also line 2)");
+  expect_error("", "bg.csv: empty background");
+  EXPECT_EQ(LoadBackground("/nonexistent/bg.csv").status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST(SimulatorTest, OutputsTableJsonAndSvg) {

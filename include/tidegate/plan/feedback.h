@@ -14,7 +14,8 @@
 //     actual. Left as soon as lower <= actual <= upper (the forecast caught up).
 //   Surge down, entered when actual < lower (same condition on the flag):
 //     surge_rate <- max(min(surge_rate, planned) * shrink, actual). Left likewise.
-//   The planner uses max(target, surge_rate) in surge up and min(target, surge_rate) in surge down;
+//   The planner uses max(target, surge_rate) in surge up and min(target, surge_rate * (1 + margin))
+//   in surge down;
 //   the allocation then bounds the class by what its tier may have.
 //
 // Thread-safety: pure functions over caller-owned state; no synchronisation.

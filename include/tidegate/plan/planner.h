@@ -14,7 +14,7 @@
 //      Aggregation::kMax), so a rise is planned lead_time before it arrives; the seed's rule is
 //      Statistic::kMean with Aggregation::kAverage (time-weighted mean).
 //   2. Target T = F * (1 + margin); in surge up T = max(T, surge_rate), in surge down
-//      T = min(T, surge_rate).
+//      T = min(T, surge_rate * (1 + margin)).
 //   3. Demand D = min(T, ceiling, cap), cap = cap_fraction * min_r capacity[r] / cost[r].
 //      (With margin 0.2, cap_fraction 0.8, one step and the mean, D is exactly the seed's
 //      calculate_refill_rate(predicted, window, capacity) = min(predicted / window * 1.2,
@@ -23,7 +23,9 @@
 //      quotas: floors first, strict tiers, weighted dominant-resource fairness inside a tier.
 //      The refill rate is the allocation.
 //   5. Size = clamp(base_burst * (1 + spread_gain * S), min_burst, max_burst) with the relative
-//      spread S = sum (upper - lower) dt / sum mean dt over the window.
+//      spread S = sum (upper - lower) dt / sum mean dt over the window; in the marginal tier (the
+//      highest tier with a class frozen by capacity) a class given rate < F gets at least
+//      clamp((F - rate) * window, min_burst, max_burst).
 //   Fallback: a class without a usable forecast (absent, malformed, or not covering the window)
 //   asks for its static rate and gets its static size; the tick's stats count it and its
 //   explanation says why.
@@ -152,6 +154,9 @@ struct Explanation {
   double ceiling_per_s = kUnlimited;
   double demand_per_s = 0;  // D = min(T, cap, ceiling), asked of the allocator.
   double spread = 0;        // S.
+  // (F - rate) * window when the marginal-tier shortfall rule raised the size above the spread
+  // rule's (docs/design/planner.md §5); 0 otherwise.
+  double shortfall_size = 0;
   int tier = 0;
   double weight = 1;
   double floor_per_s = 0;

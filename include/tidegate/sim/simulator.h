@@ -11,7 +11,8 @@
 //     of the server (the bottleneck resource; unlimited resources do not count).
 //   * The server is work-conserving FIFO: start = max(arrival, busy_until). A request whose wait
 //     start - arrival exceeds timeout_s is abandoned (timed out, no service). Otherwise its latency
-//     is wait + s.
+//     is wait + s. A background load (Trace::background, fraction b at the request's arrival)
+//     slows service to s / (1 - b).
 //   * Goodput: requests completed with latency <= slo_s, per second of the test period.
 //   * SLO-violation time: seconds (1 s bins) of the test period in which a class had a request
 //     time out or finish above slo_s.
@@ -20,7 +21,9 @@
 // Policies (PolicyKind): static buckets at each class's training-period peak rate; AIMD on
 // latency; a gradient concurrency limiter (Netflix concurrency-limits Gradient2 / Envoy adaptive
 // concurrency); tidegate's planner fed by a forecaster from the model registry fitted on the
-// warm-up and updated online; and the planner fed with the true future rates (oracle).
+// warm-up and updated online (with a background load, the planner's capacity follows a forecast
+// of the background too); and the perfect-foresight oracle (OracleAdmissions), an upper bound on
+// goodput.
 //
 // Thread-safety: Simulate is a pure function of its arguments; run several in parallel freely.
 #ifndef TIDEGATE_SIM_SIMULATOR_H_
@@ -47,11 +50,19 @@ struct Arrival {
   double cost = 1;    // Units of SimConfig::cost_resource.
 };
 
+// Background load: from time_s until the next step, `fraction` of the server is taken by work
+// that no policy admits or sees (e.g. co-located batch jobs); before the first step, none.
+struct BackgroundStep {
+  double time_s = 0;
+  double fraction = 0;  // In [0, 1).
+};
+
 // Arrivals sorted by time.
 struct Trace {
   std::vector<ClassInfo> classes;
   std::vector<Arrival> arrivals;
-  double end_s = 0;  // Last arrival (or end of the last interval).
+  double end_s = 0;                        // Last arrival (or end of the last interval).
+  std::vector<BackgroundStep> background;  // Sorted by time; empty = an idle server.
 };
 
 // Parses a trace CSV (the header picks the format; columns in any order, extra columns ignored):
@@ -63,6 +74,17 @@ struct Trace {
 // time/cost/rate, tier outside [0, 4), a class given two tiers); NotFound for a missing file.
 absl::StatusOr<Trace> ParseTrace(std::string_view text, std::string_view name, uint64_t seed);
 absl::StatusOr<Trace> LoadTrace(const std::string& path, uint64_t seed);
+
+// Parses a background-load CSV, header `time_s,fraction` (columns in any order, `#` comments),
+// into steps sorted by time. Errors: InvalidArgument "<name>:<line>: <reason>" (missing column,
+// not a number, negative time, fraction outside [0, 1), a time given twice); NotFound for a
+// missing file.
+absl::StatusOr<std::vector<BackgroundStep>> ParseBackground(std::string_view text,
+                                                            std::string_view name);
+absl::StatusOr<std::vector<BackgroundStep>> LoadBackground(const std::string& path);
+
+// The background fraction in force at time t.
+double BackgroundAt(const Trace& trace, double t);
 
 enum class PolicyKind { kStatic, kAimd, kGradient, kPredictive, kOracle };
 std::string_view PolicyName(PolicyKind p);
@@ -114,6 +136,21 @@ struct SimResult {
 };
 
 absl::StatusOr<SimResult> Simulate(const Trace& trace, const SimConfig& config, PolicyKind policy);
+
+// Seconds of the server a request needs: max(cost / C[cost_resource], 1 / C[requests]) / (1 - b)
+// with b the background fraction at its arrival (unlimited resources do not count).
+double ServiceSeconds(const Trace& trace, const SimConfig& config, const Arrival& a);
+
+// The perfect-foresight admission set (PolicyKind::kOracle), one flag per trace arrival: the
+// largest set of test-period arrivals (time >= warmup_s) that the FIFO server completes within
+// the SLO, i.e. C_j <= d_j = r_j + min(slo_s, timeout_s + s_j). Warm-up arrivals are refused (they
+// are not measured and would only delay measured ones). Algorithm (Kise, Ibaraki & Mine, 1978,
+// for release and due dates in the same order, which holds when slo_s <= timeout_s): add the
+// arrivals in time order; when the newest would finish late, drop the admitted request whose
+// removal leaves the earliest completion time (ties: the lowest-priority tier, then the latest).
+// Its count of requests within the SLO is therefore at least that of any admission policy on the
+// same server (each policy admits some subset; its timed-out and late requests only delay others).
+std::vector<bool> OracleAdmissions(const Trace& trace, const SimConfig& config);
 
 // A fixed-width table (one block per policy, rows per tier and class).
 std::string FormatTable(const std::vector<SimResult>& results);
