@@ -166,6 +166,35 @@ TEST_F(TidegatedPlanningTest, TrainsOnImportedHistoryPlansAndResumesAfterRestart
   EXPECT_EQ(day["forecast"].size(), 24u);
   json bad = Get(fmt::format("/v1/classes/{}/forecast?horizon=2w", kCheckout), 400);
   EXPECT_THAT(bad["error"]["message"].get<std::string>(), HasSubstr("horizon"));
+  // Three days of history in at most 100 points: hourly, each the mean of its minutes.
+  const json fine = Get(fmt::format("/v1/classes/{}/forecast?horizon=1h", kCheckout));
+  const json hist =
+      Get(fmt::format("/v1/classes/{}/forecast?horizon=1h&history=3d&points=100", kCheckout));
+  EXPECT_EQ(hist["step_s"], 60);
+  EXPECT_EQ(hist["actual_step_s"], 3600);
+  EXPECT_LE(hist["actual"].size(), 100u);
+  EXPECT_GE(hist["actual"].size(), 60u);
+  int compared = 0;
+  for (const json& hour : hist["actual"]) {
+    double sum = 0;
+    int minutes = 0;
+    const std::string prefix = hour["t"].get<std::string>().substr(0, 13);  // "YYYY-MM-DDTHH"
+    for (const json& m : fine["actual"]) minutes += m["t"].get<std::string>().starts_with(prefix);
+    if (minutes != 60) continue;
+    for (const json& m : fine["actual"]) {
+      if (m["t"].get<std::string>().starts_with(prefix)) sum += m["value"].get<double>();
+    }
+    EXPECT_NEAR(hour["value"].get<double>(), sum / 60, 1e-6 * (1 + sum)) << hour["t"];
+    ++compared;
+  }
+  EXPECT_GE(compared, 1) << fine["actual"].dump();
+  for (const char* q :
+       {"history=2w", "history=0d", "history=400d", "history=30", "points=5", "points=many"}) {
+    json refused = Get(fmt::format("/v1/classes/{}/forecast?{}", kCheckout, q), 400);
+    EXPECT_THAT(refused["error"]["message"].get<std::string>(),
+                HasSubstr(std::string(q).substr(0, std::string(q).find('='))))
+        << q;
+  }
   Get("/v1/classes/shop%2Fnope/forecast", 404);
 
   // Plans from the forecast.
