@@ -1,5 +1,7 @@
 // tidegate dashboard: a hash-routed single page over tidegated's API. Each view fetches what it
-// shows, renders, and refreshes while "Live" is on (every POLL_MS, paused while the tab is hidden).
+// shows, renders, and refreshes while "Live" is on (every POLL_MS, paused while the tab is hidden
+// or while the page waits for an access token). Routes: #/, #/class/<key>[?horizon=&history=],
+// #/capacity, #/alerts, #/scaling.
 import 'uplot/dist/uPlot.min.css';
 import './style.css';
 import { overview } from './views/overview.js';
@@ -7,6 +9,7 @@ import { classView } from './views/class.js';
 import { capacity } from './views/capacity.js';
 import { alerts } from './views/alerts.js';
 import { scaling } from './views/scaling.js';
+import { setToken, token } from './api.js';
 import { errorBox, esc } from './util.js';
 
 const POLL_MS = 5000;
@@ -16,11 +19,13 @@ window.tidegate = { charts: {}, view: null, refreshes: 0 };
 
 function route() {
   const hash = location.hash.replace(/^#/, '') || '/';
-  const [, name = '', ...rest] = hash.split('/');
+  const q = hash.indexOf('?');
+  const params = new URLSearchParams(q < 0 ? '' : hash.slice(q + 1));
+  const [, name = '', ...rest] = (q < 0 ? hash : hash.slice(0, q)).split('/');
   const arg = rest.join('/');
   switch (name) {
     case '': return { view: overview, name: 'overview' };
-    case 'class': return { view: classView, name: 'class', arg: decodeURIComponent(arg) };
+    case 'class': return { view: classView, name: 'class', arg: decodeURIComponent(arg), params };
     case 'capacity': return { view: capacity, name: 'capacity' };
     case 'alerts': return { view: alerts, name: 'alerts' };
     case 'scaling': return { view: scaling, name: 'scaling' };
@@ -51,7 +56,7 @@ async function refresh() {
 
 function schedule() {
   clearTimeout(timer);
-  if (document.getElementById('live').checked && !document.hidden) {
+  if (document.getElementById('live').checked && !document.hidden && authPrompt.hidden) {
     timer = setTimeout(refresh, POLL_MS);
   }
 }
@@ -77,13 +82,50 @@ function show() {
     current = null;
     return;
   }
-  current = r.view(main, r.arg);
+  current = r.view(main, r.arg, r.params);
   document.title = `${current.title} · tidegate`;
   refresh().then(() => {
-    if (window.tidegate.pendingFocus) main.focus({ preventScroll: true });
+    // Into the new view, unless the token form has taken the focus.
+    if (window.tidegate.pendingFocus && authPrompt.hidden) main.focus({ preventScroll: true });
     window.tidegate.pendingFocus = false;
   });
 }
+
+// Auth: a 401 from any API call shows the token form; a token given (or forgotten with Sign out)
+// re-reads the view with it.
+const authPrompt = document.getElementById('auth');
+const authForm = document.getElementById('auth-form');
+const authInput = document.getElementById('auth-token');
+const signOut = document.getElementById('sign-out');
+
+function showSignedIn() {
+  signOut.hidden = !token();
+}
+
+window.addEventListener('tidegate:unauthorized', (e) => {
+  const why = document.getElementById('auth-why');
+  why.textContent = e.detail.sent
+    ? `tidegated refused the token: ${e.detail.message}.`
+    : `tidegated requires an access token: ${e.detail.message}.`;
+  if (authPrompt.hidden) {
+    authPrompt.hidden = false;
+    clearTimeout(timer);
+    authInput.focus();
+  }
+});
+window.addEventListener('tidegate:auth', () => {
+  showSignedIn();
+  authPrompt.hidden = true;
+  authInput.value = '';
+  show();
+});
+authForm.addEventListener('submit', (e) => {
+  e.preventDefault();
+  const t = authInput.value.trim();
+  if (t) setToken(t);
+});
+signOut.addEventListener('click', () => setToken(''));
+showSignedIn();
 
 window.addEventListener('hashchange', () => {
   window.tidegate.pendingFocus = true;
