@@ -5,7 +5,6 @@
 import 'uplot/dist/uPlot.min.css';
 import './style.css';
 import { overview } from './views/overview.js';
-import { classView } from './views/class.js';
 import { capacity } from './views/capacity.js';
 import { alerts } from './views/alerts.js';
 import { scaling } from './views/scaling.js';
@@ -25,7 +24,7 @@ function route() {
   const arg = rest.join('/');
   switch (name) {
     case '': return { view: overview, name: 'overview' };
-    case 'class': return { view: classView, name: 'class', arg: decodeURIComponent(arg), params };
+    case 'class': return { load: loadClassView, name: 'class', arg: decodeURIComponent(arg), params };
     case 'capacity': return { view: capacity, name: 'capacity' };
     case 'alerts': return { view: alerts, name: 'alerts' };
     case 'scaling': return { view: scaling, name: 'scaling' };
@@ -61,8 +60,13 @@ function schedule() {
   }
 }
 
-function show() {
+// The class view and its chart library (uPlot) are a chunk of their own, loaded on first use (and
+// fetched ahead once the first view is shown), so the first page parses only what it shows.
+const loadClassView = () => import('./views/class.js').then((m) => m.classView);
+
+async function show() {
   generation += 1;
+  const gen = generation;
   clearTimeout(timer);
   if (current && current.destroy) current.destroy();
   window.tidegate.charts = {};
@@ -74,20 +78,32 @@ function show() {
     else a.removeAttribute('aria-current');
   }
   const main = document.getElementById('main');
+  let view = r.view;
+  if (r.load) {
+    try {
+      view = await r.load();
+    } catch (e) {
+      main.innerHTML = errorBox(e, 'This view');
+      current = null;
+      return;
+    }
+    if (gen !== generation) return;  // Another view was asked for meanwhile.
+  }
   main.innerHTML = '';
-  if (!r.view) {
+  if (!view) {
     document.title = 'Not found · tidegate';
     main.innerHTML = `<h1>Not found</h1>${errorBox(`no view '${esc(r.arg)}'`, 'This page')}
       <p><a href="#/">Back to the overview</a></p>`;
     current = null;
     return;
   }
-  current = r.view(main, r.arg, r.params);
+  current = view(main, r.arg, r.params);
   document.title = `${current.title} · tidegate`;
   refresh().then(() => {
     // Into the new view, unless the token form has taken the focus.
     if (window.tidegate.pendingFocus && authPrompt.hidden) main.focus({ preventScroll: true });
     window.tidegate.pendingFocus = false;
+    if ('requestIdleCallback' in window) requestIdleCallback(() => loadClassView().catch(() => {}));
   });
 }
 
