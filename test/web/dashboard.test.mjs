@@ -646,11 +646,14 @@ test('measure: first load with 1,000 classes; class view with 30 days of history
     assert.ok(trained, `the daemon trained on the history of ${key} within 10 minutes:\n${big.log()}`);
     const times = [];
     let shown = null;
-    for (let run = 0; run < 5; ++run) {
+    for (let run = 0; run < 10; ++run) {
       const ctx = await browser.newContext({ viewport: { width: 1440, height: 900 } });
       const p = await ctx.newPage();
       await p.goto(`${big.base}/#/`);
       await p.locator('#classes tbody tr[data-key]').first().waitFor();
+      // Runs 0-4: opened as soon as the first rows show; runs 5-9: once the page has settled (it
+      // fetches the class view's chunk while idle), as when someone reads the table first.
+      if (run >= 5) await p.waitForFunction(() => window.tidegate.classViewLoaded === true);
       // From the change of address to both charts drawn with the 30 days and the frame painted.
       const m = await p.evaluate((k) => new Promise((resolve) => {
         const start = performance.now();
@@ -679,9 +682,11 @@ test('measure: first load with 1,000 classes; class view with 30 days of history
       }
       await ctx.close();
     }
+    const [early, settled] = [times.slice(0, 5), times.slice(5)];
     console.log(`MEASURE class view, 30 days of history at horizon 1d (${shown.points} history points of ` +
-      `${shown.step} s, forecast${shown.query}: ${shown.bytes} bytes of JSON): median ${median(times)} ms; ` +
-      `runs ${times.join(', ')} ms`);
+      `${shown.step} s, forecast${shown.query}: ${shown.bytes} bytes of JSON): opened at the first rows ` +
+      `median ${median(early)} ms (${early.join(', ')}); opened once the page settled median ` +
+      `${median(settled)} ms (${settled.join(', ')})`);
   } finally {
     await big.stop();
   }

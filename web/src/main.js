@@ -62,7 +62,10 @@ function schedule() {
 
 // The class view and its chart library (uPlot) are a chunk of their own, loaded on first use (and
 // fetched ahead once the first view is shown), so the first page parses only what it shows.
-const loadClassView = () => import('./views/class.js').then((m) => m.classView);
+const loadClassView = () => import('./views/class.js').then((m) => {
+  window.tidegate.classViewLoaded = true;
+  return m.classView;
+});
 
 async function show() {
   generation += 1;
