@@ -24,11 +24,13 @@ fi
 
 rm -rf "$DEMO_DIR"
 mkdir -p "$DEMO_DIR"
+preload=$SECONDS
 echo "demo: generating $DAYS days of usage for 8 classes in 3 tenants ($DEMO_DIR/history.jsonl)"
 "$BIN/tidegate" generate --days "$DAYS" --step-s 60 --output "$DEMO_DIR/history.jsonl" \
   --truth "$DEMO_DIR/injected-anomalies.csv"
 echo "demo: importing it into the embedded store ($DEMO_DIR/data)"
 "$BIN/tidegate" import "$DEMO_DIR/history.jsonl" --data-dir "$DEMO_DIR/data" --step-s 60
+echo "demo: $DAYS days of history generated and imported in $((SECONDS - preload)) s"
 
 # Anomalies in one class's request rate, scored causally, next to what the generator injected.
 grep '"class","browse"' "$DEMO_DIR/history.jsonl" |
@@ -37,7 +39,7 @@ grep '"class","browse"' "$DEMO_DIR/history.jsonl" |
 "$BIN/tidegate" detect --input "$DEMO_DIR/browse-requests.csv" --kinds \
   --output "$DEMO_DIR/browse-anomalies.csv"
 echo "demo: anomalies flagged in shop/browse (injected ones: $DEMO_DIR/injected-anomalies.csv):"
-awk -F, 'NR > 1 && $4 == 1 { print "  " $1 "  requests/min " $2 "  " $5 }' \
+awk -F, 'NR > 1 && $4 == 1 { sub(/\.0+Z$/, "Z", $1); print "  " $1 "  requests/min " $2 "  " $5 }' \
   "$DEMO_DIR/browse-anomalies.csv" | head -n 12
 
 # The daemon on the embedded store, on a free loopback port (it logs the port it chose).
@@ -56,7 +58,7 @@ cleanup() {
   echo "demo: stopped (daemon log: $DEMO_DIR/tidegated.log)"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'exit 0' INT TERM  # Ctrl-C is how the demo ends: cleanup runs, and it is not an error.
 
 URL=""
 for _ in $(seq 1 100); do
@@ -83,57 +85,78 @@ for _ in $(seq 1 300); do
 done
 if [ -n "$MODEL" ]; then
   echo "demo: $KEY forecast by $MODEL; next minute (requests/s, 95 % interval):"
-  printf '%s' "$FORECAST" |
-    sed -nE 's/.*"forecast":\[\{"lower":([0-9.e+-]+),"mean":([0-9.e+-]+),"t":"([^"]+)","upper":([0-9.e+-]+)\}.*/  \3  mean \2  [\1, \4]/p'
+  printf '%s\n' "$FORECAST" |
+    sed -nE 's/.*"forecast":\[\{"lower":([0-9.e+-]+),"mean":([0-9.e+-]+),"t":"([^"]+)","upper":([0-9.e+-]+)\}.*/\3 \2 \1 \4/p' |
+    awk '{ printf "  %s  mean %.1f  [%.1f, %.1f]\n", $1, $2, $3, $4 }'
   sleep 2  # A planning tick.
-  echo "demo: its plan: $(curl -fsS "${URL}v1/classes/${KEY}/plans" |
-    grep -o '"rate_per_s":[0-9.e+-]*,"reason":"[^"]*"' | tail -n 1)"
+  curl -fsS "${URL}v1/classes/${KEY}/plans" |
+    grep -o '"rate_per_s":[0-9.e+-]*,"reason":"[^"]*"' | tail -n 1 |
+    sed -E 's/"rate_per_s":([0-9.e+-]+),"reason":"([^"]*)"/\1 \2/' |
+    awk '{ r = $1; $1 = ""; printf "demo: its plan: refill %.1f requests/s (%s)\n", r, substr($0, 2) }'
   echo "      try: curl ${URL}v1/plan    curl '${URL}v1/classes/${KEY}/forecast?horizon=1d'"
   echo "           curl ${URL}v1/anomalies"
 else
   echo "demo: no model yet (see $DEMO_DIR/tidegated.log); classes run on their configured limits"
 fi
 
-check() {  # check CLASS [OP] -> prints OK or OVER_LIMIT
-  local entries="{\"key\":\"class\",\"value\":\"$1\"}"
-  [ -n "${2:-}" ] && entries+=",{\"key\":\"op\",\"value\":\"$2\"}"
-  curl -fsS -X POST "${URL}v1/check" -H 'Content-Type: application/json' \
-    -d "{\"domain\":\"shop\",\"descriptors\":[{\"entries\":[$entries]}]}" |
-    sed -nE 's/.*"overall_code":"([A-Z_]+)".*/\1/p'
-}
-
-# Live traffic: 20 s of a steady mix, then a flash crowd on browse, repeating.
+# Live traffic in rounds: 40 requests per class, interleaved, spread over about 5 s (24/s in
+# all); from the fourth round on, every other four rounds a flash crowd sends browse 25 times as
+# many, as fast as the daemon answers. One curl per round (one kept-alive connection, paced with
+# --rate) rather than one process per request, so a loaded machine keeps up.
+for class in checkout browse export; do
+  case "$class" in
+    checkout) entries='{"key":"class","value":"checkout"},{"key":"op","value":"write"}' ;;
+    browse) entries='{"key":"class","value":"browse"},{"key":"op","value":"read"}' ;;
+    *) entries="{\"key\":\"class\",\"value\":\"$class\"}" ;;
+  esac
+  printf '{"domain":"shop","descriptors":[{"entries":[%s]}]}' "$entries" >"$DEMO_DIR/check-$class.json"
+done
 (
   round=0
   while :; do
     round=$((round + 1))
-    declare -A ok=() over=()
     crowd=$(( (round / 4) % 2 ))
-    for _ in $(seq 1 40); do
-      for class in checkout browse export; do
-        n=1
-        [ "$class" = browse ] && [ "$crowd" = 1 ] && n=25
-        op=""
-        [ "$class" = checkout ] && op=write
-        [ "$class" = browse ] && op=read
-        for _ in $(seq 1 "$n"); do
-          r=$(check "$class" "$op")
-          if [ "$r" = OK ]; then ok[$class]=$((${ok[$class]:-0} + 1)); else over[$class]=$((${over[$class]:-0} + 1)); fi
+    {
+      sep=""
+      for _ in $(seq 1 40); do
+        for class in checkout browse export; do
+          n=1
+          [ "$class" = browse ] && [ "$crowd" = 1 ] && n=25
+          for _ in $(seq 1 "$n"); do
+            printf '%s' "$sep"
+            sep=$'next\n'
+            printf 'url = "%sv1/check"\nheader = "Content-Type: application/json"\n' "$URL"
+            printf 'data-binary = "@%s/check-%s.json"\nwrite-out = "\\n"\n' "$DEMO_DIR" "$class"
+            echo "$class" >&3
+          done
         done
       done
-    done
-    line="demo: $([ "$crowd" = 1 ] && echo 'flash crowd on browse' || echo 'steady traffic       ')"
-    for class in checkout browse export; do
-      line+="  $class ${ok[$class]:-0} ok / ${over[$class]:-0} refused"
-    done
-    echo "$line"
+    } >"$DEMO_DIR/round.curl" 3>"$DEMO_DIR/round.classes"
+    total=$(wc -l <"$DEMO_DIR/round.classes")
+    rate=$([ "$crowd" = 1 ] && echo 1000/s || echo "$((total * 12))/m")
+    # A round cut short by Ctrl-C (the daemon gone) is not reported.
+    out=$(curl -s --rate "$rate" -K "$DEMO_DIR/round.curl" |
+      paste -d' ' "$DEMO_DIR/round.classes" - |
+      awk -v what="$([ "$crowd" = 1 ] && echo 'flash crowd on browse' || echo 'steady traffic       ')" '
+        { if (index($0, "\"overall_code\":\"OK\"")) ok[$1]++; else over[$1]++ }
+        END {
+          line = "demo: " what
+          n = split("checkout browse export", classes, " ")
+          for (i = 1; i <= n; ++i) {
+            c = classes[i]
+            line = line sprintf("  %s %d ok / %d refused", c, ok[c], over[c])
+          }
+          print line
+        }') || true
+    kill -0 "$DAEMON" 2>/dev/null || break
+    echo "$out"
   done
 ) &
 TRAFFIC=$!
+echo "demo: live traffic on $URL — watch it on the dashboard; Ctrl-C stops everything"
 
 if [ "$SECONDS_LIVE" -gt 0 ]; then
   sleep "$SECONDS_LIVE"
 else
-  echo "demo: Ctrl-C to stop"
   wait "$TRAFFIC"
 fi

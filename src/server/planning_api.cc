@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cmath>
 #include <map>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -127,6 +128,49 @@ std::string SeriesClass(const ClassInfo& info) {
   return s.ok() ? *s : std::string();
 }
 
+// `history=<n>m|h|d`: how far back `actual` goes; nullopt when absent.
+absl::StatusOr<std::optional<Duration>> HistoryParam(const std::map<std::string, std::string>& q) {
+  auto it = q.find("history");
+  if (it == q.end()) return std::nullopt;
+  const std::string& v = it->second;
+  int64_t n = 0;
+  const auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  const std::string_view unit(p, static_cast<size_t>(v.data() + v.size() - p));
+  const int64_t unit_s = unit == "m" ? 60 : unit == "h" ? 3600 : unit == "d" ? 86400 : 0;
+  if (ec != std::errc() || n <= 0 || unit_s == 0 || n > 366 * 86400 / unit_s) {
+    return absl::InvalidArgumentError(fmt::format(
+        "history: '{}' is not a duration from 1m to 366d (a whole number of m, h or d, e.g. 30d)",
+        v));
+  }
+  return Duration(std::chrono::seconds(n * unit_s));
+}
+
+// `points=<n>`: at most this many `actual` points; nullopt when absent.
+absl::StatusOr<std::optional<int64_t>> PointsParam(const std::map<std::string, std::string>& q) {
+  auto it = q.find("points");
+  if (it == q.end()) return std::nullopt;
+  const std::string& v = it->second;
+  int64_t n = 0;
+  const auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (ec != std::errc() || p != v.data() + v.size() || n < 10 || n > 100000) {
+    return absl::InvalidArgumentError(
+        fmt::format("points: '{}' is not a whole number from 10 to 100000", v));
+  }
+  return n;
+}
+
+// The step of `actual`: the horizon's step, or the first of these multiples of it that keeps the
+// window within `points` (a chart needs no more points than it has pixels). Whole hours are
+// answered from the store's hourly rollup.
+Duration HistoryStep(Duration base, Duration window, std::optional<int64_t> points) {
+  if (!points) return base;
+  for (const int64_t m : {1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440, 2880, 10080}) {
+    const Duration step = std::max(base, Duration(std::chrono::minutes(m)));
+    if ((window + step - Duration(1)) / step <= *points) return step;
+  }
+  return Duration(std::chrono::minutes(10080));
+}
+
 ApiResponse Forecast(Service& service, const Planning* planning, const std::string& key,
                      const std::map<std::string, std::string>& q) {
   std::string horizon = "1h";
@@ -135,11 +179,17 @@ ApiResponse Forecast(Service& service, const Planning* planning, const std::stri
     return ErrorResponse(400, "INVALID_ARGUMENT",
                          fmt::format("horizon: '{}' is not one of 1m, 1h, 1d", horizon));
   }
+  absl::StatusOr<std::optional<Duration>> history_window = HistoryParam(q);
+  if (!history_window.ok()) return ErrorResponse(history_window.status());
+  absl::StatusOr<std::optional<int64_t>> max_points = PointsParam(q);
+  if (!max_points.ok()) return ErrorResponse(max_points.status());
   absl::StatusOr<ClassInfo> info = service.GetClass(key);
   if (!info.ok()) return ErrorResponse(info.status());
-  const Duration step =
+  const Duration base_step =
       horizon == "1d" ? Duration(std::chrono::hours(1)) : Duration(std::chrono::minutes(1));
   const int actual_steps = horizon == "1d" ? 48 : horizon == "1h" ? 120 : 60;
+  const Duration window = history_window->value_or(base_step * actual_steps);
+  const Duration step = HistoryStep(base_step, window, *max_points);
   std::shared_ptr<const ClassForecastSnapshot> snap = planning ? planning->Forecast(key) : nullptr;
   const HorizonSnapshot* h = snap && !snap->model.empty() ? snap->Horizon(horizon) : nullptr;
 
@@ -150,7 +200,8 @@ ApiResponse Forecast(Service& service, const Planning* planning, const std::stri
                {"model", h ? json(snap->model) : json(nullptr)},
                {"spec", h ? json(snap->spec) : json(nullptr)},
                {"trained_at", h ? json(Time(snap->trained_at)) : json(nullptr)},
-               {"step_s", std::chrono::duration<double>(step).count()},
+               {"step_s", std::chrono::duration<double>(base_step).count()},
+               {"actual_step_s", std::chrono::duration<double>(step).count()},
                {"level", snap ? snap->level : 95.0}};
   json forecast = json::array();
   if (h) {
@@ -161,22 +212,23 @@ ApiResponse Forecast(Service& service, const Planning* planning, const std::stri
                           {"upper", h->upper[i]}});
     }
   }
-  // Recent history at the horizon's step, up to where the forecast starts.
-  const WallTime end = h ? h->start : history::AlignDown(service.clock().WallNow(), step);
-  const WallTime start = end - step * actual_steps;
+  // History over the window up to where the forecast starts, each value the mean rate over its
+  // step (over the part of the step inside the window, for a coarse step's last bucket).
+  const WallTime end = h ? h->start : history::AlignDown(service.clock().WallNow(), base_step);
+  const WallTime start = history::AlignDown(end - window, step);
   json actual = json::array();
   const history::SeriesKey series{std::string(history::kMetricRequests), info->tenant,
                                   SeriesClass(*info)};
   absl::StatusOr<std::vector<history::Point>> points =
       service.store().Query(series, start, end, step, history::Aggregation::kSum);
   if (!points.ok()) return ErrorResponse(points.status());
-  const double per_s = 1 / std::chrono::duration<double>(step).count();
   if (!points->empty()) {
     size_t next = 0;
     for (WallTime t = points->front().time; t < end; t += step) {
       double v = 0;
       if (next < points->size() && (*points)[next].time == t) v = (*points)[next++].value;
-      actual.push_back({{"t", Time(t)}, {"value", v * per_s}});
+      const double seconds = std::chrono::duration<double>(std::min(t + step, end) - t).count();
+      actual.push_back({{"t", Time(t)}, {"value", v / seconds}});
     }
   }
   json anomalies = json::array();

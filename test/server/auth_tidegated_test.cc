@@ -6,23 +6,22 @@
 // transports.
 #include <curl/curl.h>
 #include <grpcpp/grpcpp.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
-#include <thread>
 
 #include "envoy/service/ratelimit/v3/rls.grpc.pb.h"
 #include "fmt/format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "server/daemon_process.h"
 #include "tidegate/server/auth.h"
 
 namespace tidegate::server {
@@ -86,7 +85,7 @@ class AuthTidegatedTest : public ::testing::Test {
     ASSERT_EQ(std::system(client.c_str()), 0);
     cert_ = (dir_ / "server.crt").string();
     config_ = (dir_ / "tidegate.yaml").string();
-    log_ = (dir_ / "log.txt").string();
+    daemon_.emplace(dir_ / "log.txt");
     std::ofstream(config_) << fmt::format(
         "domain: shop\n"
         "descriptors:\n"
@@ -117,49 +116,17 @@ class AuthTidegatedTest : public ::testing::Test {
   virtual bool MutualTls() const { return false; }
 
   void TearDown() override {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
+    daemon_.reset();
     std::filesystem::remove_all(dir_);
   }
 
-  std::string Log() const {
-    std::ifstream in(log_);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-  }
-
-  // Polls the daemon's log (another process on the real clock: real waiting is unavoidable).
-  std::string WaitFor(const std::string& prefix, const std::string& suffix) {
-    for (int i = 0; i < 600; ++i) {
-      const std::string log = Log();
-      if (const size_t at = log.find(prefix); at != std::string::npos) {
-        const size_t from = at + prefix.size();
-        if (const size_t to = log.find(suffix, from); to != std::string::npos) {
-          return log.substr(from, to - from);
-        }
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    ADD_FAILURE() << "no '" << prefix << "..." << suffix << "' in the log:\n" << Log();
-    return "";
-  }
-
   void Start() {
-    pid_ = fork();
-    ASSERT_GE(pid_, 0);
-    if (pid_ == 0) {
-      FILE* f = freopen(log_.c_str(), "w", stderr);
-      (void)f;
-      const std::string data = (dir_ / "data").string();
-      execl(TIDEGATED_PATH, "tidegated", "--config", config_.c_str(), "--data-dir", data.c_str(),
-            "--http-listen", "127.0.0.1:0", "--grpc-listen", "127.0.0.1:0", nullptr);
-      _exit(127);
-    }
-    base_ = "https://127.0.0.1:" + WaitFor("HTTP listening on https://127.0.0.1:", "/");
-    grpc_ = "127.0.0.1:" + WaitFor("gRPC (Envoy RLS v3, TLS) listening on 127.0.0.1:", "\n");
+    auto base = test::StartTidegated(*daemon_, TIDEGATED_PATH, config_, dir_ / "data");
+    ASSERT_TRUE(base.ok()) << base.status();
+    base_ = *base;
+    auto grpc = daemon_->WaitForLog("gRPC (Envoy RLS v3, TLS) listening on ", "\n");
+    ASSERT_TRUE(grpc.ok()) << grpc.status();
+    grpc_ = *grpc;
   }
 
   HttpResult Http(const std::string& method, const std::string& path, const std::string& body,
@@ -248,8 +215,8 @@ class AuthTidegatedTest : public ::testing::Test {
 
   bool client_cert_ = false;  // Present the client certificate (mutual TLS).
   std::filesystem::path dir_;
-  std::string cert_, config_, log_, base_, grpc_;
-  pid_t pid_ = -1;
+  std::string cert_, config_, base_, grpc_;
+  std::optional<test::DaemonProcess> daemon_;
 };
 
 TEST_F(AuthTidegatedTest, HttpTokensScopesAndTenants) {

@@ -2,8 +2,6 @@
 // generated usage (`tidegate generate` + `tidegate import`, as scripts/demo.sh does), the daemon
 // on free loopback ports trains on it, serves forecasts and plans over HTTP; then SIGTERM and a
 // restart keep buckets, overrides, models and plans.
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -11,7 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -20,6 +18,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "server/daemon_process.h"
 #include "tidegate/history/http_client.h"
 
 namespace tidegate::server {
@@ -53,22 +52,6 @@ schedule: {checkpoint: 1m}
 constexpr char kCheckout[] = "shop/class=checkout,op=write";
 constexpr char kBrowse[] = "shop/class=browse,op=read";
 
-int RunTool(const std::vector<std::string>& args, const std::string& log) {
-  const pid_t pid = fork();
-  if (pid == 0) {
-    FILE* f = freopen(log.c_str(), "a", stderr);
-    (void)f;
-    std::vector<char*> argv;
-    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 class TidegatedPlanningTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -80,24 +63,17 @@ class TidegatedPlanningTest : public ::testing::Test {
     log_ = (dir_ / "log.txt").string();
     data_ = (dir_ / "data").string();
     std::ofstream(config_) << kConfig;
+    daemon_.emplace(log_);
     auto client = history::HttpClient::Create();
     ASSERT_TRUE(client.ok());
     client_ = *std::move(client);
   }
   void TearDown() override {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
+    daemon_.reset();
     std::filesystem::remove_all(dir_);
   }
 
-  std::string Log() const {
-    std::ifstream in(log_);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-  }
+  std::string Log() const { return daemon_->Log(); }
 
   // Real waiting is unavoidable: the daemon is another process on the real clock.
   template <typename Pred>
@@ -110,37 +86,15 @@ class TidegatedPlanningTest : public ::testing::Test {
   }
 
   void Start() {
-    const size_t before = Log().size();
-    pid_ = fork();
-    ASSERT_GE(pid_, 0);
-    if (pid_ == 0) {
-      FILE* f = freopen(log_.c_str(), "a", stderr);
-      (void)f;
-      execl(TIDEGATED_PATH, "tidegated", "--config", config_.c_str(), "--data-dir", data_.c_str(),
-            "--http-listen", "127.0.0.1:0", "--grpc-listen", "127.0.0.1:0", nullptr);
-      _exit(127);
-    }
-    const std::string prefix = "HTTP listening on http://127.0.0.1:";
-    std::string port;
-    ASSERT_TRUE(Eventually([&] {
-      const std::string log = Log().substr(before);
-      const size_t at = log.find(prefix);
-      if (at == std::string::npos) return false;
-      const size_t end = log.find('/', at + prefix.size());
-      if (end == std::string::npos) return false;
-      port = log.substr(at + prefix.size(), end - at - prefix.size());
-      return true;
-    })) << Log();
-    base_ = "http://127.0.0.1:" + port;
+    auto base = test::StartTidegated(*daemon_, TIDEGATED_PATH, config_, data_);
+    ASSERT_TRUE(base.ok()) << base.status();
+    base_ = *base;
   }
 
   void Stop() {
-    ASSERT_EQ(kill(pid_, SIGTERM), 0);
-    int status = 0;
-    ASSERT_EQ(waitpid(pid_, &status, 0), pid_);
-    pid_ = -1;
-    ASSERT_TRUE(WIFEXITED(status)) << Log();
-    EXPECT_EQ(WEXITSTATUS(status), 0) << Log();
+    const absl::StatusOr<int> exit_code = daemon_->Stop();
+    ASSERT_TRUE(exit_code.ok()) << exit_code.status();
+    EXPECT_EQ(*exit_code, 0) << Log();
   }
 
   json Get(const std::string& path, int expected = 200) {
@@ -170,18 +124,20 @@ class TidegatedPlanningTest : public ::testing::Test {
 
   std::filesystem::path dir_;
   std::string config_, log_, data_, base_;
-  pid_t pid_ = -1;
+  std::optional<test::DaemonProcess> daemon_;
   std::unique_ptr<history::HttpClient> client_;
 };
 
 TEST_F(TidegatedPlanningTest, TrainsOnImportedHistoryPlansAndResumesAfterRestart) {
   const std::string usage = (dir_ / "usage.jsonl").string();
-  ASSERT_EQ(RunTool({TIDEGATE_PATH, "generate", "--days", "3", "--step-s", "60", "--output", usage},
+  ASSERT_EQ(
+      test::RunTool({TIDEGATE_PATH, "generate", "--days", "3", "--step-s", "60", "--output", usage},
                     log_),
-            0)
+      0)
       << Log();
-  ASSERT_EQ(RunTool({TIDEGATE_PATH, "import", usage, "--data-dir", data_, "--step-s", "60"}, log_),
-            0)
+  ASSERT_EQ(
+      test::RunTool({TIDEGATE_PATH, "import", usage, "--data-dir", data_, "--step-s", "60"}, log_),
+      0)
       << Log();
   Start();
 
@@ -210,6 +166,35 @@ TEST_F(TidegatedPlanningTest, TrainsOnImportedHistoryPlansAndResumesAfterRestart
   EXPECT_EQ(day["forecast"].size(), 24u);
   json bad = Get(fmt::format("/v1/classes/{}/forecast?horizon=2w", kCheckout), 400);
   EXPECT_THAT(bad["error"]["message"].get<std::string>(), HasSubstr("horizon"));
+  // Three days of history in at most 100 points: hourly, each the mean of its minutes.
+  const json fine = Get(fmt::format("/v1/classes/{}/forecast?horizon=1h", kCheckout));
+  const json hist =
+      Get(fmt::format("/v1/classes/{}/forecast?horizon=1h&history=3d&points=100", kCheckout));
+  EXPECT_EQ(hist["step_s"], 60);
+  EXPECT_EQ(hist["actual_step_s"], 3600);
+  EXPECT_LE(hist["actual"].size(), 100u);
+  EXPECT_GE(hist["actual"].size(), 60u);
+  int compared = 0;
+  for (const json& hour : hist["actual"]) {
+    double sum = 0;
+    int minutes = 0;
+    const std::string prefix = hour["t"].get<std::string>().substr(0, 13);  // "YYYY-MM-DDTHH"
+    for (const json& m : fine["actual"]) minutes += m["t"].get<std::string>().starts_with(prefix);
+    if (minutes != 60) continue;
+    for (const json& m : fine["actual"]) {
+      if (m["t"].get<std::string>().starts_with(prefix)) sum += m["value"].get<double>();
+    }
+    EXPECT_NEAR(hour["value"].get<double>(), sum / 60, 1e-6 * (1 + sum)) << hour["t"];
+    ++compared;
+  }
+  EXPECT_GE(compared, 1) << fine["actual"].dump();
+  for (const char* q :
+       {"history=2w", "history=0d", "history=400d", "history=30", "points=5", "points=many"}) {
+    json refused = Get(fmt::format("/v1/classes/{}/forecast?{}", kCheckout, q), 400);
+    EXPECT_THAT(refused["error"]["message"].get<std::string>(),
+                HasSubstr(std::string(q).substr(0, std::string(q).find('='))))
+        << q;
+  }
   Get("/v1/classes/shop%2Fnope/forecast", 404);
 
   // Plans from the forecast.

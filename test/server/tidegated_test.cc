@@ -3,14 +3,13 @@
 // SIGTERM (exit 0, usage flushed to the store); an alert rule on observed rates reaches a real
 // Alertmanager and resolves.
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -18,6 +17,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "server/daemon_process.h"
 #include "tidegate/history/http_client.h"
 #include "tidegate/history/sqlite_store.h"
 
@@ -34,58 +34,28 @@ class TidegatedTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
     config_ = (dir_ / "config.yaml").string();
-    log_ = (dir_ / "log.txt").string();
+    daemon_.emplace(dir_ / "log.txt");
     auto client = history::HttpClient::Create();
     ASSERT_TRUE(client.ok());
     client_ = *std::move(client);
   }
   void TearDown() override {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
+    daemon_.reset();
     std::filesystem::remove_all(dir_);
   }
 
-  std::string Log() const {
-    std::ifstream in(log_);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-  }
+  std::string Log() const { return daemon_->Log(); }
 
-  // Polls the log for up to 60 s (sanitizer builds start slowly) until it contains `prefix`
-  // followed by `suffix`; returns the text between them. Real waiting is unavoidable here: the
-  // daemon is another process on the real clock. (No std::regex: GCC 12 warns inside it.)
-  std::string WaitFor(const std::string& prefix, const std::string& suffix = "") {
-    for (int i = 0; i < 600; ++i) {
-      const std::string log = Log();
-      for (size_t at = log.find(prefix); at != std::string::npos; at = log.find(prefix, at + 1)) {
-        const size_t from = at + prefix.size();
-        if (suffix.empty()) return "";
-        const size_t to = log.find(suffix, from);
-        if (to != std::string::npos && log.find('\n', from) >= to)
-          return log.substr(from, to - from);
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    ADD_FAILURE() << "no '" << prefix << "..." << suffix << "' in the log:\n" << Log();
-    return "";
+  // Waits until the log holds `prefix` followed by `suffix` on one line.
+  void WaitFor(const std::string& prefix, const std::string& suffix = "") {
+    auto found = daemon_->WaitForLog(prefix, suffix);
+    EXPECT_TRUE(found.ok()) << found.status();
   }
 
   void Start() {
-    pid_ = fork();
-    ASSERT_GE(pid_, 0);
-    if (pid_ == 0) {
-      FILE* f = freopen(log_.c_str(), "w", stderr);
-      (void)f;
-      const std::string data = (dir_ / "data").string();
-      execl(TIDEGATED_PATH, "tidegated", "--config", config_.c_str(), "--data-dir", data.c_str(),
-            "--http-listen", "127.0.0.1:0", "--grpc-listen", "127.0.0.1:0", nullptr);
-      _exit(127);
-    }
-    const std::string port = WaitFor("HTTP listening on http://127.0.0.1:", "/");
-    base_ = "http://127.0.0.1:" + port;
+    auto base = test::StartTidegated(*daemon_, TIDEGATED_PATH, config_, dir_ / "data");
+    ASSERT_TRUE(base.ok()) << base.status();
+    base_ = *base;
   }
 
   json Check(const std::string& value) {
@@ -99,8 +69,8 @@ class TidegatedTest : public ::testing::Test {
   }
 
   std::filesystem::path dir_;
-  std::string config_, log_, base_;
-  pid_t pid_ = -1;
+  std::string config_, base_;
+  std::optional<test::DaemonProcess> daemon_;
   std::unique_ptr<history::HttpClient> client_;
 };
 
@@ -118,7 +88,7 @@ TEST_F(TidegatedTest, ServesReloadsAndShutsDownGracefully) {
   // A bad config: SIGHUP keeps the old one.
   std::ofstream(config_) << "domain: shop\ndescriptors:\n  - key: class\n    value: a\n"
                             "    rate_limit: {unit: hour, requests_per_unit: many}\n";
-  ASSERT_EQ(kill(pid_, SIGHUP), 0);
+  ASSERT_TRUE(daemon_->Signal(SIGHUP).ok());
   WaitFor("config NOT applied");
   EXPECT_THAT(Log(), HasSubstr("config.yaml:5: descriptors[0].rate_limit.requests_per_unit"));
   EXPECT_EQ(Check("a")["statuses"][0]["current_limit"]["requests_per_unit"], 2);
@@ -126,7 +96,7 @@ TEST_F(TidegatedTest, ServesReloadsAndShutsDownGracefully) {
   // A good one: applied (the bucket keeps its level proportionally: empty stays empty).
   std::ofstream(config_) << "domain: shop\ndescriptors:\n  - key: class\n    value: a\n"
                             "    rate_limit: {unit: second, requests_per_unit: 100}\n";
-  ASSERT_EQ(kill(pid_, SIGHUP), 0);
+  ASSERT_TRUE(daemon_->Signal(SIGHUP).ok());
   WaitFor("SIGHUP: config version ", " applied");
   EXPECT_EQ(Check("a")["statuses"][0]["current_limit"]["requests_per_unit"], 100);
 
@@ -137,12 +107,9 @@ TEST_F(TidegatedTest, ServesReloadsAndShutsDownGracefully) {
   auto r = client_->Post(base_ + "/v1/report", report, "application/json");
   ASSERT_TRUE(r.ok());
   ASSERT_EQ(r->status, 200) << r->body;
-  ASSERT_EQ(kill(pid_, SIGTERM), 0);
-  int status = 0;
-  ASSERT_EQ(waitpid(pid_, &status, 0), pid_);
-  pid_ = -1;
-  ASSERT_TRUE(WIFEXITED(status)) << Log();
-  EXPECT_EQ(WEXITSTATUS(status), 0) << Log();
+  const absl::StatusOr<int> exit_code = daemon_->Stop();
+  ASSERT_TRUE(exit_code.ok()) << exit_code.status();
+  EXPECT_EQ(*exit_code, 0) << Log();
   EXPECT_THAT(Log(), HasSubstr("usage flushed to the store"));
   auto store = history::SqliteStore::Open((dir_ / "data").string());
   ASSERT_TRUE(store.ok()) << store.status();
@@ -207,20 +174,11 @@ TEST_F(TidegatedTest, AlertOnObservedRateReachesAlertmanagerAndResolves) {
 
 TEST_F(TidegatedTest, BadConfigAtStartExitsWithTheError) {
   std::ofstream(config_) << "domain: shop\nflavour: vanilla\n";
-  pid_ = fork();
-  ASSERT_GE(pid_, 0);
-  if (pid_ == 0) {
-    FILE* f = freopen(log_.c_str(), "w", stderr);
-    (void)f;
-    execl(TIDEGATED_PATH, "tidegated", "--config", config_.c_str(), "--http-listen", "127.0.0.1:0",
-          nullptr);
-    _exit(127);
-  }
-  int status = 0;
-  ASSERT_EQ(waitpid(pid_, &status, 0), pid_);
-  pid_ = -1;
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 2);
+  ASSERT_TRUE(
+      daemon_->Start({TIDEGATED_PATH, "--config", config_, "--http-listen", "127.0.0.1:0"}).ok());
+  const absl::StatusOr<int> exit_code = daemon_->Wait();
+  ASSERT_TRUE(exit_code.ok()) << exit_code.status();
+  EXPECT_EQ(*exit_code, 2);
   EXPECT_THAT(Log(), HasSubstr("config.yaml:2: flavour: unknown field"));
 }
 

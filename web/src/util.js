@@ -45,9 +45,14 @@ export function badge(state) {
   return `<span class="badge badge-${known ? esc(state) : 'none'}">${esc(state)}</span>`;
 }
 
+// An API error as a message. 401: the page asks for a token (main.js); 403: the token is valid
+// but may not do this (a scope or a tenant it lacks), which the message says first.
 export function errorBox(err, what) {
   const msg = err instanceof Error ? err.message : String(err);
-  return `<div class="error" role="alert"><strong>${esc(what)} unavailable.</strong> ${esc(msg)}</div>`;
+  const head = err?.status === 401 ? `${what} unavailable: tidegated needs an access token.`
+    : err?.status === 403 ? `${what}: not permitted with this token.`
+      : `${what} unavailable.`;
+  return `<div class="error" role="alert"><strong>${esc(head)}</strong> ${esc(msg)}</div>`;
 }
 
 export const PRIORITY = ['critical', 'high', 'normal', 'low'];

@@ -1,5 +1,7 @@
 // Bundles the dashboard (src/) into static assets: index.html plus content-hashed JS and CSS under
-// assets/. Run by the CMake build; `npm run build` does the same into web/dist.
+// assets/ — the entry (app-*.js, app-*.css) and the chunks loaded on demand (chunk-*.js: the class
+// view with its chart library, which the first page does not need). Run by the CMake build;
+// `npm run build` does the same into web/dist.
 //
 //   node tools/build.mjs --out DIR [--node-modules DIR] [--no-minify]
 //
@@ -45,9 +47,11 @@ const result = await esbuild.build({
   bundle: true,
   minify: !process.argv.includes('--no-minify'),
   format: 'esm',
+  splitting: true,
   target: ['chrome100', 'firefox100', 'safari15'],
   outdir: path.join(outDir, 'assets'),
   entryNames: '[name]-[hash]',
+  chunkNames: 'chunk-[hash]',
   nodePaths: [nodeModules],
   metafile: true,
   legalComments: 'linked',
@@ -55,16 +59,22 @@ const result = await esbuild.build({
 });
 
 const outputs = Object.keys(result.metafile.outputs).map((p) => path.basename(p));
-const js = outputs.find((f) => f.endsWith('.js'));
-const css = outputs.find((f) => f.endsWith('.css'));
+const [entryPath, entry] = Object.entries(result.metafile.outputs)
+  .find(([, o]) => o.entryPoint && o.entryPoint.endsWith('main.js')) ?? [];
+const js = entryPath && path.basename(entryPath);
+const css = entry?.cssBundle && path.basename(entry.cssBundle);
 if (!js || !css) {
-  console.error(`build.mjs: expected one .js and one .css output, got ${outputs.join(', ')}`);
+  console.error(`build.mjs: expected the entry's .js and its .css among ${outputs.join(', ')}`);
   process.exit(1);
 }
+// The chunks the entry imports statically are fetched with it, not after it has been parsed.
+const preloads = entry.imports.filter((i) => i.kind === 'import-statement')
+  .map((i) => `<link rel="modulepreload" href="/assets/${path.basename(i.path)}">`).join('\n');
 const template = fs.readFileSync(path.join(webDir, 'src', 'index.html'), 'utf8');
 const html = template
   .replace('{{APP_CSS}}', `/assets/${css}`)
-  .replace('{{APP_JS}}', `/assets/${js}`);
+  .replace('{{APP_JS}}', `/assets/${js}`)
+  .replace('{{PRELOADS}}', preloads);
 if (html.includes('{{')) {
   console.error('build.mjs: src/index.html has an unknown {{placeholder}}');
   process.exit(1);

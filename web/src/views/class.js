@@ -1,13 +1,18 @@
 // Class view: the bucket in force, demand (actual vs forecast with its interval band and anomalies)
-// at a chosen horizon, the planned refill rate and size over time with each plan's explanation,
-// and an override form.
+// at a chosen horizon over a chosen span of history, the planned refill rate and size over time
+// with each plan's explanation, and an override form. The history comes from the daemon already
+// reduced to at most one point per pixel of the chart (`points=`), so a 30-day view is as light
+// as a 2-hour one.
 import { api, classPath } from '../api.js';
 import { forecastChart, planChart, updateForecastChart, updatePlanChart } from '../charts.js';
 import { badge, errorBox, esc, num, tierName, time } from '../util.js';
 
 const HORIZONS = ['1m', '1h', '1d'];
-// How far back the plan history goes for each horizon.
+// How far back the plan history goes for each horizon (unless a span of history is chosen).
 const PLAN_WINDOW_S = { '1m': 3600, '1h': 86400, '1d': 7 * 86400 };
+// Spans of history: '' is the horizon's recent history (1m: 1 hour, 1h: 2 hours, 1d: 2 days).
+const SPANS = [['', 'recent'], ['1d', '1 day'], ['7d', '7 days'], ['30d', '30 days']];
+const SPAN_S = { '1d': 86400, '7d': 7 * 86400, '30d': 30 * 86400 };
 
 const EXPLANATION = [
   ['demand_per_s', 'demand /s'], ['forecast_per_s', 'forecast /s'],
@@ -32,8 +37,9 @@ function explanationHtml(p) {
     `${p.reason ? ` — ${esc(p.reason)}` : ''}</p><dl class="kv">${rows.join('')}</dl>`;
 }
 
-export function classView(root, key) {
-  let horizon = '1h';
+export function classView(root, key, params = new URLSearchParams()) {
+  let horizon = HORIZONS.includes(params.get('horizon')) ? params.get('horizon') : '1h';
+  let span = SPAN_S[params.get('history')] ? params.get('history') : '';
   let fc = null;
   let pc = null;
   root.innerHTML = `
@@ -45,6 +51,7 @@ export function classView(root, key) {
       <fieldset class="horizon"><legend>Horizon</legend>
         ${HORIZONS.map((h) => `<label><input type="radio" name="horizon" value="${h}"${h === horizon ? ' checked' : ''}> ${h}</label>`).join('')}
       </fieldset>
+      <label class="span">History <select id="span">${SPANS.map(([v, label]) => `<option value="${v}"${v === span ? ' selected' : ''}>${label}</option>`).join('')}</select></label>
       <p id="forecast-meta" class="muted"></p>
       <div id="forecast-error"></div>
       <figure class="chart"><div id="forecast-chart" role="img" aria-label="Actual and forecast demand"></div></figure>
@@ -108,9 +115,12 @@ export function classView(root, key) {
     const errBox = $('#forecast-error');
     const chartBox = $('#forecast-chart');
     try {
-      const resp = await api(`${classPath(key)}/forecast?horizon=${horizon}`);
+      // At most one history point per pixel of the chart.
+      const points = Math.max(10, Math.round(chartBox.clientWidth || 800));
+      const resp = await api(`${classPath(key)}/forecast?horizon=${horizon}&points=${points}` +
+        `${span ? `&history=${span}` : ''}`);
       const unit = resp.resource === 'requests' || !resp.resource ? 'requests /s' : resp.resource;
-      const kind = `${horizon}|${unit}|${resp.level}`;
+      const kind = `${horizon}|${span}|${unit}|${resp.level}`;
       errBox.innerHTML = '';
       if (fc && fc.kind === kind) {
         updateForecastChart(fc, resp);
@@ -128,9 +138,10 @@ export function classView(root, key) {
         ` (model ${resp.model ?? 'unknown'}, ${resp.level ?? 95}% interval): ${nA} actual points,` +
         ` ${nF} forecast points, ${nX} anomalies`);
       chartBox.dataset.points = String(s.x.length);
-      $('#forecast-meta').textContent = `model ${resp.model ?? '—'} · step ${resp.step_s ?? '—'} s · ` +
-        `${resp.level ?? 95}% interval · ${nA} actual, ${nF} forecast points`;
-      charts.forecast = { horizon, response: { model: resp.model, level: resp.level }, ...s };
+      const histStep = resp.actual_step_s ?? resp.step_s;
+      $('#forecast-meta').textContent = `model ${resp.model ?? '—'} · forecast step ${resp.step_s ?? '—'} s · ` +
+        `history step ${histStep ?? '—'} s (mean rate) · ${resp.level ?? 95}% interval · ${nA} actual, ${nF} forecast points`;
+      charts.forecast = { horizon, span, response: { model: resp.model, level: resp.level, actual_step_s: histStep }, ...s };
       const an = Array.isArray(resp.anomalies) ? resp.anomalies : [];
       $('#anomaly-list').innerHTML = an.length ? `<details><summary>${an.length} ${an.length === 1 ? "anomaly" : "anomalies"}</summary>
         <table class="data"><thead><tr><th scope="col">Time</th><th scope="col" class="n">Value</th><th scope="col" class="n">Score</th><th scope="col">Kind</th></tr></thead>
@@ -139,7 +150,7 @@ export function classView(root, key) {
       if (fc) { fc.stop(); fc.u.destroy(); fc = null; }
       chartBox.innerHTML = '';
       chartBox.dataset.points = '0';
-      charts.forecast = { horizon, error: e.message };
+      charts.forecast = { horizon, span, error: e.message };
       $('#forecast-meta').textContent = '';
       $('#anomaly-list').innerHTML = '';
       errBox.innerHTML = errorBox(e, `The ${horizon} forecast`);
@@ -149,19 +160,19 @@ export function classView(root, key) {
   async function loadPlans() {
     const errBox = $('#plan-error');
     const chartBox = $('#plan-chart');
-    const since = new Date(Date.now() - PLAN_WINDOW_S[horizon] * 1000).toISOString();
+    const since = new Date(Date.now() - (SPAN_S[span] ?? PLAN_WINDOW_S[horizon]) * 1000).toISOString();
     try {
       const resp = await api(`${classPath(key)}/plans?since=${encodeURIComponent(since)}`);
       const points = Array.isArray(resp.points) ? resp.points : [];
       errBox.innerHTML = '';
       const explain = $('#plan-explanation');
-      if (pc && pc.horizon === horizon) {
+      if (pc && pc.horizon === `${horizon}|${span}`) {
         updatePlanChart(pc, points);
       } else {
         if (pc) { pc.stop(); pc.u.destroy(); pc = null; }
         chartBox.innerHTML = '';
         pc = planChart(chartBox, points, (p) => { explain.innerHTML = explanationHtml(p); });
-        pc.horizon = horizon;
+        pc.horizon = `${horizon}|${span}`;
       }
       chartBox.dataset.points = String(pc.points.length);
       chartBox.setAttribute('aria-label', `Planned refill rate and bucket size since ${time(since)}: ${pc.points.length} plans`);
@@ -233,12 +244,23 @@ export function classView(root, key) {
     await loadClass();
   });
 
+  // The choice stays in the address, so a reload or a shared link shows the same view.
+  function reloadCharts() {
+    const q = new URLSearchParams({ horizon });
+    if (span) q.set('history', span);
+    window.history.replaceState(null, '', `#/class/${encodeURIComponent(key)}?${q}`);
+    Promise.all([loadForecast(), loadPlans()]);
+  }
   for (const r of root.querySelectorAll('input[name=horizon]')) {
     r.addEventListener('change', () => {
       horizon = r.value;
-      Promise.all([loadForecast(), loadPlans()]);
+      reloadCharts();
     });
   }
+  $('#span').addEventListener('change', (e) => {
+    span = e.target.value;
+    reloadCharts();
+  });
 
   return {
     title: key,

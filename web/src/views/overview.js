@@ -20,12 +20,17 @@ const COLUMNS = [
   { id: 'refused', label: 'Refused', get: (c) => c.decisions?.over_limit, numeric: true },
 ];
 
+// One collator for every comparison: String.prototype.localeCompare with a locale and options
+// builds a new one per call, which took 0.2–0.8 s to sort 1,000 class keys in chromium (one
+// collator: 3–11 ms).
+const COLLATOR = new Intl.Collator('en', { numeric: true });
+
 function compare(a, b) {
   const na = a === null || a === undefined || a === '';
   const nb = b === null || b === undefined || b === '';
   if (na || nb) return na === nb ? 0 : na ? 1 : -1;  // Missing values last.
   if (typeof a === 'number' && typeof b === 'number') return a - b;
-  return String(a).localeCompare(String(b), 'en', { numeric: true });
+  return COLLATOR.compare(String(a), String(b));
 }
 
 function classRow(c) {
