@@ -13,11 +13,13 @@ DATA=${NAB_DATA:-../shared/data/NAB-dev}
 
 # One grid point per line: --set arguments for nab_run.
 GRID=()
-for flag in 0.998 0.999 0.9995; do
+for flag in 0.999 0.9995; do
   for calibration in 2000 4000; do
-    for refractory in 200 300 400; do
+    for refractory in 200 300; do
       for history in 4000 8000; do
-        GRID+=("flag_threshold=$flag calibration_window=$calibration refractory=$refractory history_window=$history")
+        for tail in 0.02 0.05 0.1; do
+          GRID+=("flag_threshold=$flag calibration_window=$calibration refractory=$refractory history_window=$history tail_fraction=$tail")
+        done
       done
     done
   done
