@@ -1,6 +1,11 @@
 // Runs anomaly detectors over a NAB corpus and prints the three NAB profiles side by side.
 //   nab_run --data ../shared/data/NAB-dev [--detectors conformal,windowed_gaussian]
 //           [--scores-dir DIR --name NAME]   (score existing `tidegate detect` outputs instead)
+//           [--set key=value ...]            (conformal detector options)
+//           [--half a|b]                     (only files at even|odd positions, for tuning on one
+//                                             half and reporting on the other)
+//           [--threshold T]                  (score at T instead of the best threshold)
+//           [--per-file]                     (each file's TP/FP/FN at the standard threshold)
 // Every detector reads each file causally, row by row, as the daemon would.
 #include <fmt/format.h>
 
@@ -68,9 +73,34 @@ int main(int argc, char** argv) {
   std::string data_dir, scores_dir, scores_name = "scores";
   std::string detectors = "conformal,windowed_gaussian";
   std::vector<std::string> settings;  // --set key=value, for the conformal detector.
-  for (int i = 1; i + 1 < argc; i += 2) {
+  std::string half;                   // "", "a" or "b".
+  double fixed_threshold = -1;        // < 0: choose the best per detector and profile.
+  bool per_file = false;
+  for (int i = 1; i < argc; i += 2) {
     const std::string flag = argv[i];
-    if (flag == "--data") {
+    if (flag == "--per-file") {
+      per_file = true;
+      --i;
+      continue;
+    }
+    if (i + 1 >= argc) {
+      std::fprintf(stderr, "nab_run: %s needs a value\n", flag.c_str());
+      return 2;
+    }
+    if (flag == "--half") {
+      half = argv[i + 1];
+      if (half != "a" && half != "b") {
+        std::fprintf(stderr, "nab_run: --half %s: expected a or b\n", half.c_str());
+        return 2;
+      }
+    } else if (flag == "--threshold") {
+      char* end = nullptr;
+      fixed_threshold = std::strtod(argv[i + 1], &end);
+      if (end == argv[i + 1] || *end != '\0' || !(fixed_threshold >= 0 && fixed_threshold <= 1)) {
+        std::fprintf(stderr, "nab_run: --threshold %s: expected a number in [0, 1]\n", argv[i + 1]);
+        return 2;
+      }
+    } else if (flag == "--data") {
       data_dir = argv[i + 1];
     } else if (flag == "--detectors") {
       detectors = argv[i + 1];
@@ -109,7 +139,10 @@ int main(int argc, char** argv) {
   }
   std::map<std::string, std::vector<FileResult>> results;
   std::map<std::string, double> seconds;
+  int position = -1;  // Files in label order (sorted by name): half a is even, b is odd.
   for (const auto& [file, windows] : labels.items()) {
+    ++position;
+    if ((half == "a" && position % 2 != 0) || (half == "b" && position % 2 != 1)) continue;
     Series series;
     std::string error;
     if (!ReadCsv(fs::path(data_dir) / "data" / file, &series, &error)) {
@@ -149,6 +182,10 @@ int main(int argc, char** argv) {
     }
   }
 
+  if (results.empty()) {
+    std::fprintf(stderr, "nab_run: no detector to run\n");
+    return 2;
+  }
   size_t windows = 0, rows = 0;
   for (const auto& f : results.begin()->second) {
     windows += f.windows.size();
@@ -160,10 +197,27 @@ int main(int argc, char** argv) {
               "threshold", "TP", "FP", "FN", "time s");
   for (const std::string& name : names) {
     for (const auto& profile : tidegate::nab::StandardProfiles()) {
-      const auto c = tidegate::nab::BestThreshold(results[name], profile);
+      const auto c = fixed_threshold >= 0
+                         ? tidegate::nab::ScoreCorpus(results[name], fixed_threshold, profile)
+                         : tidegate::nab::BestThreshold(results[name], profile);
       std::printf("%-20s %-14s %10.1f %10.6f %5d %5d %5d %10.2f\n", name.c_str(),
                   profile.name.c_str(), c.normalized, c.threshold, c.true_positives,
                   c.false_positives, c.false_negatives, seconds[name]);
+    }
+  }
+  if (per_file) {
+    const tidegate::nab::Profile standard = tidegate::nab::StandardProfiles()[0];
+    for (const std::string& name : names) {
+      const double threshold =
+          fixed_threshold >= 0 ? fixed_threshold
+                               : tidegate::nab::BestThreshold(results[name], standard).threshold;
+      std::printf("\n%s at threshold %.6f (standard)\n%-60s %8s %4s %4s %4s\n", name.c_str(),
+                  threshold, "file", "raw", "TP", "FP", "FN");
+      for (const FileResult& f : results[name]) {
+        const auto s = tidegate::nab::ScoreFile(f, threshold, standard);
+        std::printf("%-60s %8.2f %4d %4d %4d\n", f.name.c_str(), s.raw, s.true_positives,
+                    s.false_positives, s.false_negatives);
+      }
     }
   }
   return 0;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <span>
 
 namespace tidegate::anomaly {
 namespace {
@@ -65,6 +66,10 @@ absl::Status ConformalDetectorOptions::Validate() const {
     return absl::InvalidArgumentError(
         fmt::format("flag_threshold = {}: must be in (0, 1]", flag_threshold));
   }
+  if (!(tail_fraction > 0 && tail_fraction < 1)) {
+    return absl::InvalidArgumentError(
+        fmt::format("tail_fraction = {}: must be in (0, 1)", tail_fraction));
+  }
   if (long_window <= short_window) {
     return absl::InvalidArgumentError(
         fmt::format("long_window = {} must exceed short_window = {}", long_window, short_window));
@@ -77,6 +82,11 @@ absl::StatusOr<std::unique_ptr<ConformalDetector>> ConformalDetector::Create(
   if (absl::Status s = options.Validate(); !s.ok()) return s;
   return std::unique_ptr<ConformalDetector>(new ConformalDetector(options));
 }
+
+ConformalDetector::ConformalDetector(const ConformalDetectorOptions& o)
+    : o_(o),
+      calibration_(static_cast<size_t>(o.calibration_window)),
+      history_(static_cast<size_t>(o.history_window)) {}
 
 AnomalyResult ConformalDetector::Observe(double x) {
   AnomalyResult out;
@@ -104,23 +114,9 @@ AnomalyResult ConformalDetector::Observe(double x) {
   const double scaled = residual / spread;
   const double magnitude = std::fabs(scaled);
 
-  // Conformal p-value against past scaled residuals; beyond the largest seen, extrapolate with a
-  // Pareto-like tail so that more extreme values still score higher.
+  // Conformal p-value against past scaled residuals, with a fitted tail beyond the largest few.
   const size_t n = calibration_.size();
-  double p = 1;
-  if (n > 0) {
-    size_t at_least = 0;
-    double largest = 0;
-    for (double c : calibration_) {
-      at_least += c >= magnitude;
-      largest = std::max(largest, c);
-    }
-    p = static_cast<double>(1 + at_least) / static_cast<double>(n + 1);
-    if (at_least == 0 && magnitude > 0) {
-      const double ratio = std::max(largest, 1e-12) / magnitude;
-      p *= ratio * ratio;
-    }
-  }
+  const double p = UpperTailPValue(calibration_.sorted(), magnitude, o_.tail_fraction);
   const double point = n >= 30 ? 1 - p : 0;
 
   // 3. Anomaly likelihood of the short-run mean surprise.
@@ -140,16 +136,10 @@ AnomalyResult ConformalDetector::Observe(double x) {
 
   // 4. Value novelty: two-sided rank of x among past values, with the same tail extrapolation.
   double novelty = 0;
-  if (o_.novelty_weight > 0 && sorted_.size() >= 30) {
-    const auto lo = std::lower_bound(sorted_.begin(), sorted_.end(), x);
-    const auto hi = std::upper_bound(sorted_.begin(), sorted_.end(), x);
-    const double below_or_equal = static_cast<double>(hi - sorted_.begin());
-    const double above_or_equal = static_cast<double>(sorted_.end() - lo);
-    const double m = static_cast<double>(sorted_.size());
-    double q = std::min(1.0, 2 * (1 + std::min(below_or_equal, above_or_equal)) / (m + 1));
-    const double range = std::max(sorted_.back() - sorted_.front(), 1e-12);
-    if (x > sorted_.back()) q *= range / (range + x - sorted_.back());
-    if (x < sorted_.front()) q *= range / (range + sorted_.front() - x);
+  if (o_.novelty_weight > 0 && history_.size() >= 30) {
+    const std::span<const double> sorted = history_.sorted();
+    const double q = std::min(1.0, 2 * std::min(UpperTailPValue(sorted, x, o_.tail_fraction),
+                                                LowerTailPValue(sorted, x, o_.tail_fraction)));
     novelty = o_.novelty_weight * (1 - q);
   }
 
@@ -172,15 +162,10 @@ AnomalyResult ConformalDetector::Observe(double x) {
   }
 
   // State updates (after scoring: the score of x_t never uses x_t as its own reference).
-  history_.push_back(x);
-  sorted_.insert(std::upper_bound(sorted_.begin(), sorted_.end(), x), x);
-  if (history_.size() > static_cast<size_t>(o_.history_window)) {
-    sorted_.erase(std::lower_bound(sorted_.begin(), sorted_.end(), history_.front()));
-    history_.pop_front();
-  }
+  history_.Push(x);
   PushBounded(values_, x, static_cast<size_t>(o_.level_window));
   PushBounded(residuals_, residual, static_cast<size_t>(o_.spread_window));
-  PushBounded(calibration_, magnitude, static_cast<size_t>(o_.calibration_window));
+  calibration_.Push(magnitude);
   return out;
 }
 
@@ -265,6 +250,8 @@ absl::Status SetOption(ConformalDetectorOptions& o, std::string_view assignment)
     o.refractory = as_int;
   else if (key == "history_window")
     o.history_window = as_int;
+  else if (key == "tail_fraction")
+    o.tail_fraction = value;
   else if (key == "novelty_weight")
     o.novelty_weight = value;
   else

@@ -11,17 +11,20 @@
 //      conformal p-value is taken against the last `calibration_window` scaled residuals:
 //          p_t = (1 + #{i : |s_i| ≥ |s_t|}) / (n + 1)
 //      Under exchangeability p_t is uniform, so P(p_t ≤ α) ≤ α: the surprise is calibrated
-//      whatever the residual distribution. The point score is u_t = 1 − p_t.
+//      whatever the residual distribution. In the top `tail_fraction` of the calibration set the
+//      rank is refined by a generalised-Pareto fit of the tail (tail.h), so p_t keeps resolving
+//      below 1/(n + 1) and is comparable between series. The point score is u_t = 1 − p_t.
 //   3. Level shifts. A shift makes many moderately surprising residuals in a row, none extreme.
 //      With v_t = −log p_t (mean 1 under the null), the short-run mean m_s over `short_window`
 //      is compared with the long-run mean and sd of v (anomaly likelihood, as in Ahmad et al.
 //      2017): L_t = Φ((m_s − μ_v) / σ_v). Φ is the standard normal CDF.
 //   4. Value novelty. The two-sided conformal p-value of x_t among the last `history_window`
-//      values, q_t = min(1, 2·min(1 + #{x_i ≥ x_t}, 1 + #{x_i ≤ x_t}) / (n + 1)), catches values
-//      outside the range seen so far once the local level of step 1 has adapted to them.
+//      values, q_t = min(1, 2·min(1 + #{x_i ≥ x_t}, 1 + #{x_i ≤ x_t}) / (n + 1)), with the same
+//      tail fit at both ends, catches values outside the range seen so far once the local level
+//      of step 1 has adapted to them.
 //      Score = max(u_t, L_t, 1 − q_t), then a refractory period: after a flag, scores are
 //      multiplied by the fraction of `refractory` steps elapsed, so one event raises one alarm.
-//   6. Kind: kSpike / kDip when the point surprise dominates (by the residual's sign),
+//   5. Kind: kSpike / kDip when the point surprise dominates (by the residual's sign),
 //      kLevelShift when the likelihood does, kNone below the flag.
 //   Missing observations (NaN) return score 0, flag false, and leave every state unchanged.
 //   The first `probation` observations score 0 while the windows fill.
@@ -42,6 +45,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "tidegate/anomaly/tail.h"
 
 namespace tidegate::anomaly {
 
@@ -65,14 +69,15 @@ class Detector {
 struct ConformalDetectorOptions {
   int level_window = 32;          // Median of this many recent values predicts the next.
   int spread_window = 256;        // MAD of this many recent residuals scales them.
-  int calibration_window = 2000;  // Conformal p-values against this many scaled residuals.
+  int calibration_window = 4000;  // Conformal p-values against this many scaled residuals.
   int short_window = 6;           // Likelihood: short-run mean of −log p.
   int long_window = 600;          // Likelihood: long-run mean and sd of −log p.
   int probation = 150;            // Observations scored 0 while windows fill.
-  double flag_threshold = 0.998;  // Score at or above this raises the flag.
-  int refractory = 300;           // Steps of damped scores after a flag.
+  double flag_threshold = 0.999;  // Score at or above this raises the flag.
+  int refractory = 200;           // Steps of damped scores after a flag.
   int history_window = 4000;      // Value novelty: rank of x among this many past values.
   double novelty_weight = 1;      // 0 disables the value-novelty term.
+  double tail_fraction = 0.05;    // Share of a sample fitted as its tail (tail.h).
 
   // OK, or InvalidArgument naming the field.
   absl::Status Validate() const;
@@ -86,15 +91,14 @@ class ConformalDetector final : public Detector {
   std::string_view Name() const override { return "conformal"; }
 
  private:
-  explicit ConformalDetector(const ConformalDetectorOptions& o) : o_(o) {}
+  explicit ConformalDetector(const ConformalDetectorOptions& o);
 
   ConformalDetectorOptions o_;
-  std::deque<double> values_;       // Last level_window values.
-  std::deque<double> residuals_;    // Last spread_window raw residuals.
-  std::deque<double> calibration_;  // Last calibration_window |scaled residuals|.
-  std::deque<double> surprise_;     // Last long_window values of −log p.
-  std::deque<double> history_;      // Last history_window values, in arrival order...
-  std::vector<double> sorted_;      // ...and the same values sorted, for rank queries.
+  std::deque<double> values_;     // Last level_window values.
+  std::deque<double> residuals_;  // Last spread_window raw residuals.
+  RankWindow calibration_;        // Last calibration_window |scaled residuals|.
+  std::deque<double> surprise_;   // Last long_window values of −log p.
+  RankWindow history_;            // Last history_window values.
   int64_t seen_ = 0;
   int64_t since_flag_ = -1;  // Steps since the last flag; -1: never flagged.
 };

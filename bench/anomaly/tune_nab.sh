@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Two-fold cross-validation of the conformal detector's parameters on NAB (dev subset).
+# The files are split by position in the label file (half a: even, half b: odd). For each half,
+# every point of the grid below is scored on that half alone (standard profile, the threshold chosen
+# on that half as in run_nab.sh); the best point is then scored on the other half at the threshold
+# chosen on the tuning half, and on all files with the threshold chosen on all (NAB's rule 7).
+#   make release && bench/anomaly/tune_nab.sh
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+BIN=${BUILD_DIR:-build/release}/bench/anomaly/nab_run
+DATA=${NAB_DATA:-../shared/data/NAB-dev}
+[ -x "$BIN" ] || { echo "tune_nab.sh: build first: make release" >&2; exit 1; }
+
+# One grid point per line: --set arguments for nab_run.
+GRID=()
+for flag in 0.999 0.9995; do
+  for calibration in 2000 4000; do
+    for refractory in 200 300; do
+      for history in 4000 8000; do
+        for tail in 0.02 0.05 0.1; do
+          GRID+=("flag_threshold=$flag calibration_window=$calibration refractory=$refractory history_window=$history tail_fraction=$tail")
+        done
+      done
+    done
+  done
+done
+
+standard() {  # standard() HALF THRESHOLD SETTINGS... -> "score threshold" (standard profile)
+  local half=$1 threshold=$2
+  shift 2
+  local args=(--data "$DATA" --detectors conformal)
+  [ "$half" != all ] && args+=(--half "$half")
+  [ "$threshold" != best ] && args+=(--threshold "$threshold")
+  for s in "$@"; do args+=(--set "$s"); done
+  "$BIN" "${args[@]}" | awk '$2 == "standard" { print $3, $4 }'
+}
+
+for tune in a b; do
+  other=$([ "$tune" = a ] && echo b || echo a)
+  best=-1e9
+  best_threshold=""
+  best_point=""
+  for point in "${GRID[@]}"; do
+    # shellcheck disable=SC2086  # A grid point is a list of settings.
+    read -r score threshold < <(standard "$tune" best $point)
+    if awk -v s="$score" -v b="$best" 'BEGIN { exit !(s > b) }'; then
+      best=$score
+      best_threshold=$threshold
+      best_point=$point
+    fi
+  done
+  # shellcheck disable=SC2086
+  read -r held_out _ < <(standard "$other" "$best_threshold" $best_point)
+  # shellcheck disable=SC2086
+  read -r all all_threshold < <(standard all best $best_point)
+  echo "tuned on half $tune (${#GRID[@]} points): $best_point, threshold $best_threshold"
+  echo "  standard: half $tune $best (tuning), half $other $held_out (held out)," \
+    "all $all (threshold $all_threshold)"
+done
