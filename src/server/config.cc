@@ -1347,6 +1347,7 @@ absl::StatusOr<Config> ParseConfig(std::string_view yaml_text, std::string_view 
   TIDEGATE_RETURN_IF_ERROR(ValidateMerged(config));
   config.sources.emplace_back(file);
   config.version = fmt::format("{:016x}", Fnv1a(Fnv1a(14695981039346656037ull, file), yaml_text));
+  IndexDescriptors(config);
   return config;
 }
 
@@ -1383,7 +1384,57 @@ absl::StatusOr<Config> LoadConfig(const std::string& path) {
   }
   TIDEGATE_RETURN_IF_ERROR(ValidateMerged(config));
   config.version = fmt::format("{:016x}", h);
+  IndexDescriptors(config);
   return config;
+}
+
+namespace {
+
+std::string ExactKey(std::string_view key, std::string_view value) {
+  std::string k;
+  k.reserve(key.size() + 1 + value.size());
+  k.append(key).push_back('\0');
+  k.append(value);
+  return k;
+}
+
+void IndexLevel(std::vector<DescriptorRule>& level, DescriptorIndex& index) {
+  index = DescriptorIndex{};
+  for (size_t i = 0; i < level.size(); ++i) {
+    DescriptorRule& r = level[i];
+    if (r.value) {
+      index.exact.emplace(ExactKey(r.key, *r.value), static_cast<uint32_t>(i));  // First wins.
+    } else {
+      index.wildcard[r.key] = static_cast<uint32_t>(i);  // Last wins, as in the ordered scan.
+    }
+    IndexLevel(r.descriptors, r.index);
+  }
+  index.indexed = level.size();
+}
+
+}  // namespace
+
+void IndexDescriptors(Config& config) {
+  for (DomainConfig& d : config.domains) IndexLevel(d.descriptors, d.index);
+}
+
+const DescriptorRule* MatchLevel(const std::vector<DescriptorRule>& level,
+                                 const DescriptorIndex& index, std::string_view key,
+                                 std::string_view value) {
+  if (index.indexed == level.size() && !level.empty()) {
+    if (auto it = index.exact.find(ExactKey(key, value)); it != index.exact.end()) {
+      return &level[it->second];
+    }
+    auto it = index.wildcard.find(std::string(key));
+    return it == index.wildcard.end() ? nullptr : &level[it->second];
+  }
+  const DescriptorRule* wildcard = nullptr;
+  for (const DescriptorRule& r : level) {
+    if (r.key != key) continue;
+    if (r.value && *r.value == value) return &r;
+    if (!r.value) wildcard = &r;
+  }
+  return wildcard;
 }
 
 Config EmptyConfig() {

@@ -245,21 +245,13 @@ Service::Match MatchDescriptor(const DomainConfig* domain, const std::vector<Ent
   Service::Match m;
   if (domain == nullptr) return m;
   const std::vector<DescriptorRule>* level = &domain->descriptors;
+  const DescriptorIndex* index = &domain->index;
   const DescriptorRule* rule = nullptr;
   for (const Entry& e : entries) {
-    const DescriptorRule* exact = nullptr;
-    const DescriptorRule* wildcard = nullptr;
-    for (const DescriptorRule& r : *level) {
-      if (r.key != e.key) continue;
-      if (r.value && *r.value == e.value) {
-        exact = &r;
-        break;
-      }
-      if (!r.value) wildcard = &r;
-    }
-    rule = exact != nullptr ? exact : wildcard;
+    rule = MatchLevel(*level, *index, e.key, e.value);
     if (rule == nullptr) return m;
     level = &rule->descriptors;
+    index = &rule->index;
   }
   m.rule = rule;
   m.known = rule != nullptr && (rule->rate_limit || rule->unlimited);
@@ -841,6 +833,7 @@ absl::Status Service::ApplyConfig(Config config) {
   std::lock_guard admin(admin_mu_);
   const std::shared_ptr<const Rules> old = rules_.load();
   auto next = std::make_shared<Rules>();
+  IndexDescriptors(config);  // Moving the config below keeps the positions and pointers valid.
   next->config = std::make_shared<const Config>(std::move(config));
   next->generation = old->generation + 1;
   next->loaded_at = clock_.WallNow();

@@ -38,6 +38,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -85,6 +86,17 @@ struct PredictSpec {
 inline constexpr int kDefaultPriority = 2;  // "normal"
 
 // One node of a domain's descriptor tree.
+// Where each key and value of one level of a descriptor tree sits, so that matching a request
+// costs a hash lookup per entry however many siblings the level has (a config may define 100,000
+// classes side by side). Positions rather than pointers, so a copied config stays consistent.
+// Built by IndexDescriptors; a level whose index was not built (or no longer matches its size)
+// is scanned in order instead, with the same result.
+struct DescriptorIndex {
+  size_t indexed = 0;                                  // The level's size when built.
+  std::unordered_map<std::string, uint32_t> exact;     // key + '\0' + value -> first such rule.
+  std::unordered_map<std::string, uint32_t> wildcard;  // key -> last rule of that key, no value.
+};
+
 struct DescriptorRule {
   std::string key;                      // Non-empty.
   std::optional<std::string> value;     // nullopt: matches every value.
@@ -101,12 +113,14 @@ struct DescriptorRule {
   std::map<std::string, double> cost;  // Resource -> amount per request.
   std::optional<PredictSpec> predict;
   std::vector<DescriptorRule> descriptors;
+  DescriptorIndex index;  // Of `descriptors`.
   SourceLocation location;
 };
 
 struct DomainConfig {
   std::string domain;
   std::vector<DescriptorRule> descriptors;
+  DescriptorIndex index;  // Of `descriptors`.
   SourceLocation location;
 };
 
@@ -204,6 +218,16 @@ absl::StatusOr<Config> LoadConfig(const std::string& path);
 
 // A config with no domain at all: the daemon's default when started without --config.
 Config EmptyConfig();
+
+// Builds the DescriptorIndex of every level of every domain's descriptor tree (ParseConfig and
+// LoadConfig return indexed configs; a config built or edited by hand may be indexed again).
+void IndexDescriptors(Config& config);
+
+// The rule of one level of a descriptor tree (`level` and its `index`) that an entry selects: the
+// exact key and value, else the key's wildcard (no value); nullptr when there is neither.
+const DescriptorRule* MatchLevel(const std::vector<DescriptorRule>& level,
+                                 const DescriptorIndex& index, std::string_view key,
+                                 std::string_view value);
 
 }  // namespace tidegate::server
 
