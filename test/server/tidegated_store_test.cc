@@ -102,6 +102,7 @@ class Relay {
         fds.push_back({p.b, POLLIN, 0});
       }
       if (::poll(fds.data(), fds.size(), 50) <= 0) continue;
+      const size_t polled = pairs.size();  // A pair accepted below has no pollfd yet.
       if (fds[0].revents & POLLIN) {
         const int c = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
         const int u = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -118,6 +119,10 @@ class Relay {
       }
       std::vector<Pair> alive;
       for (size_t i = 0; i < pairs.size(); ++i) {
+        if (i >= polled) {
+          alive.push_back(pairs[i]);
+          continue;
+        }
         bool open = true;
         for (int side = 0; side < 2 && open; ++side) {
           const pollfd& f = fds[1 + 2 * i + side];
