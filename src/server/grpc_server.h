@@ -36,8 +36,8 @@ class GrpcServer {
     const Clock* clock = nullptr;
     // TLS with these PEM files when tls_cert_file is non-empty; with tls_client_ca_file, clients
     // must present a certificate that CA signed (mutual TLS). The files are watched (every
-    // kTlsRefreshSeconds): new handshakes use a rotated certificate without a restart, and a key
-    // that does not match its certificate leaves the previous pair in use.
+    // kTlsRefreshSeconds): new handshakes use a rotated certificate without a restart; a key
+    // that does not match its certificate makes handshakes fail until fixed (gRPC 1.51).
     std::string tls_cert_file;
     std::string tls_key_file;
     std::string tls_client_ca_file;
