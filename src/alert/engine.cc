@@ -283,9 +283,19 @@ std::vector<history::ExpositionFamily> Engine::MetricFamilies() const {
                           "per second.",
                           "gauge",
                           {}};
+  ExpositionFamily current{
+      "tidegate_scaling_current_replicas",
+      "Replica count per service as last reported (PUT /v1/scaling/{service}); "
+      "absent until reported.",
+      "gauge",
+      {}};
   for (const Recommendation& r : recommender_.recommendations()) {
     replicas.samples.push_back(
         {replicas.name, {{"service", r.service}}, static_cast<double>(r.recommended_replicas), {}});
+    if (r.current_replicas) {
+      current.samples.push_back(
+          {current.name, {{"service", r.service}}, static_cast<double>(*r.current_replicas), {}});
+    }
     for (const auto& [res, v] : r.predicted_demand) {
       demand.samples.push_back({demand.name, {{"service", r.service}, {"resource", res}}, v, {}});
     }
@@ -318,6 +328,7 @@ std::vector<history::ExpositionFamily> Engine::MetricFamilies() const {
                  "gauge",
                  {{"tidegate_alert_rules", {}, static_cast<double>(alerts_.rules.size()), {}}}});
   out.push_back(std::move(replicas));
+  out.push_back(std::move(current));
   out.push_back(std::move(demand));
   out.push_back(std::move(notifications));
   out.push_back(std::move(retries));

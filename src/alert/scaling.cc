@@ -175,6 +175,11 @@ std::vector<Recommendation> Recommender::Update(const Snapshot& snapshot) {
     }
     int published = raw;
     for (const auto& [t, r] : st.history) published = std::max(published, r);
+    // A resize reported within the window counts as a recommendation made then.
+    const bool resized_recently =
+        st.current && st.resized_at && now - *st.resized_at <= spec.scale_down_stabilization;
+    const bool held_by_resize = resized_recently && *st.current > published;
+    if (held_by_resize) published = *st.current;
     rec.recommended_replicas = published;
 
     if (rec.driving_resource.empty()) {
@@ -189,7 +194,13 @@ std::vector<Recommendation> Recommender::Update(const Snapshot& snapshot) {
           spec.per_replica.at(r), spec.target_utilization, needed_max);
     }
     rec.reason += clamp_note;
-    if (published > raw) {
+    if (held_by_resize) {
+      rec.reason += fmt::format(
+          "; held at {} (raw {}): the service was resized to {} replicas {} ago, within the "
+          "scale-down stabilisation window of {}",
+          published, raw, published, DurationText(now - *st.resized_at),
+          DurationText(spec.scale_down_stabilization));
+    } else if (published > raw) {
       rec.reason +=
           fmt::format("; held at {} (raw {}) by the scale-down stabilisation window of {}",
                       published, raw, DurationText(spec.scale_down_stabilization));
@@ -224,10 +235,13 @@ absl::Status Recommender::SetCurrentReplicas(const std::string& service, int rep
                    [&](const ServiceSpec& s) { return s.name == service; })) {
     return absl::NotFoundError(fmt::format("scaling service '{}' is not configured", service));
   }
-  if (replicas < 0) {
-    return absl::InvalidArgumentError(fmt::format("replicas: {} must be >= 0", replicas));
+  if (replicas < 0 || replicas > kMaxReportedReplicas) {
+    return absl::InvalidArgumentError(
+        fmt::format("current_replicas: {} must be in [0, {}]", replicas, kMaxReportedReplicas));
   }
-  states_[service].current = replicas;
+  State& st = states_[service];
+  if (st.current != replicas) st.resized_at = clock_.Now();
+  st.current = replicas;
   return absl::OkStatus();
 }
 

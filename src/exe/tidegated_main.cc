@@ -27,15 +27,16 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 
 #include "CLI/CLI.hpp"
 #include "fmt/format.h"
 #include "tidegate/common/clock.h"
-#include "tidegate/history/sqlite_store.h"
 #include "tidegate/server/config.h"
 #include "tidegate/server/http_server.h"
 #include "tidegate/server/planning.h"
 #include "tidegate/server/service.h"
+#include "tidegate/server/store.h"
 #ifdef TIDEGATE_WITH_GRPC
 #include "server/grpc_server.h"
 #include "server/grpc_service.h"
@@ -43,6 +44,9 @@
 
 namespace tidegate::server {
 namespace {
+
+// How long a stopping daemon with the Prometheus store keeps /metrics up for a last scrape.
+constexpr Duration kFinalScrapeWait = std::chrono::seconds(15);
 
 void Log(const std::string& line) { std::fprintf(stderr, "tidegated: %s\n", line.c_str()); }
 
@@ -106,17 +110,18 @@ int Run(int argc, char** argv) {
     return 2;
   }
   const std::string store_dir = config->store.path.empty() ? data_dir : config->store.path;
-  history::SqliteStoreOptions store_options;
-  store_options.raw_retention = config->store.raw_retention;
-  auto store = history::SqliteStore::Open(store_dir, store_options);
+  absl::StatusOr<OpenedStore> store = OpenStore(
+      config->store, data_dir, RealClock(), [](const std::string& line) { Log("store: " + line); });
   if (!store.ok()) {
     Log(fmt::format("store: {}", std::string(store.status().message())));
     return 1;
   }
+  SpooledStore* const spool = store->spool;  // Remote backends only; owned by the service.
+  const std::string store_description = store->description;
   ServiceOptions options;
   options.aggregator.step = config->store.step;
   options.config = *std::move(config);
-  options.store = *std::move(store);
+  options.store = std::move(store->store);
   auto service = Service::Create(std::move(options), RealClock());
   if (!service.ok()) {
     Log(fmt::format("service: {}", std::string(service.status().message())));
@@ -126,7 +131,8 @@ int Run(int argc, char** argv) {
   Log(fmt::format("config version {} ({} domains, {} classes) from {}", core.config_info().version,
                   core.config_info().domains, core.config_info().classes,
                   config_path.empty() ? "(none)" : config_path));
-  Log(fmt::format("store: sqlite in {}", store_dir));
+  Log(fmt::format("store: {}", store_description));
+  if (spool != nullptr) spool->Start();
   if (const AuthSpec& auth = core.config()->auth; !auth.tokens.empty() || auth.required) {
     Log(fmt::format(
         "auth: {} tokens, a token is {}", auth.tokens.size(),
@@ -154,17 +160,41 @@ int Run(int argc, char** argv) {
           .count()));
 
   std::mutex reload_mu;
-  int64_t config_mtime = config_path.empty() ? 0 : ConfigMtime(config_path);
+  // The config and the TLS files it names: a change of either triggers a reload.
+  auto watched_mtime = [&] {
+    int64_t newest = ConfigMtime(config_path);
+    const TlsSpec& tls = core.config()->tls;
+    for (const std::optional<TlsFiles>* f : {&tls.http, &tls.grpc}) {
+      if (!f->has_value()) continue;
+      for (const std::string* p : {&(*f)->cert_file, &(*f)->key_file, &(*f)->client_ca_file}) {
+        if (!p->empty()) newest = std::max(newest, ConfigMtime(*p));
+      }
+    }
+    return newest;
+  };
+  int64_t config_mtime = config_path.empty() ? 0 : watched_mtime();
+  HttpServer* http_server = nullptr;  // Set once the HTTP server runs.
   auto reload = [&]() -> absl::Status {
     std::lock_guard lock(reload_mu);
-    config_mtime = ConfigMtime(config_path);
-    absl::StatusOr<Config> next = LoadConfig(config_path);
-    if (!next.ok()) return next.status();
-    return core.ApplyConfig(*std::move(next));
+    absl::StatusOr<Config> next = LoadConfig(config_path);  // Also checks the TLS files.
+    absl::Status applied = next.ok() ? core.ApplyConfig(*std::move(next)) : next.status();
+    config_mtime = watched_mtime();
+    if (!applied.ok()) return applied;
+    // New certificates for new connections; a failure keeps the previous certificate.
+    if (const auto& tls = core.config()->tls.http; tls && http_server && http_server->tls()) {
+      if (absl::Status s = http_server->ReloadTls(*tls); !s.ok()) {
+        return absl::FailedPreconditionError(
+            fmt::format("config applied, but the HTTP certificate was not reloaded (the previous "
+                        "one stays in use): {}",
+                        std::string(s.message())));
+      }
+    }
+    return absl::OkStatus();
   };
   HttpApiOptions api_options;
   if (!config_path.empty()) api_options.reload = reload;
   api_options.planning = planning->get();
+  if (spool != nullptr) api_options.store_metrics = [spool] { return spool->RenderMetrics(); };
   HttpApi api(core, api_options);
   HttpServerOptions http_options;
   http_options.host = http_addr->first;
@@ -175,6 +205,10 @@ int Run(int argc, char** argv) {
   if (!http.ok()) {
     Log(std::string(http.status().message()));
     return 1;
+  }
+  {
+    std::lock_guard lock(reload_mu);
+    http_server = http->get();
   }
   Log(fmt::format("HTTP listening on {}://{}:{}/", (*http)->tls() ? "https" : "http",
                   (*http)->host(), (*http)->port()));
@@ -235,7 +269,7 @@ int Run(int argc, char** argv) {
         std::lock_guard lock(reload_mu);
         mtime = config_mtime;
       }
-      if (ConfigMtime(config_path) != mtime) {
+      if (watched_mtime() != mtime) {
         absl::Status s = reload();
         Log(s.ok() ? fmt::format("config changed on disk: version {} applied",
                                  core.config_info().version)
@@ -248,10 +282,34 @@ int Run(int argc, char** argv) {
 #ifdef TIDEGATE_WITH_GRPC
   (*grpc)->Stop(std::chrono::seconds(2));
 #endif
+  absl::Status flushed = core.Flush();
+  if (spool != nullptr && spool->UnscrapedCount() > 0) {
+    // Prometheus pulls: keep /metrics up until a scrape has taken the last steps (bounded); what
+    // none took is spooled below, and the next start stages it again.
+    const MonoTime until = core.clock().Now() + kFinalScrapeWait;
+    Log(fmt::format("waiting up to {} s for Prometheus to scrape {} history samples",
+                    std::chrono::duration_cast<std::chrono::seconds>(kFinalScrapeWait).count(),
+                    spool->UnscrapedCount()));
+    while (spool->UnscrapedCount() > 0 && core.clock().Now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
   (*http)->Stop();
   (*planning)->Stop();
-  if (absl::Status s = core.Flush(); !s.ok()) {
-    Log(fmt::format("final usage flush failed: {}", std::string(s.message())));
+  // Reports acknowledged while /metrics waited for its last scrape.
+  if (flushed.ok()) flushed = core.Flush();
+  if (spool != nullptr) {
+    if (absl::Status s = spool->SpoolUnscraped(); !s.ok()) {
+      Log(fmt::format("history samples no scrape took are LOST: {}", std::string(s.message())));
+    }
+    spool->Stop();
+    if (absl::Status s = spool->Drain(core.clock().Now()); !s.ok()) {
+      Log(fmt::format("{} still failing; {} samples stay in the spool for the next start: {}",
+                      spool->name(), spool->stats().pending_samples, std::string(s.message())));
+    }
+  }
+  if (!flushed.ok()) {
+    Log(fmt::format("final usage flush failed: {}", std::string(flushed.message())));
     return 1;
   }
   if (absl::Status s = (*planning)->Checkpoint(); !s.ok()) {

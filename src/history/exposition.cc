@@ -2,6 +2,7 @@
 #include "tidegate/history/exposition.h"
 
 #include <cmath>
+#include <iterator>
 
 #include "fmt/format.h"
 
@@ -89,10 +90,17 @@ absl::Status ExpositionBuffer::Add(const SampleBatch& batch) {
     if (entry.samples.empty()) continue;
     std::map<WallTime, double>& series = staged_[entry.series];
     for (const Sample& s : entry.samples) series[s.time] = s.value;
-    // Trim: the window before the newest sample, then the count.
+    // Trim: the window before the newest sample, then the count; count what no scrape saw.
+    const auto rendered = rendered_through_.find(entry.series);
+    auto trim = [&](std::map<WallTime, double>::iterator it) {
+      if (rendered == rendered_through_.end() || it->first > rendered->second) {
+        ++dropped_unrendered_;
+      }
+      return series.erase(it);
+    };
     const WallTime oldest_kept = series.rbegin()->first - options_.window;
-    series.erase(series.begin(), series.lower_bound(oldest_kept));
-    while (series.size() > options_.max_samples_per_series) series.erase(series.begin());
+    for (auto it = series.begin(); it != series.end() && it->first < oldest_kept;) it = trim(it);
+    while (series.size() > options_.max_samples_per_series) trim(series.begin());
   }
   return absl::OkStatus();
 }
@@ -100,6 +108,37 @@ absl::Status ExpositionBuffer::Add(const SampleBatch& batch) {
 void ExpositionBuffer::Remove(const SeriesKey& series) {
   std::lock_guard lock(mu_);
   staged_.erase(series);
+  rendered_through_.erase(series);
+}
+
+SampleBatch ExpositionBuffer::Unrendered() const {
+  std::lock_guard lock(mu_);
+  SampleBatch batch;
+  for (const auto& [key, samples] : staged_) {
+    const auto rendered = rendered_through_.find(key);
+    auto it = rendered == rendered_through_.end() ? samples.begin()
+                                                  : samples.upper_bound(rendered->second);
+    for (; it != samples.end(); ++it) batch.Add(key, it->first, it->second);
+  }
+  return batch;
+}
+
+size_t ExpositionBuffer::UnrenderedCount() const {
+  std::lock_guard lock(mu_);
+  size_t n = 0;
+  for (const auto& [key, samples] : staged_) {
+    const auto rendered = rendered_through_.find(key);
+    n += rendered == rendered_through_.end()
+             ? samples.size()
+             : static_cast<size_t>(
+                   std::distance(samples.upper_bound(rendered->second), samples.end()));
+  }
+  return n;
+}
+
+uint64_t ExpositionBuffer::dropped_unrendered() const {
+  std::lock_guard lock(mu_);
+  return dropped_unrendered_;
 }
 
 size_t ExpositionBuffer::SampleCount() const {
@@ -114,6 +153,7 @@ std::string ExpositionBuffer::Render() const {
   {
     std::lock_guard lock(mu_);
     for (const auto& [key, samples] : staged_) {
+      if (!samples.empty()) rendered_through_[key] = samples.rbegin()->first;
       const std::string name = ExpositionName(key.metric, options_.prefix);
       ExpositionFamily& family = families[name];
       family.name = name;

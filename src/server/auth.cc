@@ -100,6 +100,12 @@ constexpr RouteRule kRoutes[] = {
      .prefix = true,
      .scope = Scope::kRead,
      .tenant = TenantSource::kAllTenants},
+    // An autoscaler or operator reports a service's replica count.
+    {.method = "PUT",
+     .path = "/v1/scaling/",
+     .prefix = true,
+     .scope = Scope::kAdmin,
+     .tenant = TenantSource::kAllTenants},
     {.method = "GET",
      .path = "/v1/config",
      .scope = Scope::kRead,

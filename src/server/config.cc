@@ -415,15 +415,55 @@ struct Sections {
        alerts = false, scaling = false, auth = false, tls = false, schedule = false;
 };
 
+absl::StatusOr<std::string> ParseUrl(const Reader& r, const YAML::Node& node,
+                                     const std::string& path) {
+  TIDEGATE_ASSIGN_OR_RETURN(std::string url, r.String(node, path));
+  const bool scheme = url.rfind("http://", 0) == 0 || url.rfind("https://", 0) == 0;
+  const bool clean = std::none_of(url.begin(), url.end(), [](char c) {
+    return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f;
+  });
+  if (!scheme || !clean || url.size() <= url.find("//") + 2) {
+    return r.Error(node, path, fmt::format("'{}' is not an http:// or https:// URL", url));
+  }
+  return url;
+}
+
 absl::Status ParseStore(const Reader& r, const YAML::Node& node, StoreSpec& store) {
-  TIDEGATE_RETURN_IF_ERROR(r.ExpectMap(node, "store", {"type", "path", "step", "raw_retention"}));
+  TIDEGATE_RETURN_IF_ERROR(r.ExpectMap(node, "store",
+                                       {"type", "path", "step", "raw_retention", "url", "database",
+                                        "selector", "timeout", "max_spool_samples"}));
+  store.location = r.Location(node);
   if (const YAML::Node n = node["type"]) {
-    TIDEGATE_ASSIGN_OR_RETURN(store.type, r.String(n, "store.type"));
-    if (store.type != "sqlite") {
+    TIDEGATE_ASSIGN_OR_RETURN(std::string type, r.String(n, "store.type"));
+    if (type == "sqlite") {
+      store.type = StoreType::kSqlite;
+    } else if (type == "prometheus") {
+      store.type = StoreType::kPrometheus;
+    } else if (type == "influxdb") {
+      store.type = StoreType::kInfluxDb;
+    } else {
       return r.Error(n, "store.type",
-                     fmt::format("'{}' is not supported by the daemon (only sqlite)", store.type));
+                     fmt::format("'{}' is not one of sqlite, prometheus, influxdb", type));
     }
   }
+  const bool remote = store.type != StoreType::kSqlite;
+  const std::string_view type_name = StoreTypeName(store.type);
+  // A field that the chosen type does not use is refused rather than silently ignored.
+  auto only_with = [&](const char* field, bool allowed, std::string_view types) -> absl::Status {
+    if (const YAML::Node n = node[field]; n && !allowed) {
+      return r.Error(n, fmt::format("store.{}", field),
+                     fmt::format("only with type {} (this store is {})", types, type_name));
+    }
+    return absl::OkStatus();
+  };
+  TIDEGATE_RETURN_IF_ERROR(only_with("path", !remote, "sqlite"));
+  TIDEGATE_RETURN_IF_ERROR(only_with("raw_retention", !remote, "sqlite"));
+  TIDEGATE_RETURN_IF_ERROR(only_with("url", remote, "prometheus or influxdb"));
+  TIDEGATE_RETURN_IF_ERROR(only_with("timeout", remote, "prometheus or influxdb"));
+  TIDEGATE_RETURN_IF_ERROR(only_with("max_spool_samples", remote, "prometheus or influxdb"));
+  TIDEGATE_RETURN_IF_ERROR(only_with("database", store.type == StoreType::kInfluxDb, "influxdb"));
+  TIDEGATE_RETURN_IF_ERROR(
+      only_with("selector", store.type == StoreType::kPrometheus, "prometheus"));
   if (const YAML::Node n = node["path"]) {
     TIDEGATE_ASSIGN_OR_RETURN(store.path, r.String(n, "store.path"));
   }
@@ -435,6 +475,43 @@ absl::Status ParseStore(const Reader& r, const YAML::Node& node, StoreSpec& stor
   }
   if (const YAML::Node n = node["raw_retention"]) {
     TIDEGATE_ASSIGN_OR_RETURN(store.raw_retention, r.DurationValue(n, "store.raw_retention"));
+  }
+  if (remote) {
+    const YAML::Node n = node["url"];
+    if (!n) {
+      return r.Error(node, "store.url",
+                     fmt::format("required with type {} (e.g. http://127.0.0.1:{})", type_name,
+                                 store.type == StoreType::kPrometheus ? 9090 : 8086));
+    }
+    TIDEGATE_ASSIGN_OR_RETURN(store.url, ParseUrl(r, n, "store.url"));
+    while (!store.url.empty() && store.url.back() == '/') store.url.pop_back();
+  }
+  if (const YAML::Node n = node["database"]) {
+    TIDEGATE_ASSIGN_OR_RETURN(store.database, r.String(n, "store.database"));
+    if (store.database.empty() || store.database.size() > 255 ||
+        std::any_of(store.database.begin(), store.database.end(),
+                    [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; })) {
+      return r.Error(n, "store.database", "must be 1-255 bytes without control characters");
+    }
+  }
+  if (const YAML::Node n = node["selector"]) {
+    TIDEGATE_ASSIGN_OR_RETURN(store.selector, r.String(n, "store.selector"));
+    // Matchers are pasted into every selector: a brace or a newline would change the query's shape.
+    if (store.selector.find_first_of("{}\n\r") != std::string::npos) {
+      return r.Error(n, "store.selector",
+                     "label matchers such as job=\"tidegate\" (no braces or newlines)");
+    }
+  }
+  if (const YAML::Node n = node["timeout"]) {
+    TIDEGATE_ASSIGN_OR_RETURN(store.timeout, r.DurationValue(n, "store.timeout"));
+    if (store.timeout < std::chrono::milliseconds(10) || store.timeout > std::chrono::minutes(1)) {
+      return r.Error(n, "store.timeout", "must be in [10ms, 1m]");
+    }
+  }
+  if (const YAML::Node n = node["max_spool_samples"]) {
+    TIDEGATE_ASSIGN_OR_RETURN(store.max_spool_samples,
+                              r.Unsigned(n, "store.max_spool_samples", 1'000'000'000));
+    if (store.max_spool_samples == 0) return r.Error(n, "store.max_spool_samples", "must be > 0");
   }
   return absl::OkStatus();
 }
@@ -570,19 +647,6 @@ absl::StatusOr<std::map<std::string, std::string>> ParseStringMap(const Reader& 
     out[name] = std::move(v);
   }
   return out;
-}
-
-absl::StatusOr<std::string> ParseUrl(const Reader& r, const YAML::Node& node,
-                                     const std::string& path) {
-  TIDEGATE_ASSIGN_OR_RETURN(std::string url, r.String(node, path));
-  const bool scheme = url.rfind("http://", 0) == 0 || url.rfind("https://", 0) == 0;
-  const bool clean = std::none_of(url.begin(), url.end(), [](char c) {
-    return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f;
-  });
-  if (!scheme || !clean || url.size() <= url.find("//") + 2) {
-    return r.Error(node, path, fmt::format("'{}' is not an http:// or https:// URL", url));
-  }
-  return url;
 }
 
 absl::StatusOr<alert::Statistic> ParseStatistic(const Reader& r, const YAML::Node& node,
@@ -1312,6 +1376,18 @@ Duration UnitDuration(Unit unit) {
 
 double RateLimit::rate_per_s() const {
   return requests_per_unit / std::chrono::duration<double>(UnitDuration(unit)).count();
+}
+
+std::string_view StoreTypeName(StoreType type) {
+  switch (type) {
+    case StoreType::kSqlite:
+      return "sqlite";
+    case StoreType::kPrometheus:
+      return "prometheus";
+    case StoreType::kInfluxDb:
+      return "influxdb";
+  }
+  return "sqlite";
 }
 
 std::string_view UnknownPolicyName(UnknownPolicy policy) {

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 #include <grpcpp/security/server_credentials.h>
+#include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_credentials_options.h>
 #include <grpcpp/server_builder.h>
 
 #include <charconv>
@@ -62,22 +64,36 @@ absl::StatusOr<std::string> ReadPemFile(const std::string& file, std::string_vie
   return text.str();
 }
 
+// TLS through gRPC's FileWatcherCertificateProvider: gRPC re-reads the files every
+// kTlsRefreshSeconds and serves new handshakes with what it read, so a rotated certificate is used
+// without a restart. gRPC 1.51 does not keep the previous pair when the new key does not match
+// the new certificate (it logs "Invalid private key" and handshakes fail until the files are
+// fixed): the config reload reports such a pair, but cannot shield gRPC from it. The files are read here first so that a missing one is a clear error at
+// start rather than failing handshakes.
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
     const GrpcServer::Options& options) {
   if (options.tls_cert_file.empty()) return grpc::InsecureServerCredentials();
-  auto cert = ReadPemFile(options.tls_cert_file, "certificate");
-  if (!cert.ok()) return cert.status();
-  auto key = ReadPemFile(options.tls_key_file, "private key");
-  if (!key.ok()) return key.status();
-  grpc::SslServerCredentialsOptions ssl(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
-  if (!options.tls_client_ca_file.empty()) {
-    auto ca = ReadPemFile(options.tls_client_ca_file, "client CA");
-    if (!ca.ok()) return ca.status();
-    ssl.pem_root_certs = *std::move(ca);
-    ssl.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  if (auto cert = ReadPemFile(options.tls_cert_file, "certificate"); !cert.ok()) {
+    return cert.status();
   }
-  ssl.pem_key_cert_pairs.push_back({*std::move(key), *std::move(cert)});
-  return grpc::SslServerCredentials(ssl);
+  if (auto key = ReadPemFile(options.tls_key_file, "private key"); !key.ok()) return key.status();
+  if (!options.tls_client_ca_file.empty()) {
+    if (auto ca = ReadPemFile(options.tls_client_ca_file, "client CA"); !ca.ok()) {
+      return ca.status();
+    }
+  }
+  auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+      options.tls_key_file, options.tls_cert_file, options.tls_client_ca_file,
+      GrpcServer::kTlsRefreshSeconds);
+  grpc::experimental::TlsServerCredentialsOptions tls(provider);
+  tls.watch_identity_key_cert_pairs();
+  if (options.tls_client_ca_file.empty()) {
+    tls.set_cert_request_type(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  } else {
+    tls.watch_root_certs();
+    tls.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  }
+  return grpc::experimental::TlsServerCredentials(tls);
 }
 
 }  // namespace

@@ -28,13 +28,16 @@ namespace tidegate::server {
 
 class GrpcServer {
  public:
+  static constexpr unsigned kTlsRefreshSeconds = 1;
   struct Options {
     // Largest request accepted, bytes. An Envoy RLS request is well under 1 KiB.
     int max_receive_message_bytes = 64 * 1024;
     // Clock for Stop's grace deadline (gRPC takes a wall-clock deadline). Null: RealClock().
     const Clock* clock = nullptr;
-    // TLS (grpc::SslServerCredentials) with these PEM files when tls_cert_file is non-empty;
-    // with tls_client_ca_file, clients must present a certificate that CA signed (mutual TLS).
+    // TLS with these PEM files when tls_cert_file is non-empty; with tls_client_ca_file, clients
+    // must present a certificate that CA signed (mutual TLS). The files are watched (every
+    // kTlsRefreshSeconds): new handshakes use a rotated certificate without a restart; a key
+    // that does not match its certificate makes handshakes fail until fixed (gRPC 1.51).
     std::string tls_cert_file;
     std::string tls_key_file;
     std::string tls_client_ca_file;

@@ -16,6 +16,8 @@
 #include <boost/beast/version.hpp>
 #include <charconv>
 #include <cmath>
+#include <memory>
+#include <mutex>
 #include <optional>
 
 #include "fmt/format.h"
@@ -414,24 +416,60 @@ ApiResponse AlertsResponse(Service& service) {
   return JsonResponse(200, {{"alerts", std::move(arr)}});
 }
 
+json RecommendationJson(const alert::Recommendation& r) {
+  json demand = json::object();
+  for (const auto& [res, v] : r.predicted_demand) demand[res] = v;
+  return {
+      {"name", r.service},
+      {"current_replicas", r.current_replicas ? json(*r.current_replicas) : json(nullptr)},
+      {"recommended_replicas", r.recommended_replicas},
+      {"raw_replicas", r.raw_replicas},
+      {"predicted_demand", std::move(demand)},
+      {"driving_resource", r.driving_resource.empty() ? json(nullptr) : json(r.driving_resource)},
+      {"reason", r.reason},
+      {"since", history::FormatWallTime(r.since)}};
+}
+
 // GET /v1/scaling: the latest recommendation per configured service.
 ApiResponse ScalingResponse(Service& service) {
   json arr = json::array();
   for (const alert::Recommendation& r : service.alerting().Recommendations()) {
-    json demand = json::object();
-    for (const auto& [res, v] : r.predicted_demand) demand[res] = v;
-    arr.push_back(
-        {{"name", r.service},
-         {"current_replicas", r.current_replicas ? json(*r.current_replicas) : json(nullptr)},
-         {"recommended_replicas", r.recommended_replicas},
-         {"raw_replicas", r.raw_replicas},
-         {"predicted_demand", std::move(demand)},
-         {"driving_resource",
-          r.driving_resource.empty() ? json(nullptr) : json(r.driving_resource)},
-         {"reason", r.reason},
-         {"since", history::FormatWallTime(r.since)}});
+    arr.push_back(RecommendationJson(r));
   }
   return JsonResponse(200, {{"services", std::move(arr)}});
+}
+
+// GET /v1/scaling/{service}: one recommendation. PUT: {"current_replicas": N} reports the
+// service's replica count (it enters the scale-down stabilisation window when it changes).
+ApiResponse ScalingServiceResponse(Service& service, std::string_view method, std::string_view name,
+                                   std::string_view body) {
+  if (method == "PUT") {
+    absl::StatusOr<json> j = Fields::Parse(body);
+    if (!j.ok()) return ErrorResponse(j.status());
+    if (absl::Status s = Fields::ExpectObject(*j, "", {"current_replicas"}); !s.ok()) {
+      return ErrorResponse(s);
+    }
+    if (!j->contains("current_replicas")) {
+      return ErrorResponse(400, "INVALID_ARGUMENT", "current_replicas: required");
+    }
+    absl::StatusOr<uint64_t> n = Fields::Unsigned((*j)["current_replicas"], "current_replicas",
+                                                  alert::Recommender::kMaxReportedReplicas);
+    if (!n.ok()) return ErrorResponse(n.status());
+    if (absl::Status s =
+            service.alerting().SetCurrentReplicas(std::string(name), static_cast<int>(*n));
+        !s.ok()) {
+      return ErrorResponse(s);
+    }
+  }
+  for (const alert::Recommendation& r : service.alerting().Recommendations()) {
+    if (r.service == name) return JsonResponse(200, RecommendationJson(r));
+  }
+  if (method == "PUT") {  // Configured (SetCurrentReplicas checked) but not evaluated yet.
+    return JsonResponse(200, {{"name", name}, {"current_replicas", json(nullptr)}});
+  }
+  return ErrorResponse(
+      404, "NOT_FOUND",
+      fmt::format("scaling service '{}': not configured, or not evaluated yet", name));
 }
 
 }  // namespace
@@ -482,6 +520,11 @@ ApiResponse HttpApi::Route(std::string_view method, std::string_view target,
     if (path == "/v1/scaling") {
       return method == "GET" ? ScalingResponse(service_) : method_not_allowed("GET");
     }
+    constexpr std::string_view kScaling = "/v1/scaling/";
+    if (path.starts_with(kScaling)) {
+      if (method != "GET" && method != "PUT") return method_not_allowed("GET, PUT");
+      return ScalingServiceResponse(service_, method, path.substr(kScaling.size()), body);
+    }
     if (path == "/v1/config:validate") {
       return method == "POST" ? ConfigValidate(body) : method_not_allowed("POST");
     }
@@ -503,6 +546,7 @@ ApiResponse HttpApi::Route(std::string_view method, std::string_view target,
       r.content_type = std::string(history::kExpositionContentType);
       r.body = service_.RenderMetrics();
       if (options_.planning != nullptr) r.body += options_.planning->RenderMetrics();
+      if (options_.store_metrics) r.body += options_.store_metrics();
       return r;
     }
     const size_t q = target.find('?');
@@ -866,12 +910,16 @@ class Session : public Connection, public std::enable_shared_from_this<Session<k
   using Stream = std::conditional_t<kTls, beast::ssl_stream<beast::tcp_stream>, beast::tcp_stream>;
 
  public:
-  Session(tcp::socket socket, asio::ssl::context& ssl, HttpApi& api, Service& service,
-          Worker& worker, Duration idle) requires kTls : stream_(std::move(socket), ssl),
-                                                         api_(api),
-                                                         service_(service),
-                                                         worker_(worker),
-                                                         idle_(idle) {}
+  // The session keeps its TLS context alive: a certificate reload replaces the server's context
+  // for new connections while this one finishes on the old.
+  Session(tcp::socket socket, std::shared_ptr<asio::ssl::context> ssl, HttpApi& api,
+          Service& service, Worker& worker, Duration idle) requires kTls
+      : ssl_(std::move(ssl)),
+        stream_(std::move(socket), *ssl_),
+        api_(api),
+        service_(service),
+        worker_(worker),
+        idle_(idle) {}
   Session(tcp::socket socket, HttpApi& api, Service& service, Worker& worker,
           Duration idle) requires(!kTls)
       : stream_(std::move(socket)), api_(api), service_(service), worker_(worker), idle_(idle) {}
@@ -996,6 +1044,7 @@ class Session : public Connection, public std::enable_shared_from_this<Session<k
   // The operation about to start must finish within the idle timeout (Worker's sweep checks).
   void Arm() { deadline_ = std::chrono::steady_clock::now() + idle_; }
 
+  std::shared_ptr<asio::ssl::context> ssl_;  // Before stream_: outlives it.
   Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
@@ -1008,8 +1057,8 @@ class Session : public Connection, public std::enable_shared_from_this<Session<k
 };
 
 // The server side of TLS from the configured files. InvalidArgument naming the file.
-absl::StatusOr<std::unique_ptr<asio::ssl::context>> MakeSslContext(const TlsFiles& files) {
-  auto ctx = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+absl::StatusOr<std::shared_ptr<asio::ssl::context>> MakeSslContext(const TlsFiles& files) {
+  auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
   beast::error_code ec;
   ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
                        asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
@@ -1024,6 +1073,11 @@ absl::StatusOr<std::unique_ptr<asio::ssl::context>> MakeSslContext(const TlsFile
   if (ec) return fail("cert_file", files.cert_file);
   ctx->use_private_key_file(files.key_file, asio::ssl::context::pem, ec);
   if (ec) return fail("key_file", files.key_file);
+  if (SSL_CTX_check_private_key(ctx->native_handle()) != 1) {
+    return absl::InvalidArgumentError(
+        fmt::format("tls.http.key_file: '{}' is not the private key of the certificate in '{}'",
+                    files.key_file, files.cert_file));
+  }
   if (!files.client_ca_file.empty()) {
     ctx->load_verify_file(files.client_ca_file, ec);
     if (ec) return fail("client_ca_file", files.client_ca_file);
@@ -1050,8 +1104,10 @@ struct HttpServer::Impl {
                                                              tcp::socket socket) {
       if (ec) {
         if (ec == asio::error::operation_aborted || !acceptor->is_open()) return;
-      } else if (ssl) {
-        std::make_shared<Session<true>>(std::move(socket), *ssl, api, service, worker, idle)->Run();
+      } else if (std::shared_ptr<asio::ssl::context> ctx = Ssl()) {
+        std::make_shared<Session<true>>(std::move(socket), std::move(ctx), api, service, worker,
+                                        idle)
+            ->Run();
       } else {
         std::make_shared<Session<false>>(std::move(socket), api, service, worker, idle)->Run();
       }
@@ -1065,7 +1121,13 @@ struct HttpServer::Impl {
   HttpApi& api;
   Service& service;
   const Duration idle;
-  std::unique_ptr<asio::ssl::context> ssl;  // Null: plain HTTP.
+  std::shared_ptr<asio::ssl::context> Ssl() {
+    std::lock_guard lock(ssl_mu);
+    return ssl;
+  }
+
+  std::mutex ssl_mu;
+  std::shared_ptr<asio::ssl::context> ssl;  // Null: plain HTTP. Replaced by ReloadTls.
 };
 
 HttpServer::HttpServer(HttpServerOptions options) : options_(std::move(options)) {}
@@ -1085,7 +1147,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpApi& api, Serv
   server->impl_ = std::make_unique<Impl>(api, service, options.threads, options.idle_timeout);
   Impl& impl = *server->impl_;
   if (options.tls) {
-    absl::StatusOr<std::unique_ptr<asio::ssl::context>> ssl = MakeSslContext(*options.tls);
+    absl::StatusOr<std::shared_ptr<asio::ssl::context>> ssl = MakeSslContext(*options.tls);
     if (!ssl.ok()) return ssl.status();
     impl.ssl = *std::move(ssl);
   }
@@ -1119,6 +1181,18 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpApi& api, Serv
     });
   }
   return server;
+}
+
+absl::Status HttpServer::ReloadTls(const TlsFiles& files) {
+  if (!impl_) return absl::FailedPreconditionError("tls.http: the HTTP server is stopped");
+  if (!tls()) {
+    return absl::FailedPreconditionError(
+        "tls.http: the HTTP listener was started without TLS; restart tidegated to enable it");
+  }
+  TIDEGATE_ASSIGN_OR_RETURN(std::shared_ptr<asio::ssl::context> ctx, MakeSslContext(files));
+  std::lock_guard lock(impl_->ssl_mu);
+  impl_->ssl = std::move(ctx);
+  return absl::OkStatus();
 }
 
 void HttpServer::Stop() {

@@ -156,6 +156,33 @@ TEST(RecommenderTest, ClassListAndCurrentReplicas) {
   EXPECT_EQ(rec.Update(Demand(0, 0))[0].driving_resource, "");
 }
 
+TEST(RecommenderTest, AResizeEntersTheWindowOnce) {
+  SimulatedClock clock;
+  Recommender rec({Spec()}, clock);
+  EXPECT_EQ(rec.Update(Demand(200, 0))[0].recommended_replicas, 4);
+  clock.Advance(minutes(6));  // The first evaluation has left the 5-minute window.
+  ASSERT_TRUE(rec.SetCurrentReplicas("checkout-api", 12).ok());  // Someone scaled up.
+  std::vector<Recommendation> r = rec.Update(Demand(200, 0));
+  EXPECT_EQ(r[0].raw_replicas, 4);
+  EXPECT_EQ(r[0].recommended_replicas, 12);
+  EXPECT_EQ(r[0].current_replicas, 12);
+  EXPECT_THAT(r[0].reason, HasSubstr("held at 12 (raw 4): the service was resized to 12 replicas"));
+  clock.Advance(minutes(3));
+  ASSERT_TRUE(rec.SetCurrentReplicas("checkout-api", 12).ok());  // Same count: no new resize.
+  EXPECT_EQ(rec.Update(Demand(200, 0))[0].recommended_replicas, 12);
+  clock.Advance(minutes(2) + seconds(1));  // 5 min 1 s after the resize.
+  r = rec.Update(Demand(200, 0));
+  EXPECT_EQ(r[0].recommended_replicas, 4);
+  EXPECT_TRUE(r[0].changed);
+  // A resize below the recommendation changes nothing but the reported count.
+  ASSERT_TRUE(rec.SetCurrentReplicas("checkout-api", 2).ok());
+  r = rec.Update(Demand(200, 0));
+  EXPECT_EQ(r[0].recommended_replicas, 4);
+  EXPECT_EQ(r[0].current_replicas, 2);
+  EXPECT_EQ(rec.SetCurrentReplicas("checkout-api", Recommender::kMaxReportedReplicas + 1).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST(RecommenderTest, ValidateNamesTheField) {
   ServiceSpec s = Spec();
   EXPECT_TRUE(ValidateServiceSpec(s).ok());

@@ -98,5 +98,31 @@ TEST(ExpositionBufferTest, KeepsOnlyTheWindowAndTheCount) {
   EXPECT_THAT(buffer.Render(), HasSubstr("p_m{"));
 }
 
+TEST(ExpositionBufferTest, CountsWhatNoRenderIncluded) {
+  ExpositionBuffer buffer({.prefix = "p_", .max_samples_per_series = 3, .window = seconds(100)});
+  const SeriesKey a{"a", "t", ""};
+  const SeriesKey b{"b", "t", ""};
+  ASSERT_TRUE(buffer.Add(Batch(a, {{0, 1}, {10, 2}})).ok());
+  EXPECT_EQ(buffer.UnrenderedCount(), 2u);
+  (void)buffer.Render();  // A scrape: a's samples up to t=10 are rendered.
+  EXPECT_EQ(buffer.UnrenderedCount(), 0u);
+  ASSERT_TRUE(buffer.Add(Batch(a, {{20, 3}})).ok());
+  ASSERT_TRUE(buffer.Add(Batch(b, {{20, 4}})).ok());
+  EXPECT_EQ(buffer.UnrenderedCount(), 2u);
+  const SampleBatch pending = buffer.Unrendered();
+  ASSERT_EQ(pending.series.size(), 2u);
+  EXPECT_EQ(pending.series[0].series, a);
+  ASSERT_EQ(pending.series[0].samples.size(), 1u);
+  EXPECT_EQ(pending.series[0].samples[0].value, 3);
+  EXPECT_EQ(pending.series[1].series, b);
+  // Trimming rendered samples is not a loss; trimming unrendered ones is counted.
+  ASSERT_TRUE(buffer.Add(Batch(a, {{30, 5}})).ok());  // Count 3: t=0 (rendered) goes.
+  EXPECT_EQ(buffer.dropped_unrendered(), 0u);
+  ASSERT_TRUE(buffer.Add(Batch(b, {{200, 6}})).ok());  // Window: b's t=20 (never rendered) goes.
+  EXPECT_EQ(buffer.dropped_unrendered(), 1u);
+  buffer.Remove(a);
+  EXPECT_EQ(buffer.UnrenderedCount(), 1u);  // b at 200.
+}
+
 }  // namespace
 }  // namespace tidegate::history

@@ -128,6 +128,32 @@ TEST(ConfigTest, ReferenceNestedFeatures) {
   EXPECT_TRUE(d[2].descriptors[1].detailed_metric);
 }
 
+TEST(ConfigTest, RemoteStores) {
+  absl::StatusOr<Config> influx = ParseConfig(
+      "store:\n  type: influxdb\n  url: http://127.0.0.1:8086/\n  database: hist\n"
+      "  timeout: 2s\n  max_spool_samples: 5000\n  step: 1m\n",
+      "s.yaml");
+  ASSERT_TRUE(influx.ok()) << influx.status();
+  EXPECT_EQ(influx->store.type, StoreType::kInfluxDb);
+  EXPECT_EQ(influx->store.url, "http://127.0.0.1:8086");  // Trailing '/' dropped.
+  EXPECT_EQ(influx->store.database, "hist");
+  EXPECT_EQ(influx->store.timeout, std::chrono::seconds(2));
+  EXPECT_EQ(influx->store.max_spool_samples, 5000u);
+  EXPECT_EQ(influx->store.step, std::chrono::minutes(1));
+  EXPECT_EQ(influx->store.location.file, "s.yaml");
+  EXPECT_EQ(influx->store.location.line, 2);
+
+  absl::StatusOr<Config> prom = ParseConfig(
+      "store: {type: prometheus, url: 'https://prom.example:9090/sub', selector: 'job=\"tg\"'}\n",
+      "p.yaml");
+  ASSERT_TRUE(prom.ok()) << prom.status();
+  EXPECT_EQ(prom->store.type, StoreType::kPrometheus);
+  EXPECT_EQ(prom->store.url, "https://prom.example:9090/sub");
+  EXPECT_EQ(prom->store.selector, "job=\"tg\"");
+  EXPECT_EQ(StoreTypeName(prom->store.type), "prometheus");
+  EXPECT_EQ(ParseConfig("", "e.yaml")->store.type, StoreType::kSqlite);
+}
+
 TEST(ConfigTest, TidegateFields) {
   absl::StatusOr<Config> c = ParseConfig(kTidegate, "shop.yaml");
   ASSERT_TRUE(c.ok()) << c.status();
@@ -242,7 +268,27 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"limits_entries", "limits: {max_entries: 17}\n",
                 "limits.max_entries: 17 is above the maximum 16"},
         BadCase{"store_step", "store: {step: 7s}\n", "store.step: must be > 0 and divide one day"},
-        BadCase{"store_type", "store: {type: redis}\n", "store.type: 'redis' is not supported"},
+        BadCase{"store_type", "store: {type: redis}\n",
+                "bad.yaml:1: store.type: 'redis' is not one of sqlite, prometheus, influxdb"},
+        BadCase{"store_remote_without_url", "capacity: {requests: 1}\nstore:\n  type: influxdb\n",
+                "bad.yaml:3: store.url: required with type influxdb"},
+        BadCase{"store_bad_url", "store:\n  type: prometheus\n  url: 127.0.0.1:9090\n",
+                "bad.yaml:3: store.url: '127.0.0.1:9090' is not an http:// or https:// URL"},
+        BadCase{"store_url_with_sqlite", "store: {url: 'http://x'}\n",
+                "store.url: only with type prometheus or influxdb (this store is sqlite)"},
+        BadCase{"store_path_with_remote", "store: {type: influxdb, url: 'http://x', path: /tmp}\n",
+                "store.path: only with type sqlite (this store is influxdb)"},
+        BadCase{"store_database_with_prometheus",
+                "store: {type: prometheus, url: 'http://x', database: d}\n",
+                "store.database: only with type influxdb (this store is prometheus)"},
+        BadCase{"store_selector_braces",
+                "store: {type: prometheus, url: 'http://x', selector: '{job=\"a\"}'}\n",
+                "store.selector: label matchers such as"},
+        BadCase{"store_timeout", "store: {type: influxdb, url: 'http://x', timeout: 5ms}\n",
+                "store.timeout: must be in [10ms, 1m]"},
+        BadCase{"store_spool_zero",
+                "store: {type: influxdb, url: 'http://x', max_spool_samples: 0}\n",
+                "store.max_spool_samples: must be > 0"},
         BadCase{"tenant_dup",
                 "tenants:\n  - {name: t, quota: {unit: second, requests_per_unit: 1}}\n"
                 "  - {name: t, quota: {unit: second, requests_per_unit: 1}}\n",

@@ -111,13 +111,21 @@ class HttpApiTest : public ::testing::Test {
     EXPECT_TRUE(r.ok()) << r.status();
     return r.ok() ? *r : history::HttpResponse{};
   }
-  // history::HttpClient has no DELETE; this one request goes through libcurl directly.
-  history::HttpResponse Delete(const std::string& path) {
+  // history::HttpClient has no DELETE or PUT; these requests go through libcurl directly.
+  history::HttpResponse Delete(const std::string& path) { return Send("DELETE", path, ""); }
+  history::HttpResponse Put(const std::string& path, const std::string& body) {
+    return Send("PUT", path, body);
+  }
+  history::HttpResponse Send(const char* method, const std::string& path, const std::string& body) {
     history::HttpResponse out;
     CURL* curl = curl_easy_init();
     const std::string url = base_ + path;
     curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, "DELETE");
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+    if (!body.empty()) {
+      curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
+      curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+    }
     curl_easy_setopt(
         curl, CURLOPT_WRITEFUNCTION, +[](char* p, size_t s, size_t n, void* u) -> size_t {
           static_cast<std::string*>(u)->append(p, s * n);
@@ -430,6 +438,42 @@ TEST_F(HttpApiTest, AlertsAndScalingFromObservedRates) {
   ASSERT_EQ(alerts["alerts"].size(), 1u);
   EXPECT_EQ(alerts["alerts"][0]["state"], "resolved");
   ExpectError(Post("/v1/alerts", "{}"), 405, "INVALID_ARGUMENT", "method not allowed");
+}
+
+TEST_F(HttpApiTest, CurrentReplicasReportedAndHeldByTheWindow) {
+  ASSERT_TRUE(service_->Tick().ok());
+  // Bad reports: each names what is wrong.
+  ExpectError(Put("/v1/scaling/shop-api", "{\"current_replicas\": -1}"), 400, "INVALID_ARGUMENT",
+              "current_replicas: must be a non-negative integer");
+  ExpectError(Put("/v1/scaling/shop-api", "{\"current_replicas\": 2.5}"), 400, "INVALID_ARGUMENT",
+              "current_replicas: must be a non-negative integer");
+  ExpectError(Put("/v1/scaling/shop-api", "{\"current_replicas\": 1000001}"), 400,
+              "INVALID_ARGUMENT", "current_replicas");
+  ExpectError(Put("/v1/scaling/shop-api", "{}"), 400, "INVALID_ARGUMENT",
+              "current_replicas: required");
+  ExpectError(Put("/v1/scaling/shop-api", "{\"replicas\": 3}"), 400, "INVALID_ARGUMENT",
+              "replicas: unknown field");
+  ExpectError(Put("/v1/scaling/shop-api", "{"), 400, "INVALID_ARGUMENT", "malformed JSON");
+  ExpectError(Put("/v1/scaling/nope", "{\"current_replicas\": 3}"), 404, "NOT_FOUND",
+              "scaling service 'nope' is not configured");
+  ExpectError(Get("/v1/scaling/nope"), 404, "NOT_FOUND", "scaling service 'nope'");
+  ExpectError(Delete("/v1/scaling/shop-api"), 405, "INVALID_ARGUMENT", "method not allowed");
+
+  // The service runs 6 replicas; the demand needs 1. (How a resize holds the recommendation
+  // within the stabilisation window is tested in test/alert/scaling_test.cc.)
+  history::HttpResponse put = Put("/v1/scaling/shop-api", "{\"current_replicas\": 6}");
+  ASSERT_EQ(put.status, 200) << put.body;
+  EXPECT_EQ(Body(put)["current_replicas"], 6);
+  clock_.Advance(std::chrono::seconds(1));
+  ASSERT_TRUE(service_->Tick().ok());
+  json s = Body(Get("/v1/scaling/shop-api"));
+  EXPECT_EQ(s["name"], "shop-api");
+  EXPECT_EQ(s["current_replicas"], 6);
+  // This config's window is 0 s: one second later the resize is outside it.
+  EXPECT_EQ(s["recommended_replicas"], 1);
+  EXPECT_EQ(Body(Get("/v1/scaling"))["services"][0]["current_replicas"], 6);
+  EXPECT_THAT(Get("/metrics").body,
+              HasSubstr("tidegate_scaling_current_replicas{service=\"shop-api\"} 6"));
 }
 
 TEST_F(HttpApiTest, MetricsPassPromtool) {

@@ -12,7 +12,11 @@
 //   * stabilisation (as the Kubernetes HPA's scale-down window): the published recommendation is
 //     the maximum of the raw recommendations made within the last `scale_down_stabilization`, so a
 //     scale-up is published at once and a scale-down only once the lower value has held for the
-//     whole window.
+//     whole window;
+//   * the current replica count, when reported (SetCurrentReplicas), enters that window when it
+//     changes — as the HPA seeds its window with the current count — so that a resize of the
+//     service (by an autoscaler or an operator) is not recommended away before the window has
+//     passed; reporting the same count again does not extend it.
 //
 // Time: the Recommender reads an injected Clock (MonoTime for the window, WallTime for `since`).
 // Thread-safety: not thread-safe; its owner (alert::Engine) serialises calls.
@@ -82,9 +86,11 @@ class Recommender {
   // The latest recommendations (empty before the first Update).
   std::vector<Recommendation> recommendations() const;
 
-  // Records the service's actual replica count (shown beside the recommendation). NotFound for an
-  // unknown service, InvalidArgument for a negative count.
+  // Records the service's actual replica count (shown beside the recommendation; a changed count
+  // enters the stabilisation window at the clock's now). NotFound for an unknown service,
+  // InvalidArgument for a negative count or one above kMaxReportedReplicas.
   absl::Status SetCurrentReplicas(const std::string& service, int replicas);
+  static constexpr int kMaxReportedReplicas = 1'000'000;
 
   const std::vector<ServiceSpec>& services() const { return specs_; }
 
@@ -93,6 +99,7 @@ class Recommender {
     std::deque<std::pair<MonoTime, int>> history;  // Raw recommendations within the window.
     std::optional<Recommendation> last;
     std::optional<int> current;
+    std::optional<MonoTime> resized_at;  // When `current` last changed.
   };
   std::vector<ServiceSpec> specs_;
   Clock& clock_;

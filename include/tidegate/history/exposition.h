@@ -92,15 +92,27 @@ class ExpositionBuffer {
   absl::Status Add(const SampleBatch& batch);
   // Forgets a series.
   void Remove(const SeriesKey& series);
-  // The exposition text of everything staged (families sorted by name).
+  // The exposition text of everything staged (families sorted by name). Marks every staged
+  // sample as rendered: a render is taken to be a scrape.
   std::string Render() const;
   size_t SampleCount() const;
   const Options& options() const { return options_; }
+
+  // Scrape accounting, so that samples nobody scraped are never lost silently. A sample is
+  // "rendered" once a Render() has included it (per series: every sample at or before the newest
+  // sample of the last render).
+  // Staged samples no Render() has included yet, as a batch (e.g. to spool them at shutdown).
+  SampleBatch Unrendered() const;
+  size_t UnrenderedCount() const;
+  // Samples trimmed from the buffer (window or count) before any Render() included them.
+  uint64_t dropped_unrendered() const;
 
  private:
   const Options options_;
   mutable std::mutex mu_;
   std::map<SeriesKey, std::map<WallTime, double>> staged_;
+  mutable std::map<SeriesKey, WallTime> rendered_through_;  // Newest time of the last render.
+  uint64_t dropped_unrendered_ = 0;
 };
 
 }  // namespace tidegate::history

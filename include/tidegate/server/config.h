@@ -133,11 +133,24 @@ struct TenantSpec {
   SourceLocation location;
 };
 
+// `store:` — where the daemon keeps its demand and usage history (server/store.h opens it).
+enum class StoreType : uint8_t { kSqlite, kPrometheus, kInfluxDb };
+std::string_view StoreTypeName(StoreType type);  // "sqlite", "prometheus", "influxdb".
+
 struct StoreSpec {
-  std::string type = "sqlite";               // Only "sqlite" is built into the daemon for now.
-  std::string path;                          // Directory of history.sqlite; "" = data dir.
+  StoreType type = StoreType::kSqlite;
+  std::string path;                          // sqlite: directory of history.sqlite; "" = data dir.
   Duration step = std::chrono::seconds(10);  // Usage aggregation step; divides one day.
-  Duration raw_retention = std::chrono::hours(24 * 7);
+  Duration raw_retention = std::chrono::hours(24 * 7);  // sqlite only.
+  // Remote backends (prometheus, influxdb).
+  std::string url;                             // Required: http(s)://host[:port][/prefix].
+  std::string database = "tidegate";           // influxdb: the database (created when missing).
+  std::string selector;                        // prometheus: extra PromQL label matchers.
+  Duration timeout = std::chrono::seconds(5);  // One HTTP request to the backend, in [10ms, 1m].
+  // Samples the local spool may hold while the backend is down (server/store.h); beyond it a
+  // write fails and the usage aggregator keeps the data in memory for the next tick.
+  uint64_t max_spool_samples = 1'000'000;
+  SourceLocation location;  // Where `store:` was declared (for error messages at start).
 };
 
 // `schedule:` — when the daemon trains, plans and checkpoints.
@@ -173,7 +186,8 @@ struct RequestLimits {
 
 // `tls:` of one listener. Paths are absolute or relative to the directory of the config file
 // that names them (resolved at load). The files are read and checked at load (PEM, the key
-// matches the certificate); the daemon reads them again only when it starts.
+// matches the certificate); the daemon's HTTP listener switches to them after a successful reload,
+// gRPC watches them itself (docs/user/configuration.md#tls).
 struct TlsFiles {
   std::string cert_file;       // PEM certificate chain, the server's first.
   std::string key_file;        // PEM private key of the first certificate.

@@ -66,6 +66,9 @@ struct HttpApiOptions {
   // The planning loop behind the forecast, plan and anomaly routes; null: those routes answer
   // without forecasts or plans.
   const Planning* planning = nullptr;
+  // Appended to /metrics (tidegated: the history spool's counters and, with the Prometheus store,
+  // the history samples Prometheus scrapes). Null: nothing.
+  std::function<std::string()> store_metrics;
 };
 
 class HttpApi {
@@ -123,6 +126,11 @@ class HttpServer {
 
   // Stops accepting, closes connections, joins the threads. Idempotent.
   void Stop();
+  // Re-reads the certificate, key and client CA files: connections accepted from now on use them,
+  // open ones keep the old. On any error (unreadable file, no PEM, a key that does not match the
+  // certificate) the old context stays and the error names the field and file.
+  // FailedPrecondition when the server was started without TLS. Thread-safe.
+  absl::Status ReloadTls(const TlsFiles& files);
   uint16_t port() const { return port_; }
   const std::string& host() const { return options_.host; }
   bool tls() const { return options_.tls.has_value(); }
