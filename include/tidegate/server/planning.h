@@ -30,6 +30,7 @@
 #ifndef TIDEGATE_SERVER_PLANNING_H_
 #define TIDEGATE_SERVER_PLANNING_H_
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -49,6 +50,8 @@
 #include "absl/status/statusor.h"
 #include "tidegate/anomaly/detector.h"
 #include "tidegate/common/clock.h"
+#include "tidegate/forecast/conformal.h"
+#include "tidegate/learn/drift.h"
 #include "tidegate/plan/feedback.h"
 #include "tidegate/plan/planner.h"
 #include "tidegate/server/cron.h"
@@ -86,6 +89,28 @@ struct PlanningOptions {
     o.history_window = 720;
     return o;
   }();
+  // Drift: every closed fine step's one-step-ahead error, in units of the calibrated interval's
+  // scale, feeds a two-sided CUSUM per class (learn/drift.h; h = 8 for minute data: ~6.6 days
+  // between false alarms on calibrated errors). An alarm refits that class, and only that class,
+  // at the next RunModelWork — but at most once per `drift_cooldown` after its last fit.
+  learn::DriftOptions drift = [] {
+    learn::DriftOptions d;
+    d.h = 8;
+    return d;
+  }();
+  Duration drift_cooldown = std::chrono::hours(1);
+  // Adaptive conformal calibration (forecast/conformal.h) of the published intervals, per horizon
+  // step: the fine model's 60 steps (a forecast is recorded for scoring every
+  // `fine_calibration_stride` steps, which bounds memory at 60 / stride pending forecasts) and
+  // the coarse model's 24. `horizon` and `levels` are set by the loop (levels = {level}).
+  forecast::ConformalOptions calibration = [] {
+    forecast::ConformalOptions c;
+    c.gamma = 0.005;
+    c.window = 100;
+    c.min_scores = 20;
+    return c;
+  }();
+  int fine_calibration_stride = 5;
   std::string state_path;  // Checkpoint file; "" = no persistence.
   // Log lines (fits, fallbacks, restore problems). Null = silent.
   std::function<void(const std::string&)> log;
@@ -95,9 +120,24 @@ struct PlanningOptions {
 struct HorizonSnapshot {
   std::string name;  // "1m", "1h", "1d".
   Duration step{0};
-  WallTime start{};  // Start of step 1.
-  std::vector<double> mean, lower, upper;
+  WallTime start{};                        // Start of step 1.
+  std::vector<double> mean, lower, upper;  // Intervals calibrated (when calibration has data).
+  // Share of the calibrated intervals that covered the actual value, over every step of this
+  // horizon scored so far (1m: step 1 of the fine model; 1h: its 60 steps; 1d: the coarse
+  // model's 24); nullopt before the first score.
+  std::optional<double> coverage;
 };
+
+// Why a class's current model was fitted.
+enum class FitReason {
+  kNew,       // First model of the class (at start, new class, or retried after too little data).
+  kSchedule,  // schedule.training fired (or RequestTraining).
+  kDrift,     // The class's forecast errors drifted (CUSUM alarm).
+  kConfig,    // Its predict.model changed.
+  kGap,       // Its model fell behind by more than the fit window or rejected an update.
+};
+inline constexpr int kNumFitReasons = 5;
+std::string_view FitReasonName(FitReason r);  // "new", "schedule", "drift", "config", "gap"
 
 // What the forecasting side knows of a class now (immutable once published).
 struct ClassForecastSnapshot {
@@ -105,6 +145,9 @@ struct ClassForecastSnapshot {
   std::string model;  // "" while no model is trained.
   std::string spec;   // The fitted form, e.g. "auto = ets 0.6 + snaive 0.4".
   WallTime trained_at{};
+  FitReason fit_reason = FitReason::kNew;  // Why the current model was fitted.
+  int64_t drift_refits = 0;                // Fits of this class triggered by drift (persisted).
+  std::optional<WallTime> last_drift_at;   // Newest drift alarm.
   double level = 95;
   std::vector<HorizonSnapshot> horizons;  // "1m", "1h" (fine model) and "1d" (coarse model).
   // The newest closed fine step and what the detector said of it.
@@ -155,6 +198,8 @@ struct CurrentClassPlan {
 // The state of a class as the dashboard shows it.
 enum class ClassCondition { kOk, kThrottled, kSurge, kAnomaly };
 std::string_view ClassConditionName(ClassCondition c);  // "ok", "throttled", "surge", "anomaly"
+
+struct SavedLearning;  // A class's learning state read from a checkpoint (planning.cc).
 
 class Planning {
  public:
@@ -217,13 +262,17 @@ class Planning {
   struct ModelState;
   struct PlanRecord;
 
-  Planning(Service& service, PlanningOptions options, CronSchedule schedule);
+  Planning(Service& service, PlanningOptions options, CronSchedule schedule,
+           learn::DriftDetector drift);
   void SyncClasses(const std::vector<PlanningClass>& classes);
   void CatchUp(ModelState& m, WallTime now);
   absl::Status Fit(ModelState& m, WallTime now);
   void Publish(ModelState& m);
   void LearnCost(ModelState& m, WallTime now);
   absl::Status WarmDetector(ModelState& m, const std::vector<double>& values, WallTime start);
+  void MarkForFit(ModelState& m, FitReason reason, WallTime not_before = {});
+  void RestoreLearning(ModelState& m, SavedLearning& l);
+  void ObserveDrift(ModelState& m, WallTime t, double value, WallTime now);
   void Log(const std::string& line) const;
 
   Service& service_;
@@ -234,6 +283,7 @@ class Planning {
   mutable std::mutex work_mu_;
   std::map<std::string, std::unique_ptr<ModelState>> models_;  // By key.
   std::optional<WallTime> next_training_;
+  learn::DriftDetector drift_;  // One CUSUM per class key.
   std::atomic<bool> training_requested_{false};
 
   // Published state.
@@ -253,6 +303,7 @@ class Planning {
 
   // Metrics.
   std::atomic<uint64_t> fits_ok_{0}, fits_failed_{0}, ticks_{0};
+  std::array<std::atomic<uint64_t>, kNumFitReasons> refits_{};  // Successful fits by reason.
   std::atomic<double> last_fit_seconds_{0};
   std::atomic<double> last_training_seconds_{0};
   std::map<std::pair<std::string, int>, uint64_t> anomaly_counts_;  // Under snap_mu_.
