@@ -301,6 +301,19 @@ void Planning::Start() {
   std::lock_guard guard(worker_mu_);
   if (worker_.joinable()) return;
   stop_ = false;
+  stopping_.store(false, std::memory_order_relaxed);
+  if (!options_.lstm_path.empty()) {
+    // Training rounds take minutes: they run here, never on the model worker or the tick.
+    learner_ = std::thread([this] {
+      std::unique_lock lock(worker_mu_);
+      while (!stop_) {
+        lock.unlock();
+        RunLearningWork();
+        lock.lock();
+        worker_cv_.wait_for(lock, std::chrono::seconds(5), [this] { return stop_; });
+      }
+    });
+  }
   worker_ = std::thread([this] {
     std::unique_lock lock(worker_mu_);
     while (!stop_) {
@@ -318,8 +331,10 @@ void Planning::Stop() {
     std::lock_guard lock(worker_mu_);
     stop_ = true;
   }
+  stopping_.store(true, std::memory_order_relaxed);  // Cancels a training round in progress.
   worker_cv_.notify_all();
   if (worker_.joinable()) worker_.join();
+  if (learner_.joinable()) learner_.join();
 }
 
 void Planning::RequestTraining() { training_requested_.store(true, std::memory_order_release); }
@@ -362,6 +377,15 @@ void Planning::RunModelWork(bool fits) {
   Clock& clock = service_.clock();
   const WallTime now = clock.WallNow();
   SyncClasses(service_.PlanningClasses());
+  // A new global LSTM (trained or fine-tuned): refit the classes it serves (cheap: the adapter
+  // only normalises the series).
+  if (const uint64_t gen = lstm_generation_.load(std::memory_order_acquire);
+      gen != lstm_generation_seen_) {
+    lstm_generation_seen_ = gen;
+    for (auto& [key, m] : models_) {
+      if (m->model_name == "lstm") MarkForFit(*m, FitReason::kSchedule);
+    }
+  }
 
   if (!next_training_) next_training_ = schedule_.Next(now);
   bool training = training_requested_.exchange(false, std::memory_order_acq_rel);
@@ -426,7 +450,18 @@ absl::Status Planning::Fit(ModelState& m, WallTime now) {
   series.seasonal_periods = forecast::CalendarPeriods(step, series.size());
 
   std::string name = m.model_name;
-  absl::StatusOr<std::unique_ptr<forecast::Forecaster>> fine = forecast::MakeForecaster(name);
+  forecast::ModelContext context;
+  if (name == "lstm") {
+    if (std::shared_ptr<const learn::LstmModel> lstm = CurrentLstm()) {
+      context = learn::LstmContext(std::move(lstm));
+    } else {
+      Log(fmt::format("class {}: the global LSTM is not trained yet ({}); using auto until it is",
+                      m.key, Lstm().state));
+      name = "auto";
+    }
+  }
+  absl::StatusOr<std::unique_ptr<forecast::Forecaster>> fine =
+      forecast::MakeForecaster(name, context);
   if (!fine.ok()) {
     Log(fmt::format("class {}: model '{}' is not available ({}); using auto", m.key, name,
                     std::string(fine.status().message())));
@@ -446,7 +481,9 @@ absl::Status Planning::Fit(ModelState& m, WallTime now) {
     hs.step = kHour;
     hs.values = Grid(*hours, hs.start, end_h, kHour);
     hs.seasonal_periods = forecast::CalendarPeriods(kHour, hs.size());
-    absl::StatusOr<std::unique_ptr<forecast::Forecaster>> c = forecast::MakeForecaster(name);
+    // The LSTM is trained on minute data; the hourly model of its classes is auto's.
+    absl::StatusOr<std::unique_ptr<forecast::Forecaster>> c =
+        forecast::MakeForecaster(name == "lstm" ? "auto" : name);
     if (c.ok() && (*c)->Fit(hs).ok()) coarse = *std::move(c);
   }
 
@@ -1088,7 +1125,178 @@ std::string Planning::RenderMetrics() const {
          std::nullopt});
   }
   families.push_back(std::move(refits));
+  const LstmStatus lstm = Lstm();
+  families.push_back(
+      {"tidegate_lstm_rounds_total",
+       "Trainings and fine-tunings of the global LSTM completed since start.",
+       "counter",
+       {{"tidegate_lstm_rounds_total", {}, static_cast<double>(lstm.rounds), std::nullopt}}});
+  families.push_back(
+      {"tidegate_lstm_round_duration_seconds",
+       "Duration of the last training or fine-tuning round of the global LSTM.",
+       "gauge",
+       {{"tidegate_lstm_round_duration_seconds", {}, lstm.last_round_seconds, std::nullopt}}});
   return history::EncodeExposition(families);
+}
+
+// ---- The global LSTM ----------------------------------------------------------------------
+
+std::shared_ptr<const learn::LstmModel> Planning::CurrentLstm() const {
+  std::lock_guard lock(lstm_mu_);
+  return lstm_;
+}
+
+LstmStatus Planning::Lstm() const {
+  std::lock_guard lock(lstm_mu_);
+  return lstm_status_;
+}
+
+void Planning::LoadLstm() {
+  const std::string& path = options_.lstm_path;
+  {
+    std::lock_guard lock(lstm_mu_);
+    if (lstm_loaded_) return;
+    lstm_loaded_ = true;
+    if (path.empty()) return;  // "disabled"
+    lstm_status_.state = "pending";
+  }
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return;  // Never trained: trained when a class asks.
+  absl::StatusOr<std::shared_ptr<const learn::LstmModel>> model = learn::LstmModel::LoadFile(path);
+  std::string problem;
+  if (!model.ok()) {
+    problem = std::string(model.status().message());
+  } else if (const learn::LstmOptions& o = (*model)->options();
+             o.period != options_.lstm.period || o.patches != options_.lstm.patches ||
+             o.horizon != options_.lstm.horizon) {
+    problem = fmt::format(
+        "it was trained for period {}, {} patches, horizon {}; this daemon uses {}, {}, {}",
+        o.period, o.patches, o.horizon, options_.lstm.period, options_.lstm.patches,
+        options_.lstm.horizon);
+  }
+  std::lock_guard lock(lstm_mu_);
+  if (!problem.empty()) {
+    lstm_status_.message = fmt::format("{} was rejected: {}", path, problem);
+    Log(fmt::format("global LSTM: {}; it is retrained", lstm_status_.message));
+    return;
+  }
+  lstm_ = *model;
+  lstm_status_.state = "trained";
+  lstm_status_.message = (*model)->summary().ToString();
+  lstm_status_.trained_at = service_.clock().WallNow();
+  lstm_status_.steps = (*model)->summary().steps;
+  lstm_status_.series = (*model)->summary().series_used;
+  lstm_status_.validation_loss = (*model)->summary().validation_loss;
+  Log(fmt::format("global LSTM: loaded {} ({})", path, lstm_status_.message));
+}
+
+absl::StatusOr<std::vector<forecast::Series>> Planning::LstmSeries(Duration window,
+                                                                   int* classes_asking) {
+  const std::vector<PlanningClass> classes = service_.PlanningClasses();
+  *classes_asking = 0;
+  for (const PlanningClass& c : classes) {
+    if (c.predict && c.predict->model == "lstm") ++*classes_asking;
+  }
+  std::vector<forecast::Series> out;
+  if (*classes_asking == 0) return out;
+  const Duration step = options_.model_step;
+  const WallTime end = history::AlignDown(service_.clock().WallNow() - options_.settle_delay, step);
+  // A training window plus the hold-out (learn/lstm.h).
+  const size_t needed = static_cast<size_t>(options_.lstm.window() + 2 * options_.lstm.horizon);
+  for (const PlanningClass& c : classes) {
+    const history::SeriesKey key{std::string(history::kMetricRequests), c.tenant, c.series_class};
+    TIDEGATE_ASSIGN_OR_RETURN(
+        std::vector<history::Point> points,
+        service_.store().Query(key, end - window, end, step, history::Aggregation::kSum));
+    if (points.empty()) continue;
+    forecast::Series s;
+    s.start = points.front().time;
+    s.step = step;
+    s.values = Grid(points, s.start, end, step);
+    if (s.values.size() >= needed) out.push_back(std::move(s));
+  }
+  return out;
+}
+
+void Planning::RunLearningWork() {
+  LoadLstm();
+  if (options_.lstm_path.empty()) return;
+  Clock& clock = service_.clock();
+  const WallTime now = clock.WallNow();
+  if (!lstm_next_training_) lstm_next_training_ = schedule_.Next(now);
+  const bool scheduled = lstm_next_training_ && now >= *lstm_next_training_;
+  if (scheduled) lstm_next_training_ = schedule_.Next(now);
+  const std::shared_ptr<const learn::LstmModel> current = CurrentLstm();
+  const LstmStatus status = Lstm();
+  const bool full = scheduled || (!current && now >= lstm_retry_at_);
+  std::optional<WallTime> last = status.fine_tuned_at;
+  if (!last || (status.trained_at && *status.trained_at > *last)) last = status.trained_at;
+  const bool tune = !full && current && now >= lstm_retry_at_ && last &&
+                    now - *last >= options_.lstm_fine_tune_every;
+  if (!full && !tune) return;
+  const std::string_view round = full ? "training" : "fine-tuning";
+
+  const auto set_status = [&](std::string state, std::string message) {
+    std::lock_guard lock(lstm_mu_);
+    if (!lstm_) lstm_status_.state = std::move(state);  // A served model stays "trained".
+    lstm_status_.message = std::move(message);
+  };
+  const auto retry = [&](std::string state, std::string message) {
+    set_status(std::move(state), std::move(message));
+    Log(fmt::format("global LSTM: {} not done: {}; retried in an hour", round, Lstm().message));
+    lstm_retry_at_ = now + kHour;
+  };
+  int asking = 0;
+  absl::StatusOr<std::vector<forecast::Series>> series =
+      LstmSeries(full ? options_.fit_window : options_.lstm_fine_tune_window, &asking);
+  if (!series.ok()) {
+    return retry("failed",
+                 fmt::format("history store: {}", std::string(series.status().message())));
+  }
+  if (asking == 0) return set_status("unused", "no class has predict.model: lstm");
+  if (static_cast<int>(series->size()) < options_.lstm_min_series) {
+    return retry("skipped",
+                 fmt::format("{} classes have the {} steps of history it needs, fewer than {}",
+                             series->size(), options_.lstm.window() + 2 * options_.lstm.horizon,
+                             options_.lstm_min_series));
+  }
+
+  learn::TrainOptions train = full ? options_.lstm_train : options_.lstm_fine_tune;
+  train.cancelled = [this] { return stopping_.load(std::memory_order_relaxed); };
+  Log(fmt::format("global LSTM: {} on {} classes' history ({} steps)", round, series->size(),
+                  train.steps));
+  const MonoTime t0 = clock.Now();
+  absl::StatusOr<std::shared_ptr<const learn::LstmModel>> model =
+      full ? learn::LstmModel::Train(*series, options_.lstm, train)
+           : current->FineTune(*series, train);
+  const double seconds = Seconds(clock.Now() - t0);
+  if (!model.ok()) {
+    if (model.status().code() == absl::StatusCode::kCancelled) {
+      Log(fmt::format("global LSTM: {} cancelled (shutting down)", round));
+      return;
+    }
+    return retry("failed", std::string(model.status().message()));
+  }
+  if (absl::Status saved = (*model)->SaveFile(options_.lstm_path); !saved.ok()) {
+    // Served from memory anyway; the next round tries to save again.
+    Log(fmt::format("global LSTM: not saved: {}", std::string(saved.message())));
+  }
+  {
+    std::lock_guard lock(lstm_mu_);
+    lstm_ = *model;
+    lstm_status_.state = "trained";
+    lstm_status_.message = (*model)->summary().ToString();
+    (full ? lstm_status_.trained_at : lstm_status_.fine_tuned_at) = now;
+    lstm_status_.series = static_cast<int>(series->size());
+    lstm_status_.steps = (*model)->summary().steps;
+    lstm_status_.last_round_seconds = seconds;
+    lstm_status_.validation_loss = (*model)->summary().validation_loss;
+    ++lstm_status_.rounds;
+  }
+  lstm_retry_at_ = {};
+  lstm_generation_.fetch_add(1, std::memory_order_release);
+  Log(fmt::format("global LSTM: {} done in {:.1f} s ({}); saved to {}", round, seconds,
+                  (*model)->summary().ToString(), options_.lstm_path));
 }
 
 // ---- Checkpoints (docs/formats/planning-state.md) -------------------------------------------
@@ -1540,6 +1748,11 @@ absl::Status Planning::Restore() {
   if (!r.AtEnd()) return bad("trailing bytes");
 
   // Apply.
+  LoadLstm();  // Before the models: the adapters of LSTM classes need its weights.
+  forecast::ModelContext context;
+  if (std::shared_ptr<const learn::LstmModel> lstm = CurrentLstm()) {
+    context = learn::LstmContext(std::move(lstm));
+  }
   int restored_buckets = 0, restored_models = 0, restored_detectors = 0;
   for (const BucketState& b : buckets) {
     if (service_.RestoreBucket(b).ok()) ++restored_buckets;
@@ -1551,7 +1764,7 @@ absl::Status Planning::Restore() {
     if (it == models_.end()) continue;  // No longer configured.
     ModelState& m = *it->second;
     absl::StatusOr<std::unique_ptr<forecast::Forecaster>> fine =
-        forecast::Forecaster::Load(saved.fine);
+        forecast::Forecaster::Load(saved.fine, context);
     if (!fine.ok()) {
       Log(fmt::format("{}: model of {} not restored ({}); it is refitted", path, saved.key,
                       std::string(fine.status().message())));
@@ -1594,10 +1807,10 @@ absl::Status Planning::Restore() {
       rec->points.push_back(std::move(p));
     }
   }
+  lstm_generation_seen_ = lstm_generation_.load(std::memory_order_acquire);
   Log(
       fmt::format("{}: restored {} buckets, {} models ({} with their anomaly detectors), {} plans "
-                  "(saved at {}, "
-                  "format version {})",
+                  "(saved at {}, format version {})",
                   path, restored_buckets, restored_models, restored_detectors, plans.size(),
                   history::FormatWallTime(FromNs(saved_at)), version));
   return absl::OkStatus();

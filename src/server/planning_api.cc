@@ -194,6 +194,19 @@ ApiResponse Forecast(Service& service, const Planning* planning, const std::stri
                            {"kind", std::string(anomaly::AnomalyKindName(e.kind))}});
     }
   }
+  if (planning) {
+    const LstmStatus lstm = planning->Lstm();
+    const auto time_or_null = [](const std::optional<WallTime>& t) {
+      return t ? json(Time(*t)) : json(nullptr);
+    };
+    body["lstm"] = {{"state", lstm.state},
+                    {"message", lstm.message},
+                    {"trained_at", time_or_null(lstm.trained_at)},
+                    {"fine_tuned_at", time_or_null(lstm.fine_tuned_at)},
+                    {"series", lstm.series},
+                    {"steps", lstm.steps},
+                    {"last_round_seconds", lstm.last_round_seconds}};
+  }
   body["actual"] = std::move(actual);
   body["forecast"] = std::move(forecast);
   body["anomalies"] = std::move(anomalies);

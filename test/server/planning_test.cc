@@ -85,6 +85,17 @@ class PlanningTest : public ::testing::Test {
     PlanningOptions po;
     po.state_path = (dir_ / "planning-state.bin").string();
     po.log = [this](const std::string& line) { log_.push_back(line); };
+    if (with_lstm_) {  // A small global LSTM, trained in a second or two.
+      po.lstm_path = (dir_ / "lstm-model.bin").string();
+      po.lstm.period = 60;
+      po.lstm.patches = 4;
+      po.lstm.horizon = 60;
+      po.lstm.hidden = 8;
+      po.lstm_train.steps = 30;
+      po.lstm_train.batch = 16;
+      po.lstm_fine_tune.steps = 5;
+      po.lstm_fine_tune.batch = 8;
+    }
     auto planning = Planning::Create(*service_, po);
     ASSERT_TRUE(planning.ok()) << planning.status();
     planning_ = *std::move(planning);
@@ -122,6 +133,7 @@ class PlanningTest : public ::testing::Test {
   std::unique_ptr<Service> service_;
   std::unique_ptr<Planning> planning_;
   std::vector<std::string> log_;
+  bool with_lstm_ = false;
 };
 
 TEST_F(PlanningTest, ChecksRecordOfferedAndAdmittedDemand) {
@@ -539,6 +551,109 @@ TEST_F(PlanningTest, VersionOneCheckpointStillLoads) {
   snap = planning_->Forecast("shop/class=checkout");
   EXPECT_EQ(snap->trained_at, now - 1h);  // Not refitted: the restored model went on.
   EXPECT_TRUE(snap->last_step.has_value());
+}
+
+constexpr char kLstmConfig[] = R"(
+domain: shop
+descriptors:
+  - key: class
+    value: checkout
+    rate_limit: {unit: second, requests_per_unit: 100}
+    predict: {model: lstm}
+  - key: class
+    value: browse
+    rate_limit: {unit: second, requests_per_unit: 70}
+    predict: {model: snaive}
+capacity: {requests: 100000}
+)";
+
+TEST_F(PlanningTest, GlobalLstmIsTrainedSavedLoadedFineTunedAndServesItsClasses) {
+  with_lstm_ = true;
+  MakeService(kLstmConfig);
+  const auto lstm_file = dir_ / "lstm-model.bin";
+  // No history yet: training is skipped, said in the status and the log, and retried hourly.
+  planning_->RunLearningWork();
+  EXPECT_EQ(planning_->Lstm().state, "skipped");
+  EXPECT_THAT(planning_->Lstm().message, HasSubstr("0 classes have the 360 steps"));
+  EXPECT_THAT(log_, testing::Contains(HasSubstr("global LSTM: training not done")));
+  const WallTime now = clock_.WallNow();
+  WriteHistory(now - std::chrono::hours(24 * 3), history::AlignDown(now, 1min));
+  planning_->RunLearningWork();  // Within the hour: not retried yet.
+  EXPECT_EQ(planning_->Lstm().state, "skipped");
+  clock_.Advance(61min);
+  planning_->RunLearningWork();
+  LstmStatus st = planning_->Lstm();
+  ASSERT_EQ(st.state, "trained") << st.message;
+  EXPECT_EQ(st.series, 1);
+  EXPECT_EQ(st.steps, 30);
+  EXPECT_EQ(st.rounds, 1);
+  ASSERT_TRUE(st.trained_at.has_value());
+  EXPECT_TRUE(std::filesystem::exists(lstm_file));
+  EXPECT_THAT(planning_->RenderMetrics(), HasSubstr("tidegate_lstm_rounds_total 1\n"));
+
+  // The class that asks for it is served by the LSTM (its hourly model by auto).
+  planning_->RunModelWork();
+  auto snap = planning_->Forecast("shop/class=checkout");
+  ASSERT_NE(snap, nullptr);
+  EXPECT_EQ(snap->model, "lstm");
+  const HorizonSnapshot* h = snap->Horizon("1h");
+  ASSERT_NE(h, nullptr);
+  ASSERT_EQ(h->mean.size(), 60u);
+  for (size_t i = 0; i < h->mean.size(); ++i) {
+    EXPECT_TRUE(std::isfinite(h->mean[i]));
+    EXPECT_LE(h->lower[i], h->mean[i]);
+    EXPECT_LE(h->mean[i], h->upper[i]);
+  }
+  const WallTime trained = snap->trained_at;
+  ASSERT_TRUE(planning_->Checkpoint().ok());
+
+  // A restart loads the model file; the class's adapter comes back from the checkpoint.
+  MakeService(kLstmConfig);
+  ASSERT_TRUE(planning_->Restore().ok());
+  EXPECT_EQ(planning_->Lstm().state, "trained");
+  EXPECT_THAT(log_, testing::Contains(HasSubstr("global LSTM: loaded")));
+  snap = planning_->Forecast("shop/class=checkout");
+  ASSERT_NE(snap, nullptr);
+  EXPECT_EQ(snap->model, "lstm");
+  EXPECT_EQ(snap->trained_at, trained);
+
+  // Six hours on, it is fine-tuned on recent history and the class is refitted on it.
+  const WallTime from = history::AlignDown(clock_.WallNow(), 1min);
+  clock_.Advance(6h + 1min);
+  WriteHistory(history::AlignDown(now, 1min), history::AlignDown(clock_.WallNow(), 1min));
+  planning_->RunModelWork();
+  planning_->RunLearningWork();
+  st = planning_->Lstm();
+  ASSERT_TRUE(st.fine_tuned_at.has_value()) << st.message;
+  EXPECT_EQ(st.steps, 35);
+  planning_->RunModelWork();
+  snap = planning_->Forecast("shop/class=checkout");
+  EXPECT_GT(snap->trained_at, from);
+  EXPECT_EQ(snap->fit_reason, FitReason::kSchedule);
+  EXPECT_EQ(snap->model, "lstm");
+
+  // A corrupt model file is rejected with a clear message and retrained.
+  std::ofstream(lstm_file, std::ios::binary | std::ios::trunc) << "TGLSTM but not really";
+  log_.clear();
+  MakeService(kLstmConfig);
+  ASSERT_TRUE(planning_->Restore().ok());
+  st = planning_->Lstm();
+  EXPECT_EQ(st.state, "pending");
+  EXPECT_THAT(st.message, HasSubstr("lstm-model.bin was rejected"));
+  EXPECT_THAT(log_, testing::Contains(HasSubstr("it is retrained")));
+  planning_->RunLearningWork();
+  EXPECT_EQ(planning_->Lstm().state, "trained");
+  EXPECT_TRUE(learn::LstmModel::LoadFile(lstm_file.string()).ok());
+}
+
+TEST_F(PlanningTest, GlobalLstmIsNotTrainedWhenNoClassAsksForIt) {
+  with_lstm_ = true;
+  MakeService(kTwoClassConfig);
+  const WallTime now = clock_.WallNow();
+  WriteHistory(now - std::chrono::hours(24 * 3), history::AlignDown(now, 1min));
+  planning_->RunLearningWork();
+  EXPECT_EQ(planning_->Lstm().state, "unused");
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "lstm-model.bin"));
 }
 
 TEST(CronScheduleTest, ParsesAndFindsTheNextMinute) {
