@@ -88,6 +88,56 @@ ConformalDetector::ConformalDetector(const ConformalDetectorOptions& o)
       calibration_(static_cast<size_t>(o.calibration_window)),
       history_(static_cast<size_t>(o.history_window)) {}
 
+absl::StatusOr<std::unique_ptr<ConformalDetector>> ConformalDetector::Restore(
+    const ConformalDetectorOptions& options, ConformalDetectorState state) {
+  if (absl::Status s = options.Validate(); !s.ok()) return s;
+  const std::pair<const char*, std::pair<const std::vector<double>*, int>> windows[] = {
+      {"values", {&state.values, options.level_window}},
+      {"residuals", {&state.residuals, options.spread_window}},
+      {"calibration", {&state.calibration, options.calibration_window}},
+      {"surprise", {&state.surprise, options.long_window}},
+      {"history", {&state.history, options.history_window}}};
+  for (const auto& [name, window] : windows) {
+    const auto& [values, limit] = window;
+    if (values->size() > static_cast<size_t>(limit)) {
+      return absl::InvalidArgumentError(
+          fmt::format("detector state: {} holds {} values, more than its window of {}", name,
+                      values->size(), limit));
+    }
+    for (double v : *values) {
+      if (!std::isfinite(v)) {
+        return absl::InvalidArgumentError(
+            fmt::format("detector state: {} holds a non-finite value", name));
+      }
+    }
+  }
+  if (state.seen < 0 || state.since_flag < -1) {
+    return absl::InvalidArgumentError(fmt::format(
+        "detector state: seen = {}, since_flag = {} out of range", state.seen, state.since_flag));
+  }
+  std::unique_ptr<ConformalDetector> d(new ConformalDetector(options));
+  d->values_.assign(state.values.begin(), state.values.end());
+  d->residuals_.assign(state.residuals.begin(), state.residuals.end());
+  d->calibration_.Assign(state.calibration);
+  d->surprise_.assign(state.surprise.begin(), state.surprise.end());
+  d->history_.Assign(state.history);
+  d->seen_ = state.seen;
+  d->since_flag_ = state.since_flag;
+  return d;
+}
+
+ConformalDetectorState ConformalDetector::State() const {
+  ConformalDetectorState s;
+  s.values.assign(values_.begin(), values_.end());
+  s.residuals.assign(residuals_.begin(), residuals_.end());
+  s.calibration.assign(calibration_.arrival().begin(), calibration_.arrival().end());
+  s.surprise.assign(surprise_.begin(), surprise_.end());
+  s.history.assign(history_.arrival().begin(), history_.arrival().end());
+  s.seen = seen_;
+  s.since_flag = since_flag_;
+  return s;
+}
+
 AnomalyResult ConformalDetector::Observe(double x) {
   AnomalyResult out;
   if (!std::isfinite(x)) return out;  // Missing: no score, no state change.

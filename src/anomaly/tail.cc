@@ -55,6 +55,14 @@ void RankWindow::Push(double x) {
   }
 }
 
+void RankWindow::Assign(std::span<const double> oldest_first) {
+  const size_t n = std::min(oldest_first.size(), capacity_);
+  const std::span<const double> kept = oldest_first.last(n);
+  arrival_.assign(kept.begin(), kept.end());
+  sorted_.assign(kept.begin(), kept.end());
+  std::sort(sorted_.begin(), sorted_.end());
+}
+
 double UpperTailPValue(std::span<const double> sorted, double x, double tail_fraction) {
   const size_t n = sorted.size();
   if (n == 0) return 1;

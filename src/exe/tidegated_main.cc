@@ -141,6 +141,7 @@ int Run(int argc, char** argv) {
 
   PlanningOptions planning_options;
   planning_options.state_path = (std::filesystem::path(store_dir) / "planning-state.bin").string();
+  planning_options.lstm_path = (std::filesystem::path(store_dir) / "lstm-model.bin").string();
   planning_options.log = [](const std::string& line) { Log("planning: " + line); };
   auto planning = Planning::Create(core, planning_options);
   if (!planning.ok()) {

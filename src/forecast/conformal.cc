@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "tidegate/common/status.h"
+#include "tidegate/forecast/serialize.h"
 
 namespace tidegate::forecast {
 namespace {
@@ -167,6 +168,69 @@ double AdaptiveConformal::Alpha(double level, int step) const {
   const int l = LevelIndex(level);
   if (l < 0 || step < 1 || step > options_.horizon) return kNaN;
   return At(l, step - 1).alpha;
+}
+
+namespace {
+constexpr uint32_t kConformalStateVersion = 1;
+}  // namespace
+
+std::string AdaptiveConformal::Serialize() const {
+  ByteWriter w;
+  w.PutU32(kConformalStateVersion);
+  w.PutU64(static_cast<uint64_t>(options_.horizon));
+  w.PutDoubles(options_.levels);
+  w.PutI64(scored_);
+  for (const Cell& c : cells_) {
+    w.PutDouble(c.alpha);
+    w.PutI64(c.covered);
+    w.PutI64(c.total);
+    // Oldest score first: once the ring is full the oldest sits at `next`.
+    std::vector<double> ordered(c.scores.begin() + static_cast<std::ptrdiff_t>(c.next),
+                                c.scores.end());
+    ordered.insert(ordered.end(), c.scores.begin(),
+                   c.scores.begin() + static_cast<std::ptrdiff_t>(c.next));
+    w.PutDoubles(ordered);
+  }
+  return w.Release();
+}
+
+absl::StatusOr<AdaptiveConformal> AdaptiveConformal::Deserialize(const ConformalOptions& options,
+                                                                 std::string_view bytes) {
+  TIDEGATE_ASSIGN_OR_RETURN(AdaptiveConformal aci, Create(options));
+  ByteReader r(bytes);
+  uint32_t version = 0;
+  uint64_t horizon = 0;
+  std::vector<double> levels;
+  if (!r.GetU32(&version)) return absl::InvalidArgumentError("conformal state: truncated");
+  if (version != kConformalStateVersion) {
+    return absl::InvalidArgumentError(fmt::format(
+        "conformal state: version {} (this build reads {})", version, kConformalStateVersion));
+  }
+  if (!r.GetU64(&horizon) || !r.GetDoubles(&levels) || !r.GetI64(&aci.scored_)) {
+    return absl::InvalidArgumentError("conformal state: truncated header");
+  }
+  if (horizon != static_cast<uint64_t>(options.horizon) || levels != options.levels) {
+    return absl::InvalidArgumentError(
+        fmt::format("conformal state: saved for horizon {} and {} levels, not horizon {} and {}",
+                    horizon, levels.size(), options.horizon, options.levels.size()));
+  }
+  for (Cell& c : aci.cells_) {
+    if (!r.GetDouble(&c.alpha) || !r.GetI64(&c.covered) || !r.GetI64(&c.total) ||
+        !r.GetDoubles(&c.scores)) {
+      return absl::InvalidArgumentError("conformal state: truncated cell");
+    }
+    if (!std::isfinite(c.alpha) || c.covered < 0 || c.total < c.covered ||
+        c.scores.size() > static_cast<size_t>(options.window) ||
+        !std::all_of(c.scores.begin(), c.scores.end(),
+                     [](double v) { return std::isfinite(v) && v >= 0; })) {
+      return absl::InvalidArgumentError("conformal state: a cell is out of range");
+    }
+    c.next = 0;  // Oldest first: the next overwrite replaces the oldest.
+  }
+  if (!r.AtEnd() || aci.scored_ < 0) {
+    return absl::InvalidArgumentError("conformal state: trailing bytes");
+  }
+  return aci;
 }
 
 absl::StatusOr<Forecast> CalibratedForecast(Forecaster& model, const Series& series, int h,

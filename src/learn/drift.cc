@@ -94,4 +94,22 @@ void DriftDetector::Reset(std::string_view key) {
   if (it != states_.end()) it->second = DriftState{};
 }
 
+absl::Status DriftDetector::Restore(std::string_view key, const DriftState& state) {
+  if (!(state.g_pos >= 0) || !(state.g_neg >= 0) || !std::isfinite(state.g_pos) ||
+      !std::isfinite(state.g_neg) || state.observations < 0 || state.drifted_at < -1) {
+    return absl::InvalidArgumentError(
+        fmt::format("drift: series '{}': saved state out of range (g+ {}, g- {}, n {})", key,
+                    state.g_pos, state.g_neg, state.observations));
+  }
+  auto it = states_.find(key);
+  if (it == states_.end()) it = states_.emplace(std::string(key), DriftState{}).first;
+  it->second = state;
+  return absl::OkStatus();
+}
+
+void DriftDetector::Erase(std::string_view key) {
+  auto it = states_.find(key);
+  if (it != states_.end()) states_.erase(it);
+}
+
 }  // namespace tidegate::learn

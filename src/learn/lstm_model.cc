@@ -118,6 +118,9 @@ absl::StatusOr<Weights> RunTraining(std::span<const forecast::Series> series,
   int tail_n = 0, report_n = 0;
   const int tail_from = train.steps - std::max(1, train.steps / 10);
   for (int step = 0; step < train.steps; ++step) {
+    if (train.cancelled && train.cancelled()) {
+      return absl::CancelledError(fmt::format("training cancelled at step {}", step));
+    }
     batch.Clear();
     for (int b = 0; b < train.batch; ++b) {
       const auto [si, t] = origins[pick(rng)];

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <set>
 #include <sstream>
 #include <utility>
@@ -105,7 +106,73 @@ HorizonSnapshot MakeHorizon(std::string name, const forecast::Forecast& f, int s
   return h;
 }
 
+// One adaptive conformal calibrator with the bookkeeping that keeps it aligned with the steps it
+// is fed: `next` is the time of the value it expects next, so a jump (a refit moved the origin, a
+// restore) ages its pending forecasts with missing values instead of scoring them against the
+// wrong step.
+struct Calibration {
+  std::optional<forecast::AdaptiveConformal> aci;
+  WallTime next{};
+  std::optional<WallTime> recorded;  // Origin of the newest recorded forecast.
+
+  void SkipTo(WallTime t, Duration step, int horizon) {
+    if (!aci || t <= next) return;
+    const int64_t gap = std::min<int64_t>((t - next) / step, horizon + 1);
+    for (int64_t i = 0; i < gap; ++i) aci->Observe(std::numeric_limits<double>::quiet_NaN());
+    next = t;
+  }
+  void Observe(WallTime t, double y, Duration step, int horizon) {
+    if (!aci) return;
+    SkipTo(t, step, horizon);
+    if (t < next) return;  // Already seen (cannot be un-observed).
+    aci->Observe(y);
+    next = t + step;
+  }
+  // The calibrated version of `f`, issued at `origin`; records it for scoring when `record`.
+  forecast::Forecast Calibrate(const forecast::Forecast& f, WallTime origin, Duration step,
+                               int horizon, bool record) {
+    if (!aci) return f;
+    if (record && recorded != origin) {
+      SkipTo(origin, step, horizon);
+      if (origin == next && aci->Record(f).ok()) recorded = origin;
+    }
+    return aci->Calibrate(f);
+  }
+  std::optional<double> Coverage(double level, int step = 0) const {
+    if (!aci) return std::nullopt;
+    const double c = step > 0 ? aci->Coverage(level, step) : aci->Coverage(level);
+    return std::isnan(c) ? std::nullopt : std::optional<double>(c);
+  }
+};
+
+// Gives `cal` a fresh calibrator expecting its first value at `origin` unless it has one.
+void EnsureCalibration(Calibration& cal, forecast::ConformalOptions options, int horizon,
+                       WallTime origin) {
+  if (cal.aci) return;
+  options.horizon = horizon;
+  absl::StatusOr<forecast::AdaptiveConformal> aci = forecast::AdaptiveConformal::Create(options);
+  if (!aci.ok()) return;  // The options were validated by Planning::Create.
+  cal.aci = *std::move(aci);
+  cal.next = origin;
+}
+
 }  // namespace
+
+std::string_view FitReasonName(FitReason r) {
+  switch (r) {
+    case FitReason::kNew:
+      return "new";
+    case FitReason::kSchedule:
+      return "schedule";
+    case FitReason::kDrift:
+      return "drift";
+    case FitReason::kConfig:
+      return "config";
+    case FitReason::kGap:
+      return "gap";
+  }
+  return "new";
+}
 
 std::string_view ClassConditionName(ClassCondition c) {
   switch (c) {
@@ -140,10 +207,17 @@ struct Planning::ModelState {
   WallTime trained_at{};
   WallTime fine_next{};    // Start of the next fine step to feed.
   WallTime coarse_next{};  // Start of the next hour to feed.
-  std::unique_ptr<anomaly::Detector> detector;
+  std::unique_ptr<anomaly::ConformalDetector> detector;
   bool needs_fit = true;
+  FitReason fit_reason = FitReason::kNew;  // Of the pending fit (needs_fit) ...
+  FitReason fitted_for = FitReason::kNew;  // ... and of the current model.
+  int64_t drift_refits = 0;
+  std::optional<WallTime> last_drift_at;
   WallTime retry_at{};
-  std::optional<std::array<double, 3>> next_pred;  // mean, lower, upper (per s) of fine_next.
+  // The calibrated one-step-ahead forecast of fine_next in model units (requests per step):
+  // mean, lower, upper.
+  std::optional<std::array<double, 3>> next_pred;
+  Calibration fine_cal, coarse_cal;
   double last_actual_per_s = 0;
   std::optional<double> abs_error_per_s;
   std::optional<WallTime> last_step;
@@ -182,12 +256,40 @@ absl::StatusOr<std::unique_ptr<Planning>> Planning::Create(Service& service,
   }
   TIDEGATE_RETURN_IF_ERROR(options.feedback.Validate());
   TIDEGATE_RETURN_IF_ERROR(options.detector.Validate());
+  TIDEGATE_ASSIGN_OR_RETURN(learn::DriftDetector drift,
+                            learn::DriftDetector::Create(options.drift));
+  if (options.drift_cooldown < Duration::zero()) {
+    return absl::InvalidArgumentError("planning.drift_cooldown: must not be negative");
+  }
+  if (options.fine_calibration_stride < 1 || options.fine_calibration_stride > kFineHorizon) {
+    return absl::InvalidArgumentError(
+        fmt::format("planning.fine_calibration_stride: {} is not in [1, {}]",
+                    options.fine_calibration_stride, kFineHorizon));
+  }
+  options.calibration.levels = {options.level};
+  for (int horizon : {kFineHorizon, kCoarseHorizon}) {
+    forecast::ConformalOptions c = options.calibration;
+    c.horizon = horizon;
+    TIDEGATE_RETURN_IF_ERROR(c.Validate());
+  }
   TIDEGATE_ASSIGN_OR_RETURN(CronSchedule schedule, CronSchedule::Parse(config->schedule.training));
-  return std::unique_ptr<Planning>(new Planning(service, std::move(options), std::move(schedule)));
+  return std::unique_ptr<Planning>(
+      new Planning(service, std::move(options), std::move(schedule), std::move(drift)));
 }
 
-Planning::Planning(Service& service, PlanningOptions options, CronSchedule schedule)
-    : service_(service), options_(std::move(options)), schedule_(std::move(schedule)) {}
+Planning::Planning(Service& service, PlanningOptions options, CronSchedule schedule,
+                   learn::DriftDetector drift)
+    : service_(service),
+      options_(std::move(options)),
+      schedule_(std::move(schedule)),
+      drift_(std::move(drift)) {}
+
+void Planning::MarkForFit(ModelState& m, FitReason reason, WallTime not_before) {
+  // A class without a model is always fitted as "new", whatever asked for it.
+  m.fit_reason = m.fine ? reason : FitReason::kNew;
+  m.needs_fit = true;
+  m.retry_at = not_before;
+}
 
 Planning::~Planning() { Stop(); }
 
@@ -199,6 +301,19 @@ void Planning::Start() {
   std::lock_guard guard(worker_mu_);
   if (worker_.joinable()) return;
   stop_ = false;
+  stopping_.store(false, std::memory_order_relaxed);
+  if (!options_.lstm_path.empty()) {
+    // Training rounds take minutes: they run here, never on the model worker or the tick.
+    learner_ = std::thread([this] {
+      std::unique_lock lock(worker_mu_);
+      while (!stop_) {
+        lock.unlock();
+        RunLearningWork();
+        lock.lock();
+        worker_cv_.wait_for(lock, std::chrono::seconds(5), [this] { return stop_; });
+      }
+    });
+  }
   worker_ = std::thread([this] {
     std::unique_lock lock(worker_mu_);
     while (!stop_) {
@@ -216,8 +331,10 @@ void Planning::Stop() {
     std::lock_guard lock(worker_mu_);
     stop_ = true;
   }
+  stopping_.store(true, std::memory_order_relaxed);  // Cancels a training round in progress.
   worker_cv_.notify_all();
   if (worker_.joinable()) worker_.join();
+  if (learner_.joinable()) learner_.join();
 }
 
 void Planning::RequestTraining() { training_requested_.store(true, std::memory_order_release); }
@@ -236,8 +353,7 @@ void Planning::SyncClasses(const std::vector<PlanningClass>& classes) {
     const std::string wanted = c.predict ? c.predict->model : PredictSpec{}.model;
     if (m->model_name != wanted) {
       m->model_name = wanted;
-      m->needs_fit = true;  // The configured model changed.
-      m->retry_at = {};
+      MarkForFit(*m, FitReason::kConfig);  // The configured model changed.
     }
   }
   for (auto it = models_.begin(); it != models_.end();) {
@@ -251,6 +367,7 @@ void Planning::SyncClasses(const std::vector<PlanningClass>& classes) {
       feedback_.erase(it->first);
       costs_.erase(it->first);
     }
+    drift_.Erase(it->first);
     it = models_.erase(it);
   }
 }
@@ -260,6 +377,15 @@ void Planning::RunModelWork(bool fits) {
   Clock& clock = service_.clock();
   const WallTime now = clock.WallNow();
   SyncClasses(service_.PlanningClasses());
+  // A new global LSTM (trained or fine-tuned): refit the classes it serves (cheap: the adapter
+  // only normalises the series).
+  if (const uint64_t gen = lstm_generation_.load(std::memory_order_acquire);
+      gen != lstm_generation_seen_) {
+    lstm_generation_seen_ = gen;
+    for (auto& [key, m] : models_) {
+      if (m->model_name == "lstm") MarkForFit(*m, FitReason::kSchedule);
+    }
+  }
 
   if (!next_training_) next_training_ = schedule_.Next(now);
   bool training = training_requested_.exchange(false, std::memory_order_acq_rel);
@@ -269,10 +395,7 @@ void Planning::RunModelWork(bool fits) {
   }
   if (training) {
     Log(fmt::format("training: refitting {} classes", models_.size()));
-    for (auto& [key, m] : models_) {
-      m->needs_fit = true;
-      m->retry_at = {};
-    }
+    for (auto& [key, m] : models_) MarkForFit(*m, FitReason::kSchedule);
   }
 
   for (auto& [key, m] : models_) CatchUp(*m, now);
@@ -293,6 +416,7 @@ void Planning::RunModelWork(bool fits) {
     ++fitted;
     if (s.ok()) {
       fits_ok_.fetch_add(1, std::memory_order_relaxed);
+      refits_[static_cast<size_t>(m->fitted_for)].fetch_add(1, std::memory_order_relaxed);
     } else {
       fits_failed_.fetch_add(1, std::memory_order_relaxed);
       Log(fmt::format("class {}: no model ({}); it keeps its configured limit", key,
@@ -307,8 +431,10 @@ void Planning::RunModelWork(bool fits) {
 absl::Status Planning::Fit(ModelState& m, WallTime now) {
   history::HistoryStore& store = service_.store();
   const Duration step = options_.model_step;
+  const FitReason reason = m.fit_reason;
   m.needs_fit = false;
   m.retry_at = now + kHour;  // Unless the fit succeeds, try again in an hour.
+  drift_.Reset(m.key);       // The CUSUM judges the next model afresh.
   const WallTime end = history::AlignDown(now - options_.settle_delay, step);
   TIDEGATE_ASSIGN_OR_RETURN(
       std::vector<history::Point> points,
@@ -324,7 +450,18 @@ absl::Status Planning::Fit(ModelState& m, WallTime now) {
   series.seasonal_periods = forecast::CalendarPeriods(step, series.size());
 
   std::string name = m.model_name;
-  absl::StatusOr<std::unique_ptr<forecast::Forecaster>> fine = forecast::MakeForecaster(name);
+  forecast::ModelContext context;
+  if (name == "lstm") {
+    if (std::shared_ptr<const learn::LstmModel> lstm = CurrentLstm()) {
+      context = learn::LstmContext(std::move(lstm));
+    } else {
+      Log(fmt::format("class {}: the global LSTM is not trained yet ({}); using auto until it is",
+                      m.key, Lstm().state));
+      name = "auto";
+    }
+  }
+  absl::StatusOr<std::unique_ptr<forecast::Forecaster>> fine =
+      forecast::MakeForecaster(name, context);
   if (!fine.ok()) {
     Log(fmt::format("class {}: model '{}' is not available ({}); using auto", m.key, name,
                     std::string(fine.status().message())));
@@ -344,7 +481,9 @@ absl::Status Planning::Fit(ModelState& m, WallTime now) {
     hs.step = kHour;
     hs.values = Grid(*hours, hs.start, end_h, kHour);
     hs.seasonal_periods = forecast::CalendarPeriods(kHour, hs.size());
-    absl::StatusOr<std::unique_ptr<forecast::Forecaster>> c = forecast::MakeForecaster(name);
+    // The LSTM is trained on minute data; the hourly model of its classes is auto's.
+    absl::StatusOr<std::unique_ptr<forecast::Forecaster>> c =
+        forecast::MakeForecaster(name == "lstm" ? "auto" : name);
     if (c.ok() && (*c)->Fit(hs).ok()) coarse = *std::move(c);
   }
 
@@ -359,9 +498,16 @@ absl::Status Planning::Fit(ModelState& m, WallTime now) {
   m.coarse_next = end_h;
   m.retry_at = {};
   m.next_pred.reset();
+  m.fitted_for = reason;
+  if (reason == FitReason::kDrift) ++m.drift_refits;
+  // The calibrators outlive refits: their scores are relative to the model's own half-widths,
+  // and a new model of the same class errs much as the old one did.
+  EnsureCalibration(m.fine_cal, options_.calibration, kFineHorizon, end);
+  EnsureCalibration(m.coarse_cal, options_.calibration, kCoarseHorizon, end_h);
   LearnCost(m, now);
   Publish(m);
-  Log(fmt::format("class {}: trained {} on {} steps", m.key, m.spec, series.size()));
+  Log(fmt::format("class {}: trained {} on {} steps (reason: {})", m.key, m.spec, series.size(),
+                  FitReasonName(reason)));
   return absl::OkStatus();
 }
 
@@ -430,7 +576,9 @@ void Planning::LearnCost(ModelState& m, WallTime now) {
 }
 
 void Planning::CatchUp(ModelState& m, WallTime now) {
-  if (!m.fine || m.needs_fit) return;
+  // A pending fit that is due replaces the model this pass; one deferred by the drift cooldown
+  // leaves the current model serving (and catching up) until then.
+  if (!m.fine || (m.needs_fit && m.retry_at <= now)) return;
   history::HistoryStore& store = service_.store();
   if (!m.detector) {  // Restored model: warm a detector on the day before its next step.
     const Duration step = options_.model_step;
@@ -449,7 +597,7 @@ void Planning::CatchUp(ModelState& m, WallTime now) {
   bool changed = false;
   if (end > m.fine_next) {
     if (end - m.fine_next > options_.fit_window) {
-      m.needs_fit = true;  // Too far behind (the daemon was down): refit instead.
+      MarkForFit(m, FitReason::kGap);  // Too far behind (the daemon was down): refit instead.
       return;
     }
     absl::StatusOr<std::vector<history::Point>> points =
@@ -467,11 +615,16 @@ void Planning::CatchUp(ModelState& m, WallTime now) {
       const WallTime t = m.fine_next + step * static_cast<int64_t>(i);
       const double actual = values[i] * per_s;
       const anomaly::AnomalyResult r = m.detector->Observe(actual);
+      m.fine_cal.Observe(t, values[i], step, kFineHorizon);
+      ObserveDrift(m, t, values[i], now);
       std::optional<double> error;
       {
         std::lock_guard lock(snap_mu_);
         if (m.next_pred) {
-          const auto& [mean, lower, upper] = *m.next_pred;
+          // Demand's domain, per second, as published (MakeHorizon).
+          const double mean = std::max(0.0, (*m.next_pred)[0] * per_s);
+          const double lower = std::clamp((*m.next_pred)[1] * per_s, 0.0, mean);
+          const double upper = std::max((*m.next_pred)[2] * per_s, mean);
           error = std::abs(actual - mean);
           plan::Observation obs{actual, mean, lower, upper, planned, r.flag};
           (void)plan::UpdateFeedback(options_.feedback, obs, &feedback_[m.key]);
@@ -485,7 +638,7 @@ void Planning::CatchUp(ModelState& m, WallTime now) {
       }
       m.next_pred.reset();  // Only the first step of a catch-up has its one-step forecast.
       if (!m.fine->Update(values[i]).ok()) {
-        m.needs_fit = true;
+        MarkForFit(m, FitReason::kGap);
         return;
       }
       m.abs_error_per_s = error;
@@ -503,8 +656,12 @@ void Planning::CatchUp(ModelState& m, WallTime now) {
         store.Query(m.series, m.coarse_next, end_h, kHour, history::Aggregation::kSum);
     if (hours.ok()) {
       bool ok = true;
-      for (double v : Grid(*hours, m.coarse_next, end_h, kHour))
+      WallTime t = m.coarse_next;
+      for (double v : Grid(*hours, m.coarse_next, end_h, kHour)) {
+        m.coarse_cal.Observe(t, v, kHour, kCoarseHorizon);
+        t += kHour;
         ok = ok && m.coarse->Update(v).ok();
+      }
       if (!ok) m.coarse.reset();
       m.coarse_next = end_h;
       changed = true;
@@ -512,6 +669,28 @@ void Planning::CatchUp(ModelState& m, WallTime now) {
   }
   if (changed) Publish(m);
   if (now - m.cost_learned_at >= kHour) LearnCost(m, now);
+}
+
+void Planning::ObserveDrift(ModelState& m, WallTime t, double value, WallTime now) {
+  if (!m.next_pred) return;  // No one-step forecast for this step (the middle of a catch-up).
+  const auto& [mean, lower, upper] = *m.next_pred;
+  // Scale from the calibrated interval, floored at the Poisson noise of a count (sqrt of the
+  // mean): a model cannot know a request count more precisely than that, and a zero-width
+  // interval (a constant history) would otherwise turn every error into an alarm.
+  const double z = forecast::NormalQuantile(0.5 + options_.level / 200);
+  const double scale = std::max((upper - lower) / (2 * z), std::sqrt(std::max(1.0, mean)));
+  absl::StatusOr<bool> fired = drift_.Observe(m.key, value, mean, scale);
+  if (!fired.ok() || !*fired) return;
+  const learn::DriftState st = drift_.State(m.key);
+  m.last_drift_at = t;
+  const WallTime not_before = std::max(now, m.trained_at + options_.drift_cooldown);
+  Log(fmt::format(
+      "class {}: forecast errors drifted at {} (CUSUM g+ {:.1f}, g- {:.1f} after {} steps); "
+      "refit {}",
+      m.key, history::FormatWallTime(t), st.g_pos, st.g_neg, st.observations,
+      not_before > now ? "after the cooldown, at " + history::FormatWallTime(not_before)
+                       : std::string("at the next model-work pass")));
+  MarkForFit(m, FitReason::kDrift, not_before > now ? not_before : WallTime{});
 }
 
 void Planning::Publish(ModelState& m) {
@@ -523,21 +702,37 @@ void Planning::Publish(ModelState& m) {
     snap->model = std::string(m.fine->Name());
     snap->spec = m.spec;
     snap->trained_at = m.trained_at;
+    snap->fit_reason = m.fitted_for;
+    snap->drift_refits = m.drift_refits;
+    snap->last_drift_at = m.last_drift_at;
+    const Duration step = options_.model_step;
     absl::StatusOr<forecast::Forecast> f = m.fine->Predict(kFineHorizon, levels);
     if (f.ok()) {
+      // Every stride-th origin is recorded for scoring (bounded memory, see PlanningOptions).
+      const bool record =
+          (m.fine_next.time_since_epoch() / step) % options_.fine_calibration_stride == 0;
+      const forecast::Forecast c =
+          m.fine_cal.Calibrate(*f, m.fine_next, step, kFineHorizon, record);
+      snap->horizons.push_back(MakeHorizon("1m", c, 1, m.fine_next, step, options_.level));
+      snap->horizons.back().coverage = m.fine_cal.Coverage(options_.level, 1);
       snap->horizons.push_back(
-          MakeHorizon("1m", *f, 1, m.fine_next, options_.model_step, options_.level));
-      snap->horizons.push_back(
-          MakeHorizon("1h", *f, kFineHorizon, m.fine_next, options_.model_step, options_.level));
-      const HorizonSnapshot& h = snap->horizons.back();
-      if (!h.mean.empty()) m.next_pred = std::array<double, 3>{h.mean[0], h.lower[0], h.upper[0]};
+          MakeHorizon("1h", c, kFineHorizon, m.fine_next, step, options_.level));
+      snap->horizons.back().coverage = m.fine_cal.Coverage(options_.level);
+      const forecast::PredictionInterval* in = c.Interval(options_.level);
+      if (c.horizon() > 0) {
+        m.next_pred = std::array<double, 3>{c.mean[0], in ? in->lower[0] : c.mean[0],
+                                            in ? in->upper[0] : c.mean[0]};
+      }
     }
   }
   if (m.coarse) {
     absl::StatusOr<forecast::Forecast> f = m.coarse->Predict(kCoarseHorizon, levels);
     if (f.ok()) {
+      const forecast::Forecast c =
+          m.coarse_cal.Calibrate(*f, m.coarse_next, kHour, kCoarseHorizon, /*record=*/true);
       snap->horizons.push_back(
-          MakeHorizon("1d", *f, kCoarseHorizon, m.coarse_next, kHour, options_.level));
+          MakeHorizon("1d", c, kCoarseHorizon, m.coarse_next, kHour, options_.level));
+      snap->horizons.back().coverage = m.coarse_cal.Coverage(options_.level);
     }
   }
   snap->last_step = m.last_step;
@@ -820,6 +1015,12 @@ std::string Planning::RenderMetrics() const {
                          "Absolute one-step forecast error of the last closed step (requests/s).",
                          "gauge",
                          {}};
+  ExpositionFamily coverage{
+      "tidegate_forecast_interval_coverage_ratio",
+      "Share of the calibrated forecast intervals that covered the actual demand, by horizon "
+      "(1m: the next step; 1h, 1d: every step of that horizon), since the class was first fitted.",
+      "gauge",
+      {}};
   ExpositionFamily anomalies{"tidegate_anomalies_total",
                              "Anomalies flagged in live demand, by class and kind.",
                              "counter",
@@ -853,6 +1054,12 @@ std::string Planning::RenderMetrics() const {
       if (s->abs_error_per_s) {
         error.samples.push_back({error.name, labels(k), *s->abs_error_per_s, std::nullopt});
       }
+      for (const HorizonSnapshot& hz : s->horizons) {
+        if (!hz.coverage) continue;
+        Labels l = labels(k);
+        l.emplace_back("horizon", hz.name);
+        coverage.samples.push_back({coverage.name, std::move(l), *hz.coverage, std::nullopt});
+      }
     }
     for (const auto& [kk, n] : anomaly_counts_) {
       Labels l = labels(kk.first);
@@ -875,8 +1082,9 @@ std::string Planning::RenderMetrics() const {
     }
   }
   std::vector<ExpositionFamily> families = {
-      std::move(mean),      std::move(lower), std::move(upper), std::move(error),
-      std::move(anomalies), std::move(rate),  std::move(size),  std::move(fallback)};
+      std::move(mean),  std::move(lower),    std::move(upper),
+      std::move(error), std::move(coverage), std::move(anomalies),
+      std::move(rate),  std::move(size),     std::move(fallback)};
   families.push_back({"tidegate_planner_tick_duration_seconds",
                       "Duration of the last planning tick.",
                       "gauge",
@@ -905,7 +1113,190 @@ std::string Planning::RenderMetrics() const {
                         {{"result", "failed"}},
                         static_cast<double>(fits_failed_.load()),
                         std::nullopt}}});
+  ExpositionFamily refits{"tidegate_model_refits_total",
+                          "Successful model fits, by reason (new, schedule, drift, config, gap).",
+                          "counter",
+                          {}};
+  for (int r = 0; r < kNumFitReasons; ++r) {
+    refits.samples.push_back(
+        {refits.name,
+         {{"reason", std::string(FitReasonName(static_cast<FitReason>(r)))}},
+         static_cast<double>(refits_[static_cast<size_t>(r)].load(std::memory_order_relaxed)),
+         std::nullopt});
+  }
+  families.push_back(std::move(refits));
+  const LstmStatus lstm = Lstm();
+  families.push_back(
+      {"tidegate_lstm_rounds_total",
+       "Trainings and fine-tunings of the global LSTM completed since start.",
+       "counter",
+       {{"tidegate_lstm_rounds_total", {}, static_cast<double>(lstm.rounds), std::nullopt}}});
+  families.push_back(
+      {"tidegate_lstm_round_duration_seconds",
+       "Duration of the last training or fine-tuning round of the global LSTM.",
+       "gauge",
+       {{"tidegate_lstm_round_duration_seconds", {}, lstm.last_round_seconds, std::nullopt}}});
   return history::EncodeExposition(families);
+}
+
+// ---- The global LSTM ----------------------------------------------------------------------
+
+std::shared_ptr<const learn::LstmModel> Planning::CurrentLstm() const {
+  std::lock_guard lock(lstm_mu_);
+  return lstm_;
+}
+
+LstmStatus Planning::Lstm() const {
+  std::lock_guard lock(lstm_mu_);
+  return lstm_status_;
+}
+
+void Planning::LoadLstm() {
+  const std::string& path = options_.lstm_path;
+  {
+    std::lock_guard lock(lstm_mu_);
+    if (lstm_loaded_) return;
+    lstm_loaded_ = true;
+    if (path.empty()) return;  // "disabled"
+    lstm_status_.state = "pending";
+  }
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return;  // Never trained: trained when a class asks.
+  absl::StatusOr<std::shared_ptr<const learn::LstmModel>> model = learn::LstmModel::LoadFile(path);
+  std::string problem;
+  if (!model.ok()) {
+    problem = std::string(model.status().message());
+  } else if (const learn::LstmOptions& o = (*model)->options();
+             o.period != options_.lstm.period || o.patches != options_.lstm.patches ||
+             o.horizon != options_.lstm.horizon) {
+    problem = fmt::format(
+        "it was trained for period {}, {} patches, horizon {}; this daemon uses {}, {}, {}",
+        o.period, o.patches, o.horizon, options_.lstm.period, options_.lstm.patches,
+        options_.lstm.horizon);
+  }
+  std::lock_guard lock(lstm_mu_);
+  if (!problem.empty()) {
+    lstm_status_.message = fmt::format("{} was rejected: {}", path, problem);
+    Log(fmt::format("global LSTM: {}; it is retrained", lstm_status_.message));
+    return;
+  }
+  lstm_ = *model;
+  lstm_status_.state = "trained";
+  lstm_status_.message = (*model)->summary().ToString();
+  lstm_status_.trained_at = service_.clock().WallNow();
+  lstm_status_.steps = (*model)->summary().steps;
+  lstm_status_.series = (*model)->summary().series_used;
+  lstm_status_.validation_loss = (*model)->summary().validation_loss;
+  Log(fmt::format("global LSTM: loaded {} ({})", path, lstm_status_.message));
+}
+
+absl::StatusOr<std::vector<forecast::Series>> Planning::LstmSeries(Duration window,
+                                                                   int* classes_asking) {
+  const std::vector<PlanningClass> classes = service_.PlanningClasses();
+  *classes_asking = 0;
+  for (const PlanningClass& c : classes) {
+    if (c.predict && c.predict->model == "lstm") ++*classes_asking;
+  }
+  std::vector<forecast::Series> out;
+  if (*classes_asking == 0) return out;
+  const Duration step = options_.model_step;
+  const WallTime end = history::AlignDown(service_.clock().WallNow() - options_.settle_delay, step);
+  // A training window plus the hold-out (learn/lstm.h).
+  const size_t needed = static_cast<size_t>(options_.lstm.window() + 2 * options_.lstm.horizon);
+  for (const PlanningClass& c : classes) {
+    const history::SeriesKey key{std::string(history::kMetricRequests), c.tenant, c.series_class};
+    TIDEGATE_ASSIGN_OR_RETURN(
+        std::vector<history::Point> points,
+        service_.store().Query(key, end - window, end, step, history::Aggregation::kSum));
+    if (points.empty()) continue;
+    forecast::Series s;
+    s.start = points.front().time;
+    s.step = step;
+    s.values = Grid(points, s.start, end, step);
+    if (s.values.size() >= needed) out.push_back(std::move(s));
+  }
+  return out;
+}
+
+void Planning::RunLearningWork() {
+  LoadLstm();
+  if (options_.lstm_path.empty()) return;
+  Clock& clock = service_.clock();
+  const WallTime now = clock.WallNow();
+  if (!lstm_next_training_) lstm_next_training_ = schedule_.Next(now);
+  const bool scheduled = lstm_next_training_ && now >= *lstm_next_training_;
+  if (scheduled) lstm_next_training_ = schedule_.Next(now);
+  const std::shared_ptr<const learn::LstmModel> current = CurrentLstm();
+  const LstmStatus status = Lstm();
+  const bool full = scheduled || (!current && now >= lstm_retry_at_);
+  std::optional<WallTime> last = status.fine_tuned_at;
+  if (!last || (status.trained_at && *status.trained_at > *last)) last = status.trained_at;
+  const bool tune = !full && current && now >= lstm_retry_at_ && last &&
+                    now - *last >= options_.lstm_fine_tune_every;
+  if (!full && !tune) return;
+  const std::string_view round = full ? "training" : "fine-tuning";
+
+  const auto set_status = [&](std::string state, std::string message) {
+    std::lock_guard lock(lstm_mu_);
+    if (!lstm_) lstm_status_.state = std::move(state);  // A served model stays "trained".
+    lstm_status_.message = std::move(message);
+  };
+  const auto retry = [&](std::string state, std::string message) {
+    set_status(std::move(state), std::move(message));
+    Log(fmt::format("global LSTM: {} not done: {}; retried in an hour", round, Lstm().message));
+    lstm_retry_at_ = now + kHour;
+  };
+  int asking = 0;
+  absl::StatusOr<std::vector<forecast::Series>> series =
+      LstmSeries(full ? options_.fit_window : options_.lstm_fine_tune_window, &asking);
+  if (!series.ok()) {
+    return retry("failed",
+                 fmt::format("history store: {}", std::string(series.status().message())));
+  }
+  if (asking == 0) return set_status("unused", "no class has predict.model: lstm");
+  if (static_cast<int>(series->size()) < options_.lstm_min_series) {
+    return retry("skipped",
+                 fmt::format("{} classes have the {} steps of history it needs, fewer than {}",
+                             series->size(), options_.lstm.window() + 2 * options_.lstm.horizon,
+                             options_.lstm_min_series));
+  }
+
+  learn::TrainOptions train = full ? options_.lstm_train : options_.lstm_fine_tune;
+  train.cancelled = [this] { return stopping_.load(std::memory_order_relaxed); };
+  Log(fmt::format("global LSTM: {} on {} classes' history ({} steps)", round, series->size(),
+                  train.steps));
+  const MonoTime t0 = clock.Now();
+  absl::StatusOr<std::shared_ptr<const learn::LstmModel>> model =
+      full ? learn::LstmModel::Train(*series, options_.lstm, train)
+           : current->FineTune(*series, train);
+  const double seconds = Seconds(clock.Now() - t0);
+  if (!model.ok()) {
+    if (model.status().code() == absl::StatusCode::kCancelled) {
+      Log(fmt::format("global LSTM: {} cancelled (shutting down)", round));
+      return;
+    }
+    return retry("failed", std::string(model.status().message()));
+  }
+  if (absl::Status saved = (*model)->SaveFile(options_.lstm_path); !saved.ok()) {
+    // Served from memory anyway; the next round tries to save again.
+    Log(fmt::format("global LSTM: not saved: {}", std::string(saved.message())));
+  }
+  {
+    std::lock_guard lock(lstm_mu_);
+    lstm_ = *model;
+    lstm_status_.state = "trained";
+    lstm_status_.message = (*model)->summary().ToString();
+    (full ? lstm_status_.trained_at : lstm_status_.fine_tuned_at) = now;
+    lstm_status_.series = static_cast<int>(series->size());
+    lstm_status_.steps = (*model)->summary().steps;
+    lstm_status_.last_round_seconds = seconds;
+    lstm_status_.validation_loss = (*model)->summary().validation_loss;
+    ++lstm_status_.rounds;
+  }
+  lstm_retry_at_ = {};
+  lstm_generation_.fetch_add(1, std::memory_order_release);
+  Log(fmt::format("global LSTM: {} done in {:.1f} s ({}); saved to {}", round, seconds,
+                  (*model)->summary().ToString(), options_.lstm_path));
 }
 
 // ---- Checkpoints (docs/formats/planning-state.md) -------------------------------------------
@@ -913,7 +1304,10 @@ std::string Planning::RenderMetrics() const {
 namespace {
 
 constexpr uint32_t kStateMagic = 0x53504754;  // "TGPS" little-endian.
-constexpr uint32_t kStateVersion = 1;
+// Version 2 added per class the learning state (fit reason, drift CUSUM, anomaly detector and
+// recent anomalies, interval calibrators); version 1 files still load (those start afresh).
+constexpr uint32_t kStateVersion = 2;
+constexpr uint32_t kOldestStateVersion = 1;
 
 int64_t Ns(WallTime t) { return t.time_since_epoch().count(); }
 WallTime FromNs(int64_t ns) { return WallTime(Duration(ns)); }
@@ -937,6 +1331,125 @@ bool GetFeedback(forecast::ByteReader& r, plan::FeedbackState* f) {
   f->surge = static_cast<plan::SurgeMode>(surge);
   return std::isfinite(f->bias_per_s) && std::isfinite(f->abs_error_per_s) &&
          std::isfinite(f->surge_rate_per_s);
+}
+
+void PutTime(forecast::ByteWriter& w, const std::optional<WallTime>& t) {
+  w.PutU32(t ? 1 : 0);
+  w.PutI64(t ? Ns(*t) : 0);
+}
+
+bool GetTime(forecast::ByteReader& r, std::optional<WallTime>* t) {
+  uint32_t has = 0;
+  int64_t ns = 0;
+  if (!r.GetU32(&has) || has > 1 || !r.GetI64(&ns)) return false;
+  *t = has ? std::optional<WallTime>(FromNs(ns)) : std::nullopt;
+  return true;
+}
+
+}  // namespace
+
+// A class's learning state (checkpoint version 2), parsed before anything is applied.
+struct SavedLearning {
+  FitReason fitted_for = FitReason::kNew;
+  int64_t drift_refits = 0;
+  std::optional<WallTime> last_drift_at;
+  learn::DriftState drift;
+  std::optional<anomaly::ConformalDetectorState> detector;
+  std::optional<WallTime> last_step, last_anomaly_at;
+  double last_actual_per_s = 0;
+  anomaly::AnomalyResult last_result;
+  std::vector<AnomalyEvent> anomalies;
+  std::string fine_cal, coarse_cal;  // AdaptiveConformal::Serialize(); "" = none.
+  int64_t fine_cal_next = 0, coarse_cal_next = 0;
+};
+
+namespace {
+
+std::string EncodeLearning(const SavedLearning& l) {
+  forecast::ByteWriter w;
+  w.PutU32(static_cast<uint32_t>(l.fitted_for));
+  w.PutI64(l.drift_refits);
+  PutTime(w, l.last_drift_at);
+  w.PutDouble(l.drift.g_pos);
+  w.PutDouble(l.drift.g_neg);
+  w.PutI64(l.drift.observations);
+  w.PutU32(l.drift.drifted ? 1 : 0);
+  w.PutI64(l.drift.drifted_at);
+  w.PutU32(l.detector ? 1 : 0);
+  if (l.detector) {
+    for (const std::vector<double>* v :
+         {&l.detector->values, &l.detector->residuals, &l.detector->calibration,
+          &l.detector->surprise, &l.detector->history}) {
+      w.PutDoubles(*v);
+    }
+    w.PutI64(l.detector->seen);
+    w.PutI64(l.detector->since_flag);
+  }
+  PutTime(w, l.last_step);
+  PutTime(w, l.last_anomaly_at);
+  w.PutDouble(l.last_actual_per_s);
+  w.PutDouble(l.last_result.score);
+  w.PutU32(l.last_result.flag ? 1 : 0);
+  w.PutU32(static_cast<uint32_t>(l.last_result.kind));
+  w.PutU64(l.anomalies.size());
+  for (const AnomalyEvent& e : l.anomalies) {
+    w.PutI64(Ns(e.t));
+    w.PutDouble(e.value_per_s);
+    w.PutDouble(e.score);
+    w.PutU32(static_cast<uint32_t>(e.kind));
+  }
+  w.PutString(l.fine_cal);
+  w.PutI64(l.fine_cal_next);
+  w.PutString(l.coarse_cal);
+  w.PutI64(l.coarse_cal_next);
+  return w.Release();
+}
+
+// False when the bytes are malformed.
+bool DecodeLearning(std::string_view bytes, const std::string& key, SavedLearning* l) {
+  forecast::ByteReader r(bytes);
+  uint32_t reason = 0, drifted = 0, has = 0, flag = 0, kind = 0;
+  if (!r.GetU32(&reason) || reason >= static_cast<uint32_t>(kNumFitReasons) ||
+      !r.GetI64(&l->drift_refits) || !GetTime(r, &l->last_drift_at) ||
+      !r.GetDouble(&l->drift.g_pos) || !r.GetDouble(&l->drift.g_neg) ||
+      !r.GetI64(&l->drift.observations) || !r.GetU32(&drifted) || drifted > 1 ||
+      !r.GetI64(&l->drift.drifted_at) || !r.GetU32(&has) || has > 1) {
+    return false;
+  }
+  l->fitted_for = static_cast<FitReason>(reason);
+  l->drift.drifted = drifted != 0;
+  if (has) {
+    anomaly::ConformalDetectorState d;
+    for (std::vector<double>* v :
+         {&d.values, &d.residuals, &d.calibration, &d.surprise, &d.history}) {
+      if (!r.GetDoubles(v)) return false;
+    }
+    if (!r.GetI64(&d.seen) || !r.GetI64(&d.since_flag)) return false;
+    l->detector = std::move(d);
+  }
+  uint64_t n = 0;
+  if (!GetTime(r, &l->last_step) || !GetTime(r, &l->last_anomaly_at) ||
+      !r.GetDouble(&l->last_actual_per_s) || !r.GetDouble(&l->last_result.score) ||
+      !r.GetU32(&flag) || flag > 1 || !r.GetU32(&kind) || kind > 3 || !r.GetU64(&n) ||
+      n > forecast::kMaxSerializedElements) {
+    return false;
+  }
+  l->last_result.flag = flag != 0;
+  l->last_result.kind = static_cast<anomaly::AnomalyKind>(kind);
+  for (uint64_t i = 0; i < n; ++i) {
+    AnomalyEvent e;
+    int64_t t = 0;
+    if (!r.GetI64(&t) || !r.GetDouble(&e.value_per_s) || !r.GetDouble(&e.score) ||
+        !r.GetU32(&kind) || kind > 3) {
+      return false;
+    }
+    e.key = key;
+    e.t = FromNs(t);
+    e.kind = static_cast<anomaly::AnomalyKind>(kind);
+    l->anomalies.push_back(std::move(e));
+  }
+  return r.GetString(&l->fine_cal) && r.GetI64(&l->fine_cal_next) && r.GetString(&l->coarse_cal) &&
+         r.GetI64(&l->coarse_cal_next) && r.AtEnd();
 }
 
 }  // namespace
@@ -989,6 +1502,24 @@ absl::Status Planning::Checkpoint() {
       if (cost != costs_.end()) {
         for (double c : cost->second) w.PutDouble(c);
       }
+      SavedLearning l;
+      l.fitted_for = m->fitted_for;
+      l.drift_refits = m->drift_refits;
+      l.last_drift_at = m->last_drift_at;
+      l.drift = drift_.State(k);
+      if (m->detector) l.detector = m->detector->State();
+      l.last_step = m->last_step;
+      l.last_anomaly_at = m->last_anomaly_at;
+      l.last_actual_per_s = m->last_actual_per_s;
+      l.last_result = m->last_result;
+      if (auto a = anomalies_.find(k); a != anomalies_.end()) {
+        l.anomalies.assign(a->second.begin(), a->second.end());
+      }
+      if (m->fine_cal.aci) l.fine_cal = m->fine_cal.aci->Serialize();
+      l.fine_cal_next = Ns(m->fine_cal.next);
+      if (m->coarse_cal.aci) l.coarse_cal = m->coarse_cal.aci->Serialize();
+      l.coarse_cal_next = Ns(m->coarse_cal.next);
+      w.PutString(EncodeLearning(l));
     }
   }
   {
@@ -1040,6 +1571,52 @@ absl::Status Planning::Checkpoint() {
   return absl::OkStatus();
 }
 
+void Planning::RestoreLearning(ModelState& m, SavedLearning& l) {
+  const std::string& path = options_.state_path;
+  m.fitted_for = l.fitted_for;
+  m.drift_refits = l.drift_refits;
+  m.last_drift_at = l.last_drift_at;
+  if (absl::Status s = drift_.Restore(m.key, l.drift); !s.ok()) {
+    Log(fmt::format("{}: {} (the CUSUM starts afresh)", path, std::string(s.message())));
+  }
+  if (l.detector) {
+    absl::StatusOr<std::unique_ptr<anomaly::ConformalDetector>> d =
+        anomaly::ConformalDetector::Restore(options_.detector, std::move(*l.detector));
+    if (d.ok()) {
+      m.detector = *std::move(d);
+    } else {  // E.g. the detector's windows were reconfigured: re-warm from history.
+      Log(fmt::format("{}: anomaly detector of {} not restored ({}); re-warmed from history", path,
+                      m.key, std::string(d.status().message())));
+    }
+  }
+  m.last_step = l.last_step;
+  m.last_anomaly_at = l.last_anomaly_at;
+  m.last_actual_per_s = l.last_actual_per_s;
+  m.last_result = l.last_result;
+  if (m.detector) {  // A re-warmed detector records the recent anomalies itself.
+    std::lock_guard lock(snap_mu_);
+    auto& list = anomalies_[m.key];
+    list.assign(l.anomalies.begin(), l.anomalies.end());
+    while (list.size() > options_.anomaly_history) list.pop_front();
+  }
+  for (auto [cal, bytes, next, horizon] :
+       {std::tuple{&m.fine_cal, &l.fine_cal, l.fine_cal_next, kFineHorizon},
+        std::tuple{&m.coarse_cal, &l.coarse_cal, l.coarse_cal_next, kCoarseHorizon}}) {
+    if (bytes->empty()) continue;
+    forecast::ConformalOptions c = options_.calibration;
+    c.horizon = horizon;
+    absl::StatusOr<forecast::AdaptiveConformal> aci =
+        forecast::AdaptiveConformal::Deserialize(c, *bytes);
+    if (!aci.ok()) {
+      Log(fmt::format("{}: interval calibration of {} not restored ({}); it starts afresh", path,
+                      m.key, std::string(aci.status().message())));
+      continue;
+    }
+    cal->aci = *std::move(aci);
+    cal->next = FromNs(next);
+  }
+}
+
 absl::Status Planning::Restore() {
   if (options_.state_path.empty()) return absl::OkStatus();
   std::ifstream in(options_.state_path, std::ios::binary);
@@ -1055,9 +1632,10 @@ absl::Status Planning::Restore() {
   if (!file.GetU32(&magic) || magic != kStateMagic) {
     return absl::DataLossError(fmt::format("{}: not a tidegate planning state (bad magic)", path));
   }
-  if (!file.GetU32(&version) || version != kStateVersion) {
-    return absl::FailedPreconditionError(fmt::format(
-        "{}: planning state version {} (this tidegated reads {})", path, version, kStateVersion));
+  if (!file.GetU32(&version) || version < kOldestStateVersion || version > kStateVersion) {
+    return absl::FailedPreconditionError(
+        fmt::format("{}: planning state version {} (this tidegated reads {} to {})", path, version,
+                    kOldestStateVersion, kStateVersion));
   }
   if (!file.GetString(&payload) || !file.GetU64(&checksum) || !file.AtEnd()) {
     return absl::DataLossError(fmt::format("{}: truncated planning state", path));
@@ -1109,6 +1687,7 @@ absl::Status Planning::Restore() {
     int64_t trained_at = 0, fine_next = 0, coarse_next = 0;
     std::optional<plan::FeedbackState> feedback;
     std::optional<plan::ResourceVector> cost;
+    std::optional<SavedLearning> learning;  // Version 2 on.
   };
   std::vector<SavedModel> models;
   if (!r.GetU64(&n)) return bad("models");
@@ -1132,6 +1711,14 @@ absl::Status Planning::Restore() {
         if (!r.GetDouble(&v) || !std::isfinite(v) || v < 0) return bad("cost");
       }
       m.cost = c;
+    }
+    if (version >= 2) {
+      std::string learning;
+      SavedLearning l;
+      if (!r.GetString(&learning) || !DecodeLearning(learning, m.key, &l)) {
+        return bad("learning state");
+      }
+      m.learning = std::move(l);
     }
     models.push_back(std::move(m));
   }
@@ -1161,7 +1748,12 @@ absl::Status Planning::Restore() {
   if (!r.AtEnd()) return bad("trailing bytes");
 
   // Apply.
-  int restored_buckets = 0, restored_models = 0;
+  LoadLstm();  // Before the models: the adapters of LSTM classes need its weights.
+  forecast::ModelContext context;
+  if (std::shared_ptr<const learn::LstmModel> lstm = CurrentLstm()) {
+    context = learn::LstmContext(std::move(lstm));
+  }
+  int restored_buckets = 0, restored_models = 0, restored_detectors = 0;
   for (const BucketState& b : buckets) {
     if (service_.RestoreBucket(b).ok()) ++restored_buckets;
   }
@@ -1172,7 +1764,7 @@ absl::Status Planning::Restore() {
     if (it == models_.end()) continue;  // No longer configured.
     ModelState& m = *it->second;
     absl::StatusOr<std::unique_ptr<forecast::Forecaster>> fine =
-        forecast::Forecaster::Load(saved.fine);
+        forecast::Forecaster::Load(saved.fine, context);
     if (!fine.ok()) {
       Log(fmt::format("{}: model of {} not restored ({}); it is refitted", path, saved.key,
                       std::string(fine.status().message())));
@@ -1190,7 +1782,12 @@ absl::Status Planning::Restore() {
     m.fine_next = FromNs(saved.fine_next);
     m.coarse_next = FromNs(saved.coarse_next);
     m.needs_fit = m.model_name != saved.model_name;  // The configured model changed meanwhile.
-    m.detector.reset();                              // Warmed from history at the next catch-up.
+    if (m.needs_fit) m.fit_reason = FitReason::kConfig;
+    m.detector.reset();  // Without a saved one: warmed from history at the next catch-up.
+    if (saved.learning) RestoreLearning(m, *saved.learning);
+    // A version-1 file (or a refused calibrator) starts calibrating from here.
+    EnsureCalibration(m.fine_cal, options_.calibration, kFineHorizon, m.fine_next);
+    EnsureCalibration(m.coarse_cal, options_.calibration, kCoarseHorizon, m.coarse_next);
     {
       std::lock_guard lock(snap_mu_);
       if (saved.feedback) feedback_[saved.key] = *saved.feedback;
@@ -1198,6 +1795,7 @@ absl::Status Planning::Restore() {
     }
     Publish(m);
     ++restored_models;
+    if (m.detector) ++restored_detectors;
   }
   {
     std::lock_guard lock(plan_mu_);
@@ -1209,9 +1807,12 @@ absl::Status Planning::Restore() {
       rec->points.push_back(std::move(p));
     }
   }
-  Log(fmt::format("{}: restored {} buckets, {} models, {} plans (saved at {})", path,
-                  restored_buckets, restored_models, plans.size(),
-                  history::FormatWallTime(FromNs(saved_at))));
+  lstm_generation_seen_ = lstm_generation_.load(std::memory_order_acquire);
+  Log(
+      fmt::format("{}: restored {} buckets, {} models ({} with their anomaly detectors), {} plans "
+                  "(saved at {}, format version {})",
+                  path, restored_buckets, restored_models, restored_detectors, plans.size(),
+                  history::FormatWallTime(FromNs(saved_at)), version));
   return absl::OkStatus();
 }
 

@@ -193,16 +193,22 @@ ApiResponse Forecast(Service& service, const Planning* planning, const std::stri
   std::shared_ptr<const ClassForecastSnapshot> snap = planning ? planning->Forecast(key) : nullptr;
   const HorizonSnapshot* h = snap && !snap->model.empty() ? snap->Horizon(horizon) : nullptr;
 
-  json body = {{"class", key},
-               {"resource", "requests"},
-               {"unit", "requests/s"},
-               {"horizon", horizon},
-               {"model", h ? json(snap->model) : json(nullptr)},
-               {"spec", h ? json(snap->spec) : json(nullptr)},
-               {"trained_at", h ? json(Time(snap->trained_at)) : json(nullptr)},
-               {"step_s", std::chrono::duration<double>(base_step).count()},
-               {"actual_step_s", std::chrono::duration<double>(step).count()},
-               {"level", snap ? snap->level : 95.0}};
+  json body = {
+      {"class", key},
+      {"resource", "requests"},
+      {"unit", "requests/s"},
+      {"horizon", horizon},
+      {"model", h ? json(snap->model) : json(nullptr)},
+      {"spec", h ? json(snap->spec) : json(nullptr)},
+      {"trained_at", h ? json(Time(snap->trained_at)) : json(nullptr)},
+      {"fit_reason", h ? json(std::string(FitReasonName(snap->fit_reason))) : json(nullptr)},
+      {"drift_refits", snap ? snap->drift_refits : 0},
+      {"last_drift_at",
+       snap && snap->last_drift_at ? json(Time(*snap->last_drift_at)) : json(nullptr)},
+      {"coverage", h && h->coverage ? json(*h->coverage) : json(nullptr)},
+      {"step_s", std::chrono::duration<double>(base_step).count()},
+      {"actual_step_s", std::chrono::duration<double>(step).count()},
+      {"level", snap ? snap->level : 95.0}};
   json forecast = json::array();
   if (h) {
     for (size_t i = 0; i < h->mean.size(); ++i) {
@@ -239,6 +245,19 @@ ApiResponse Forecast(Service& service, const Planning* planning, const std::stri
                            {"score", e.score},
                            {"kind", std::string(anomaly::AnomalyKindName(e.kind))}});
     }
+  }
+  if (planning) {
+    const LstmStatus lstm = planning->Lstm();
+    const auto time_or_null = [](const std::optional<WallTime>& t) {
+      return t ? json(Time(*t)) : json(nullptr);
+    };
+    body["lstm"] = {{"state", lstm.state},
+                    {"message", lstm.message},
+                    {"trained_at", time_or_null(lstm.trained_at)},
+                    {"fine_tuned_at", time_or_null(lstm.fine_tuned_at)},
+                    {"series", lstm.series},
+                    {"steps", lstm.steps},
+                    {"last_round_seconds", lstm.last_round_seconds}};
   }
   body["actual"] = std::move(actual);
   body["forecast"] = std::move(forecast);

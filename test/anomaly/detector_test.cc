@@ -149,6 +149,58 @@ TEST(ConformalDetectorTest, OptionsAreValidatedByName) {
   EXPECT_EQ(MakeDetector("nope").status().code(), absl::StatusCode::kNotFound);
 }
 
+TEST(ConformalDetectorTest, RestoredStateContinuesBitForBit) {
+  // A detector restored from State() mid-stream scores the rest exactly as the original, through
+  // probation, a flag and its refractory period.
+  ConformalDetectorOptions o;
+  o.level_window = 8;
+  o.spread_window = 40;
+  o.calibration_window = 100;
+  o.long_window = 60;
+  o.probation = 30;
+  o.refractory = 20;
+  o.history_window = 150;
+  auto a = Make(o);
+  std::vector<double> xs = Noise(400, 7);
+  xs[250] = 170;  // A spike after the restore point.
+  for (int i = 0; i < 200; ++i) a->Observe(xs[i]);
+  auto b = ConformalDetector::Restore(o, a->State());
+  ASSERT_TRUE(b.ok()) << b.status();
+  int flags = 0;
+  for (int i = 200; i < 400; ++i) {
+    const AnomalyResult ra = a->Observe(xs[i]);
+    const AnomalyResult rb = (*b)->Observe(xs[i]);
+    EXPECT_EQ(ra.score, rb.score) << "at " << i;
+    EXPECT_EQ(ra.flag, rb.flag) << "at " << i;
+    EXPECT_EQ(ra.kind, rb.kind) << "at " << i;
+    flags += ra.flag;
+  }
+  EXPECT_GE(flags, 1);  // The spike was scored on both sides of the restore.
+  const ConformalDetectorState sa = a->State(), sb = (*b)->State();
+  EXPECT_EQ(sa.history, sb.history);
+  EXPECT_EQ(sa.seen, sb.seen);
+  EXPECT_EQ(sa.since_flag, sb.since_flag);
+}
+
+TEST(ConformalDetectorTest, RestoreRefusesStateThatDoesNotFitTheOptions) {
+  ConformalDetectorOptions o;
+  o.level_window = 4;
+  ConformalDetectorState s;
+  s.values = {1, 2, 3, 4, 5};
+  auto d = ConformalDetector::Restore(o, s);
+  EXPECT_EQ(d.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(d.status().message(), HasSubstr("values holds 5 values"));
+  s.values = {1, NAN};
+  d = ConformalDetector::Restore(o, s);
+  EXPECT_THAT(d.status().message(), HasSubstr("values holds a non-finite value"));
+  s.values = {1};
+  s.since_flag = -2;
+  d = ConformalDetector::Restore(o, s);
+  EXPECT_THAT(d.status().message(), HasSubstr("since_flag = -2"));
+  s.since_flag = -1;
+  EXPECT_TRUE(ConformalDetector::Restore(o, s).ok());
+}
+
 TEST(WindowedGaussianDetectorTest, ScoresTailProbability) {
   auto d = *WindowedGaussianDetector::Create({});
   for (double x : Noise(1000, 8)) d->Observe(x);

@@ -92,6 +92,59 @@ TEST(ConformalTest, AlphaBelowZeroGivesFiniteWidestInterval) {
   EXPECT_GT(c.Interval(95)->upper[0], 500);
 }
 
+TEST(ConformalTest, SerializedStateCalibratesAsTheOriginal) {
+  // 600 steps fill the window (W = 500) and wrap the ring; the restored calibrator then gives the
+  // same intervals, coverage and α, and keeps learning identically.
+  ConformalOptions o;
+  o.horizon = 3;
+  o.levels = {80, 95};
+  o.gamma = 0.01;
+  AdaptiveConformal a = RunStream(0.5, 1.0, 600, 3);
+  // Pending forecasts are not serialised: let a's age out unscored (missing values) first.
+  for (int i = 0; i < 3; ++i) a.Observe(NAN);
+  auto b = AdaptiveConformal::Deserialize(o, a.Serialize());
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(b->Coverage(95), a.Coverage(95));
+  EXPECT_EQ(b->scored(), a.scored());
+  std::mt19937 rng(5);
+  std::normal_distribution<double> noise(0, 1);
+  for (int t = 0; t < 300; ++t) {
+    ASSERT_TRUE(a.Record(ModelForecast(3, 0.5)).ok());
+    ASSERT_TRUE(b->Record(ModelForecast(3, 0.5)).ok());
+    const double y = noise(rng);
+    a.Observe(y);
+    b->Observe(y);
+  }
+  const Forecast fa = a.Calibrate(ModelForecast(3, 0.5));
+  const Forecast fb = b->Calibrate(ModelForecast(3, 0.5));
+  for (int k = 0; k < 3; ++k) {
+    EXPECT_EQ(fa.Interval(95)->upper[k], fb.Interval(95)->upper[k]) << "step " << k;
+    EXPECT_EQ(fa.Interval(80)->lower[k], fb.Interval(80)->lower[k]) << "step " << k;
+    EXPECT_EQ(a.Alpha(95, k + 1), b->Alpha(95, k + 1)) << "step " << k;
+  }
+  EXPECT_EQ(a.Coverage(80), b->Coverage(80));
+}
+
+TEST(ConformalTest, DeserializeRefusesForeignOrBrokenState) {
+  ConformalOptions o;
+  o.horizon = 3;
+  o.levels = {80, 95};
+  const std::string bytes = RunStream(1.0, 1.0, 50, 1).Serialize();
+  ConformalOptions other = o;
+  other.horizon = 4;
+  auto r = AdaptiveConformal::Deserialize(other, bytes);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(r.status().message(), HasSubstr("saved for horizon 3"));
+  r = AdaptiveConformal::Deserialize(o, bytes.substr(0, bytes.size() - 5));
+  EXPECT_THAT(r.status().message(), HasSubstr("truncated"));
+  r = AdaptiveConformal::Deserialize(o, bytes + "x");
+  EXPECT_THAT(r.status().message(), HasSubstr("trailing"));
+  std::string wrong = bytes;
+  wrong[0] = 9;
+  r = AdaptiveConformal::Deserialize(o, wrong);
+  EXPECT_THAT(r.status().message(), HasSubstr("version 9"));
+}
+
 TEST(ConformalTest, RejectsBadOptionsAndMissingLevels) {
   ConformalOptions o;
   o.gamma = 0;

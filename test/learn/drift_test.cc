@@ -111,5 +111,26 @@ TEST(DriftDetectorTest, BadInputIsInvalidArgument) {
   EXPECT_EQ(d.Observe("api", 1, NAN, 1).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+TEST(DriftDetectorTest, RestoredStateContinuesTheSums) {
+  DriftDetector a = Make();
+  for (int t = 0; t < 6; ++t) ASSERT_FALSE(a.Observe("checkout", 101, 100, 1).value());
+  DriftDetector b = Make();
+  ASSERT_TRUE(b.Restore("checkout", a.State("checkout")).ok());
+  // Both cross h = 5 at the 11th shifted step (5 more).
+  for (int t = 0; t < 4; ++t) {
+    EXPECT_FALSE(a.Observe("checkout", 101, 100, 1).value());
+    EXPECT_FALSE(b.Observe("checkout", 101, 100, 1).value());
+  }
+  EXPECT_TRUE(a.Observe("checkout", 101, 100, 1).value());
+  EXPECT_TRUE(b.Observe("checkout", 101, 100, 1).value());
+  b.Erase("checkout");
+  EXPECT_THAT(b.Drifted(), IsEmpty());
+  DriftState bad;
+  bad.g_pos = NAN;
+  absl::Status s = b.Restore("api", bad);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("series 'api'"));
+}
+
 }  // namespace
 }  // namespace tidegate::learn

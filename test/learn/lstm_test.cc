@@ -295,6 +295,17 @@ TEST_F(LstmTest, FineTuningAdaptsToANewShapeAndLeavesTheModelUnchanged) {
   EXPECT_THAT(std::string(refused.status().message()), HasSubstr("saved against LSTM weights"));
 }
 
+TEST_F(LstmTest, TrainingStopsWhenCancelled) {
+  TrainOptions t = FastTraining(400);
+  int polls = 0;
+  t.cancelled = [&polls] { return ++polls > 5; };  // Five steps run, the sixth is refused.
+  auto m = LstmModel::Train(*train_, SmallOptions(), t);
+  EXPECT_EQ(m.status().code(), absl::StatusCode::kCancelled);
+  EXPECT_THAT(std::string(m.status().message()), HasSubstr("cancelled at step 5"));
+  auto tuned = (*model_)->FineTune(*train_, t);
+  EXPECT_EQ(tuned.status().code(), absl::StatusCode::kCancelled);
+}
+
 TEST_F(LstmTest, HandWrittenForwardMatchesTorch) {
   // Inference runs without libtorch: it must compute what the trainer's torch graph computes.
   const LstmOptions o = (*model_)->options();

@@ -12,6 +12,8 @@
 #include "fmt/format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tidegate/forecast/model_registry.h"
+#include "tidegate/forecast/serialize.h"
 #include "tidegate/history/calendar.h"
 #include "tidegate/history/sqlite_store.h"
 #include "tidegate/server/cron.h"
@@ -66,10 +68,10 @@ class PlanningTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
 
-  void MakeService() {
+  void MakeService(const char* config_text = kConfig) {
     planning_.reset();
     service_.reset();
-    absl::StatusOr<Config> config = ParseConfig(kConfig, "test.yaml");
+    absl::StatusOr<Config> config = ParseConfig(config_text, "test.yaml");
     ASSERT_TRUE(config.ok()) << config.status();
     auto store = history::SqliteStore::Open(dir_.string());
     ASSERT_TRUE(store.ok()) << store.status();
@@ -82,15 +84,28 @@ class PlanningTest : public ::testing::Test {
     service_ = *std::move(service);
     PlanningOptions po;
     po.state_path = (dir_ / "planning-state.bin").string();
+    po.log = [this](const std::string& line) { log_.push_back(line); };
+    if (with_lstm_) {  // A small global LSTM, trained in a second or two.
+      po.lstm_path = (dir_ / "lstm-model.bin").string();
+      po.lstm.period = 60;
+      po.lstm.patches = 4;
+      po.lstm.horizon = 60;
+      po.lstm.hidden = 8;
+      po.lstm_train.steps = 30;
+      po.lstm_train.batch = 16;
+      po.lstm_fine_tune.steps = 5;
+      po.lstm_fine_tune.batch = 8;
+    }
     auto planning = Planning::Create(*service_, po);
     ASSERT_TRUE(planning.ok()) << planning.status();
     planning_ = *std::move(planning);
   }
 
-  // Writes checkout's per-minute demand for [from, to) into the store.
-  void WriteHistory(WallTime from, WallTime to, double factor = 1) {
+  // Writes a class's per-minute demand for [from, to) into the store.
+  void WriteHistory(WallTime from, WallTime to, double factor = 1,
+                    const std::string& series_class = "class=checkout") {
     history::SampleBatch batch;
-    const history::SeriesKey key{"requests", "shop", "class=checkout"};
+    const history::SeriesKey key{"requests", "shop", series_class};
     int i = 0;
     for (WallTime t = from; t < to; t += 1min, ++i) {
       const double noise = 1 + 0.05 * std::sin(i * 1.7);  // Deterministic wiggle.
@@ -117,6 +132,8 @@ class PlanningTest : public ::testing::Test {
   SimulatedClock clock_;
   std::unique_ptr<Service> service_;
   std::unique_ptr<Planning> planning_;
+  std::vector<std::string> log_;
+  bool with_lstm_ = false;
 };
 
 TEST_F(PlanningTest, ChecksRecordOfferedAndAdmittedDemand) {
@@ -328,6 +345,315 @@ TEST_F(PlanningTest, TrainingScheduleRefitsEveryClass) {
   const WallTime second = planning_->Forecast("shop/class=checkout")->trained_at;
   EXPECT_GT(second, first);
   EXPECT_EQ(second, Wall("2026-11-06T03:00:30Z"));
+}
+
+// Both classes forecast by seasonal naive (fast to fit under the sanitizers).
+constexpr char kTwoClassConfig[] = R"(
+domain: shop
+descriptors:
+  - key: class
+    value: checkout
+    rate_limit: {unit: second, requests_per_unit: 100}
+    predict: {model: snaive}
+  - key: class
+    value: browse
+    rate_limit: {unit: second, requests_per_unit: 70}
+    predict: {model: snaive}
+capacity: {requests: 100000}
+)";
+
+TEST_F(PlanningTest, DriftRefitsOnlyTheClassThatShifted) {
+  MakeService(kTwoClassConfig);
+  const WallTime now = clock_.WallNow();
+  WriteHistory(now - std::chrono::hours(24 * 3), history::AlignDown(now, 1min));
+  WriteHistory(now - std::chrono::hours(24 * 3), history::AlignDown(now, 1min), 0.5,
+               "class=browse");
+  planning_->RunModelWork();
+  const auto checkout0 = planning_->Forecast("shop/class=checkout");
+  const auto browse0 = planning_->Forecast("shop/class=browse");
+  ASSERT_NE(checkout0, nullptr);
+  ASSERT_NE(browse0, nullptr);
+  EXPECT_EQ(checkout0->fit_reason, FitReason::kNew);
+  // 70 quiet minutes (past the 1 h cooldown after the first fit): no drift anywhere.
+  auto minute = [&](double checkout_factor) {
+    const WallTime m = history::AlignDown(clock_.WallNow(), 1min);
+    WriteHistory(m, m + 1min, checkout_factor);
+    WriteHistory(m, m + 1min, 0.5, "class=browse");
+    clock_.Advance(1min);
+    planning_->RunModelWork();
+  };
+  for (int i = 0; i < 70; ++i) minute(1);
+  EXPECT_EQ(planning_->Forecast("shop/class=checkout")->trained_at, checkout0->trained_at);
+  EXPECT_EQ(planning_->Forecast("shop/class=checkout")->last_drift_at, std::nullopt);
+  // Checkout's demand doubles and stays there. Each error is ~20 interval scales: the clipped
+  // CUSUM (3 − 0.5 per step) crosses h = 8 at the 4th shifted step; the refit follows at once.
+  int refit_after = -1;
+  for (int i = 1; i <= 15 && refit_after < 0; ++i) {
+    minute(2);
+    if (planning_->Forecast("shop/class=checkout")->trained_at != checkout0->trained_at) {
+      refit_after = i;
+    }
+  }
+  ASSERT_GT(refit_after, 0) << "checkout was not refitted within 15 shifted minutes";
+  EXPECT_LE(refit_after, 6);
+  const auto checkout1 = planning_->Forecast("shop/class=checkout");
+  EXPECT_EQ(checkout1->fit_reason, FitReason::kDrift);
+  EXPECT_EQ(checkout1->drift_refits, 1);
+  ASSERT_TRUE(checkout1->last_drift_at.has_value());
+  EXPECT_GT(*checkout1->last_drift_at, now + 70min);
+  // Browse, unchanged, was not refitted.
+  const auto browse1 = planning_->Forecast("shop/class=browse");
+  EXPECT_EQ(browse1->trained_at, browse0->trained_at);
+  EXPECT_EQ(browse1->fit_reason, FitReason::kNew);
+  EXPECT_EQ(browse1->drift_refits, 0);
+  const std::string metrics = planning_->RenderMetrics();
+  EXPECT_THAT(metrics, HasSubstr("tidegate_model_refits_total{reason=\"drift\"} 1\n"));
+  EXPECT_THAT(metrics, HasSubstr("tidegate_model_refits_total{reason=\"new\"} 2\n"));
+  EXPECT_THAT(log_,
+              testing::Contains(HasSubstr("class shop/class=checkout: forecast errors drifted")));
+  EXPECT_THAT(log_, testing::Contains(HasSubstr("(reason: drift)")));
+
+  // The refitted seasonal naive still forecasts yesterday's level, so the CUSUM fires again, but
+  // the next drift refit waits for the cooldown (1 h after the refit).
+  for (int i = 0; i < 20; ++i) minute(2);
+  EXPECT_EQ(planning_->Forecast("shop/class=checkout")->trained_at, checkout1->trained_at);
+  EXPECT_THAT(log_, testing::Contains(HasSubstr("refit after the cooldown")));
+}
+
+TEST_F(PlanningTest, IntervalsAreCalibratedAndTheirCoverageReported) {
+  MakeService(kTwoClassConfig);
+  const WallTime now = clock_.WallNow();
+  WriteHistory(now - std::chrono::hours(24 * 3), history::AlignDown(now, 1min));
+  planning_->RunModelWork();
+  auto snap = planning_->Forecast("shop/class=checkout");
+  ASSERT_NE(snap, nullptr);
+  EXPECT_EQ(snap->Horizon("1m")->coverage, std::nullopt);  // Nothing scored yet.
+  // 3 h of minutes: a forecast is recorded every 5 minutes and scored at each of its 60 steps.
+  for (int i = 0; i < 180; ++i) {
+    const WallTime m = history::AlignDown(clock_.WallNow(), 1min);
+    WriteHistory(m, m + 1min);
+    clock_.Advance(1min);
+    planning_->RunModelWork();
+  }
+  snap = planning_->Forecast("shop/class=checkout");
+  for (const char* h : {"1m", "1h"}) {
+    SCOPED_TRACE(h);
+    ASSERT_TRUE(snap->Horizon(h)->coverage.has_value());
+    // The snaive residuals describe the deterministic wiggle well: coverage near the nominal 95 %.
+    EXPECT_GE(*snap->Horizon(h)->coverage, 0.8);
+    EXPECT_LE(*snap->Horizon(h)->coverage, 1.0);
+  }
+  EXPECT_THAT(planning_->RenderMetrics(),
+              HasSubstr("tidegate_forecast_interval_coverage_ratio{tenant=\"shop\",class=\"class="
+                        "checkout\",horizon=\"1h\"}"));
+}
+
+TEST_F(PlanningTest, CheckpointResumesDetectorsCalibrationAndDrift) {
+  MakeService(kTwoClassConfig);
+  const WallTime now = clock_.WallNow();
+  WriteHistory(now - std::chrono::hours(24 * 3), history::AlignDown(now, 1min));
+  planning_->RunModelWork();
+  auto minute = [&](double factor) {
+    const WallTime m = history::AlignDown(clock_.WallNow(), 1min);
+    WriteHistory(m, m + 1min, factor);
+    clock_.Advance(1min);
+    planning_->RunModelWork();
+  };
+  for (int i = 0; i < 150; ++i) minute(i == 120 ? 8 : 1);  // One spike at minute 120.
+  const auto before = planning_->Forecast("shop/class=checkout");
+  const std::vector<AnomalyEvent> anomalies_before = planning_->Anomalies(WallTime{});
+  ASSERT_FALSE(anomalies_before.empty());
+  ASSERT_TRUE(before->Horizon("1h")->coverage.has_value());
+  ASSERT_TRUE(planning_->Checkpoint().ok());
+  // The original goes on for 10 minutes; a restarted daemon catches up the same minutes.
+  for (int i = 0; i < 10; ++i) minute(1);
+  const auto continued = planning_->Forecast("shop/class=checkout");
+
+  MakeService(kTwoClassConfig);
+  ASSERT_TRUE(planning_->Restore().ok());
+  auto restored = planning_->Forecast("shop/class=checkout");
+  ASSERT_NE(restored, nullptr);
+  EXPECT_EQ(restored->Horizon("1h")->coverage, before->Horizon("1h")->coverage);
+  EXPECT_EQ(restored->Horizon("1m")->coverage, before->Horizon("1m")->coverage);
+  EXPECT_EQ(restored->anomaly_score, before->anomaly_score);
+  EXPECT_EQ(restored->last_anomaly_at, before->last_anomaly_at);
+  const std::vector<AnomalyEvent> anomalies_after = planning_->Anomalies(WallTime{});
+  ASSERT_EQ(anomalies_after.size(), anomalies_before.size());
+  for (size_t i = 0; i < anomalies_after.size(); ++i) {
+    EXPECT_EQ(anomalies_after[i].t, anomalies_before[i].t);
+    EXPECT_EQ(anomalies_after[i].score, anomalies_before[i].score);
+  }
+  planning_->RunModelWork();  // Catch-up of the 10 minutes through the restored detector.
+  restored = planning_->Forecast("shop/class=checkout");
+  EXPECT_EQ(restored->last_step, continued->last_step);
+  EXPECT_EQ(restored->anomaly_score, continued->anomaly_score);
+  EXPECT_EQ(restored->trained_at, continued->trained_at);
+  EXPECT_THAT(log_, testing::Not(testing::Contains(HasSubstr("not restored"))));
+}
+
+// FNV-1a 64, the checkpoint's checksum (docs/formats/planning-state.md).
+uint64_t Fnv1a(std::string_view s) {
+  uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+TEST_F(PlanningTest, VersionOneCheckpointStillLoads) {
+  MakeService(kTwoClassConfig);
+  const WallTime now = clock_.WallNow();
+  WriteHistory(now - std::chrono::hours(24 * 3), history::AlignDown(now, 1min));
+  // A version-1 file as the previous release wrote it: one model, no learning state.
+  absl::StatusOr<std::unique_ptr<forecast::Forecaster>> model = forecast::MakeForecaster("snaive");
+  ASSERT_TRUE(model.ok());
+  forecast::Series series;
+  series.step = 1min;
+  series.start = history::AlignDown(now, 1min) - 2880min;
+  for (int i = 0; i < 2880; ++i) series.values.push_back(Demand(series.start + i * 1min) * 60);
+  series.seasonal_periods = {1440};
+  ASSERT_TRUE((*model)->Fit(series).ok());
+  const auto ns = [](WallTime t) { return t.time_since_epoch().count(); };
+  forecast::ByteWriter payload;
+  payload.PutI64(ns(now));
+  payload.PutString("v1");
+  payload.PutU64(0);  // Buckets.
+  payload.PutU64(1);  // Models.
+  payload.PutString("shop/class=checkout");
+  payload.PutString("snaive");
+  payload.PutString("snaive");
+  payload.PutI64(ns(now - 1h));
+  payload.PutI64(ns(history::AlignDown(now, 1min)));
+  payload.PutI64(ns(history::AlignDown(now, 1h)));
+  payload.PutString((*model)->Serialize());
+  payload.PutString("");
+  payload.PutU32(0);  // Feedback.
+  payload.PutU32(0);  // Cost.
+  payload.PutU64(0);  // Plans.
+  const std::string bytes = payload.Release();
+  forecast::ByteWriter file;
+  file.PutU32(0x53504754);
+  file.PutU32(1);
+  file.PutString(bytes);
+  file.PutU64(Fnv1a(bytes));
+  std::ofstream(dir_ / "planning-state.bin", std::ios::binary | std::ios::trunc) << file.bytes();
+
+  ASSERT_TRUE(planning_->Restore().ok());
+  auto snap = planning_->Forecast("shop/class=checkout");
+  ASSERT_NE(snap, nullptr);
+  EXPECT_EQ(snap->model, "snaive");
+  EXPECT_EQ(snap->trained_at, now - 1h);
+  EXPECT_EQ(snap->fit_reason, FitReason::kNew);
+  clock_.Advance(2min);
+  WriteHistory(history::AlignDown(now, 1min), history::AlignDown(clock_.WallNow(), 1min));
+  planning_->RunModelWork();  // The detector is warmed from history, as before version 2.
+  snap = planning_->Forecast("shop/class=checkout");
+  EXPECT_EQ(snap->trained_at, now - 1h);  // Not refitted: the restored model went on.
+  EXPECT_TRUE(snap->last_step.has_value());
+}
+
+constexpr char kLstmConfig[] = R"(
+domain: shop
+descriptors:
+  - key: class
+    value: checkout
+    rate_limit: {unit: second, requests_per_unit: 100}
+    predict: {model: lstm}
+  - key: class
+    value: browse
+    rate_limit: {unit: second, requests_per_unit: 70}
+    predict: {model: snaive}
+capacity: {requests: 100000}
+)";
+
+TEST_F(PlanningTest, GlobalLstmIsTrainedSavedLoadedFineTunedAndServesItsClasses) {
+  with_lstm_ = true;
+  MakeService(kLstmConfig);
+  const auto lstm_file = dir_ / "lstm-model.bin";
+  // No history yet: training is skipped, said in the status and the log, and retried hourly.
+  planning_->RunLearningWork();
+  EXPECT_EQ(planning_->Lstm().state, "skipped");
+  EXPECT_THAT(planning_->Lstm().message, HasSubstr("0 classes have the 360 steps"));
+  EXPECT_THAT(log_, testing::Contains(HasSubstr("global LSTM: training not done")));
+  const WallTime now = clock_.WallNow();
+  WriteHistory(now - std::chrono::hours(24 * 3), history::AlignDown(now, 1min));
+  planning_->RunLearningWork();  // Within the hour: not retried yet.
+  EXPECT_EQ(planning_->Lstm().state, "skipped");
+  clock_.Advance(61min);
+  planning_->RunLearningWork();
+  LstmStatus st = planning_->Lstm();
+  ASSERT_EQ(st.state, "trained") << st.message;
+  EXPECT_EQ(st.series, 1);
+  EXPECT_EQ(st.steps, 30);
+  EXPECT_EQ(st.rounds, 1);
+  ASSERT_TRUE(st.trained_at.has_value());
+  EXPECT_TRUE(std::filesystem::exists(lstm_file));
+  EXPECT_THAT(planning_->RenderMetrics(), HasSubstr("tidegate_lstm_rounds_total 1\n"));
+
+  // The class that asks for it is served by the LSTM (its hourly model by auto).
+  planning_->RunModelWork();
+  auto snap = planning_->Forecast("shop/class=checkout");
+  ASSERT_NE(snap, nullptr);
+  EXPECT_EQ(snap->model, "lstm");
+  const HorizonSnapshot* h = snap->Horizon("1h");
+  ASSERT_NE(h, nullptr);
+  ASSERT_EQ(h->mean.size(), 60u);
+  for (size_t i = 0; i < h->mean.size(); ++i) {
+    EXPECT_TRUE(std::isfinite(h->mean[i]));
+    EXPECT_LE(h->lower[i], h->mean[i]);
+    EXPECT_LE(h->mean[i], h->upper[i]);
+  }
+  const WallTime trained = snap->trained_at;
+  ASSERT_TRUE(planning_->Checkpoint().ok());
+
+  // A restart loads the model file; the class's adapter comes back from the checkpoint.
+  MakeService(kLstmConfig);
+  ASSERT_TRUE(planning_->Restore().ok());
+  EXPECT_EQ(planning_->Lstm().state, "trained");
+  EXPECT_THAT(log_, testing::Contains(HasSubstr("global LSTM: loaded")));
+  snap = planning_->Forecast("shop/class=checkout");
+  ASSERT_NE(snap, nullptr);
+  EXPECT_EQ(snap->model, "lstm");
+  EXPECT_EQ(snap->trained_at, trained);
+
+  // Six hours on, it is fine-tuned on recent history and the class is refitted on it.
+  const WallTime from = history::AlignDown(clock_.WallNow(), 1min);
+  clock_.Advance(6h + 1min);
+  WriteHistory(history::AlignDown(now, 1min), history::AlignDown(clock_.WallNow(), 1min));
+  planning_->RunModelWork();
+  planning_->RunLearningWork();
+  st = planning_->Lstm();
+  ASSERT_TRUE(st.fine_tuned_at.has_value()) << st.message;
+  EXPECT_EQ(st.steps, 35);
+  planning_->RunModelWork();
+  snap = planning_->Forecast("shop/class=checkout");
+  EXPECT_GT(snap->trained_at, from);
+  EXPECT_EQ(snap->fit_reason, FitReason::kSchedule);
+  EXPECT_EQ(snap->model, "lstm");
+
+  // A corrupt model file is rejected with a clear message and retrained.
+  std::ofstream(lstm_file, std::ios::binary | std::ios::trunc) << "TGLSTM but not really";
+  log_.clear();
+  MakeService(kLstmConfig);
+  ASSERT_TRUE(planning_->Restore().ok());
+  st = planning_->Lstm();
+  EXPECT_EQ(st.state, "pending");
+  EXPECT_THAT(st.message, HasSubstr("lstm-model.bin was rejected"));
+  EXPECT_THAT(log_, testing::Contains(HasSubstr("it is retrained")));
+  planning_->RunLearningWork();
+  EXPECT_EQ(planning_->Lstm().state, "trained");
+  EXPECT_TRUE(learn::LstmModel::LoadFile(lstm_file.string()).ok());
+}
+
+TEST_F(PlanningTest, GlobalLstmIsNotTrainedWhenNoClassAsksForIt) {
+  with_lstm_ = true;
+  MakeService(kTwoClassConfig);
+  const WallTime now = clock_.WallNow();
+  WriteHistory(now - std::chrono::hours(24 * 3), history::AlignDown(now, 1min));
+  planning_->RunLearningWork();
+  EXPECT_EQ(planning_->Lstm().state, "unused");
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "lstm-model.bin"));
 }
 
 TEST(CronScheduleTest, ParsesAndFindsTheNextMinute) {

@@ -83,12 +83,31 @@ struct ConformalDetectorOptions {
   absl::Status Validate() const;
 };
 
+// Everything a ConformalDetector has learnt, oldest value first in every window (for
+// checkpoints: the daemon persists it so that a restart resumes the detector).
+struct ConformalDetectorState {
+  std::vector<double> values;       // Last level_window values.
+  std::vector<double> residuals;    // Last spread_window residuals.
+  std::vector<double> calibration;  // Last calibration_window |scaled residuals|.
+  std::vector<double> surprise;     // Last long_window values of −log p.
+  std::vector<double> history;      // Last history_window values.
+  int64_t seen = 0;                 // Observations so far (probation).
+  int64_t since_flag = -1;          // Steps since the last flag; -1: never flagged.
+};
+
 class ConformalDetector final : public Detector {
  public:
   static absl::StatusOr<std::unique_ptr<ConformalDetector>> Create(
       const ConformalDetectorOptions& options);
+  // A detector that continues from `state` (as State() returned it). InvalidArgument when the
+  // options are invalid, a window holds more values than its option allows, a value is not
+  // finite, or the counters are negative (seen < 0, since_flag < -1) — naming the field.
+  static absl::StatusOr<std::unique_ptr<ConformalDetector>> Restore(
+      const ConformalDetectorOptions& options, ConformalDetectorState state);
   AnomalyResult Observe(double x) override;
   std::string_view Name() const override { return "conformal"; }
+  ConformalDetectorState State() const;
+  const ConformalDetectorOptions& options() const { return o_; }
 
  private:
   explicit ConformalDetector(const ConformalDetectorOptions& o);

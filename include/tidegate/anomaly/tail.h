@@ -37,6 +37,9 @@ class RankWindow {
 
   // Appends x (finite), dropping the oldest value beyond capacity.
   void Push(double x);
+  // Replaces the window with the last `capacity` of `oldest_first` (finite values), in
+  // O(n log n): what a restore from saved state needs.
+  void Assign(std::span<const double> oldest_first);
   size_t size() const { return sorted_.size(); }
   bool empty() const { return sorted_.empty(); }
   // The window's values, ascending.

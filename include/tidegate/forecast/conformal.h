@@ -29,6 +29,7 @@
 
 #include <deque>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -70,6 +71,16 @@ class AdaptiveConformal {
   // Current α_t for (level, step).
   double Alpha(double level, int step) const;
   int64_t scored() const { return scored_; }
+
+  // What has been learnt — α_t, the scores and the coverage counts of every (level, step) — as
+  // bytes (serialize.h format, versioned) for checkpoints. Pending forecasts are not included:
+  // they are transient, and a restored calibrator scores the forecasts recorded after it.
+  std::string Serialize() const;
+  // A calibrator with `options` that continues from Serialize()'s bytes. InvalidArgument naming
+  // the problem when the bytes are malformed (truncated, another version, non-finite values) or
+  // were written with another horizon, other levels or a larger window.
+  static absl::StatusOr<AdaptiveConformal> Deserialize(const ConformalOptions& options,
+                                                       std::string_view bytes);
 
  private:
   struct Cell {  // One (level, step).

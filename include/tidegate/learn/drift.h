@@ -75,6 +75,11 @@ class DriftDetector {
   DriftState State(std::string_view key) const;
   // Clears `key`'s sums and flag (after a refit).
   void Reset(std::string_view key);
+  // Continues `key` from a saved State() (checkpoints). InvalidArgument, naming the series, for
+  // negative or non-finite sums or a negative observation count.
+  absl::Status Restore(std::string_view key, const DriftState& state);
+  // Forgets `key` entirely (the series is gone).
+  void Erase(std::string_view key);
 
   const DriftOptions& options() const { return options_; }
 

@@ -80,6 +80,9 @@ struct TrainOptions {
   // Called every `progress_every` steps with (step, steps, mean training loss since last call).
   std::function<void(int, int, double)> progress;
   int progress_every = 100;
+  // Polled before every step; when it returns true, Train/FineTune stop and return Cancelled (a
+  // daemon shutting down does not wait for a training round to end). Null: never cancelled.
+  std::function<bool()> cancelled;
 
   absl::Status Validate() const;
 };
@@ -102,7 +105,8 @@ class LstmModel final : public forecast::GlobalModel {
   // Trains a new model on `series` (each regularly spaced; NaN = missing; seasonal_periods are
   // ignored: the model uses options.period). InvalidArgument for bad options or an unusable
   // series (naming its index); FailedPrecondition when no series is long enough for one training
-  // window (K·P + H values, + H with hold_out); Internal if libtorch fails.
+  // window (K·P + H values, + H with hold_out); Internal if libtorch fails; Cancelled when
+  // train.cancelled said so.
   static absl::StatusOr<std::shared_ptr<const LstmModel>> Train(
       std::span<const forecast::Series> series, const LstmOptions& options,
       const TrainOptions& train);

@@ -7,6 +7,9 @@
 //     default "auto"), fitted on the class's demand series `requests{tenant, class}` (the series
 //     live checks and imported usage logs write, service.h) and updated online (Forecaster::Update)
 //     with every newly closed step;
+//   * adaptive conformal calibrators (forecast/conformal.h) of both models' intervals, per horizon
+//     step, whose coverage is published with the forecast;
+//   * a drift CUSUM (learn/drift.h) on the one-step errors: an alarm refits that class only;
 //   * a causal anomaly detector (anomaly/detector.h) fed with every closed fine step;
 //   * the planner's feedback state (plan/feedback.h), updated with every closed fine step;
 //   * a learned per-request cost (resource sums / requests over the last day of usage reports).
@@ -20,7 +23,8 @@
 // main loop). Tests call both directly on a SimulatedClock, without Start. Readers (the HTTP API,
 // metrics, alerting) get immutable snapshots and never wait for a fit.
 //
-// Persistence: Checkpoint writes bucket levels, overrides, plans, models and feedback to
+// Persistence: Checkpoint writes bucket levels, overrides, plans, models, feedback and each
+// class's learning state (fit reason, drift CUSUM, anomaly detector, calibrators) to
 // `state_path` (docs/formats/planning-state.md) atomically (temp file + rename); Restore reads it
 // back. A corrupt, truncated or version-mismatched file is refused as a whole (DataLoss /
 // FailedPrecondition naming the problem) and nothing is applied.
@@ -30,6 +34,7 @@
 #ifndef TIDEGATE_SERVER_PLANNING_H_
 #define TIDEGATE_SERVER_PLANNING_H_
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -49,6 +54,9 @@
 #include "absl/status/statusor.h"
 #include "tidegate/anomaly/detector.h"
 #include "tidegate/common/clock.h"
+#include "tidegate/forecast/conformal.h"
+#include "tidegate/learn/drift.h"
+#include "tidegate/learn/lstm.h"
 #include "tidegate/plan/feedback.h"
 #include "tidegate/plan/planner.h"
 #include "tidegate/server/cron.h"
@@ -86,6 +94,65 @@ struct PlanningOptions {
     o.history_window = 720;
     return o;
   }();
+  // Drift: every closed fine step's one-step-ahead error, in units of the calibrated interval's
+  // scale, feeds a two-sided CUSUM per class (learn/drift.h; h = 8 for minute data: ~6.6 days
+  // between false alarms on calibrated errors). An alarm refits that class, and only that class,
+  // at the next RunModelWork — but at most once per `drift_cooldown` after its last fit.
+  learn::DriftOptions drift = [] {
+    learn::DriftOptions d;
+    d.h = 8;
+    return d;
+  }();
+  Duration drift_cooldown = std::chrono::hours(1);
+  // Adaptive conformal calibration (forecast/conformal.h) of the published intervals, per horizon
+  // step: the fine model's 60 steps (a forecast is recorded for scoring every
+  // `fine_calibration_stride` steps, which bounds memory at 60 / stride pending forecasts) and
+  // the coarse model's 24. `horizon` and `levels` are set by the loop (levels = {level}).
+  forecast::ConformalOptions calibration = [] {
+    forecast::ConformalOptions c;
+    c.gamma = 0.005;
+    c.window = 100;
+    c.min_scores = 20;
+    return c;
+  }();
+  int fine_calibration_stride = 5;
+  // The global LSTM (learn/lstm.h) for the fine model of classes whose predict.model is "lstm"
+  // (their coarse model is "auto"). It is trained across every class's fine-step history (the
+  // last fit_window) when schedule.training fires, and at start when no usable model file
+  // exists, provided some class asks for it and at least `lstm_min_series` classes have
+  // lstm.window() + 2·lstm.horizon steps of history (else it is skipped, logged, and retried
+  // hourly); fine-tuned every `lstm_fine_tune_every` on the last `lstm_fine_tune_window` of
+  // history; saved to `lstm_path` (atomically) after each round and loaded from it at Restore.
+  // Training runs on its own thread (Start), with one libtorch thread. "" = no LSTM: such
+  // classes are served by "auto", with a log line.
+  std::string lstm_path;
+  learn::LstmOptions lstm = [] {
+    learn::LstmOptions o;
+    o.period = 60;   // Patches of an hour of minutes...
+    o.patches = 24;  // ...a day of them as input...
+    o.horizon = 60;  // ...and the fine model's 60 steps out.
+    o.hidden = 32;
+    return o;
+  }();
+  learn::TrainOptions lstm_train = [] {
+    learn::TrainOptions t;
+    t.steps = 1500;
+    t.batch = 128;
+    t.threads = 1;
+    return t;
+  }();
+  learn::TrainOptions lstm_fine_tune = [] {
+    learn::TrainOptions t;
+    t.steps = 100;
+    t.batch = 64;
+    t.learning_rate = 3e-4;
+    t.warmup_steps = 10;
+    t.threads = 1;
+    return t;
+  }();
+  Duration lstm_fine_tune_every = std::chrono::hours(6);
+  Duration lstm_fine_tune_window = std::chrono::hours(30);
+  int lstm_min_series = 1;
   std::string state_path;  // Checkpoint file; "" = no persistence.
   // Log lines (fits, fallbacks, restore problems). Null = silent.
   std::function<void(const std::string&)> log;
@@ -95,9 +162,24 @@ struct PlanningOptions {
 struct HorizonSnapshot {
   std::string name;  // "1m", "1h", "1d".
   Duration step{0};
-  WallTime start{};  // Start of step 1.
-  std::vector<double> mean, lower, upper;
+  WallTime start{};                        // Start of step 1.
+  std::vector<double> mean, lower, upper;  // Intervals calibrated (when calibration has data).
+  // Share of the calibrated intervals that covered the actual value, over every step of this
+  // horizon scored so far (1m: step 1 of the fine model; 1h: its 60 steps; 1d: the coarse
+  // model's 24); nullopt before the first score.
+  std::optional<double> coverage;
 };
+
+// Why a class's current model was fitted.
+enum class FitReason {
+  kNew,       // First model of the class (at start, new class, or retried after too little data).
+  kSchedule,  // schedule.training fired (or RequestTraining).
+  kDrift,     // The class's forecast errors drifted (CUSUM alarm).
+  kConfig,    // Its predict.model changed.
+  kGap,       // Its model fell behind by more than the fit window or rejected an update.
+};
+inline constexpr int kNumFitReasons = 5;
+std::string_view FitReasonName(FitReason r);  // "new", "schedule", "drift", "config", "gap"
 
 // What the forecasting side knows of a class now (immutable once published).
 struct ClassForecastSnapshot {
@@ -105,6 +187,9 @@ struct ClassForecastSnapshot {
   std::string model;  // "" while no model is trained.
   std::string spec;   // The fitted form, e.g. "auto = ets 0.6 + snaive 0.4".
   WallTime trained_at{};
+  FitReason fit_reason = FitReason::kNew;  // Why the current model was fitted.
+  int64_t drift_refits = 0;                // Fits of this class triggered by drift (persisted).
+  std::optional<WallTime> last_drift_at;   // Newest drift alarm.
   double level = 95;
   std::vector<HorizonSnapshot> horizons;  // "1m", "1h" (fine model) and "1d" (coarse model).
   // The newest closed fine step and what the detector said of it.
@@ -152,9 +237,26 @@ struct CurrentClassPlan {
   PlanPoint point;
 };
 
+// What the daemon's global LSTM is doing (GET /v1/learning).
+struct LstmStatus {
+  // "disabled" (no lstm_path), "unused" (no class asks for it), "pending" (not trained yet),
+  // "skipped" (too little history; retried hourly), "trained", "failed" (retried hourly).
+  std::string state = "disabled";
+  std::string message;                 // Why, for skipped/failed; the training record otherwise.
+  std::optional<WallTime> trained_at;  // Last full training (or load of the file).
+  std::optional<WallTime> fine_tuned_at;
+  int series = 0;                 // Series of the last training or fine-tuning round.
+  int64_t steps = 0;              // Optimiser steps the model has had in total.
+  double last_round_seconds = 0;  // CPU-thread wall time of the last round.
+  double validation_loss = 0;
+  int64_t rounds = 0;  // Trainings and fine-tunings completed since start.
+};
+
 // The state of a class as the dashboard shows it.
 enum class ClassCondition { kOk, kThrottled, kSurge, kAnomaly };
 std::string_view ClassConditionName(ClassCondition c);  // "ok", "throttled", "surge", "anomaly"
+
+struct SavedLearning;  // A class's learning state read from a checkpoint (planning.cc).
 
 class Planning {
  public:
@@ -165,10 +267,11 @@ class Planning {
   Planning(const Planning&) = delete;
   Planning& operator=(const Planning&) = delete;
 
-  // Reads the checkpoint: restores bucket levels, overrides and plans into the service, models
-  // and feedback into the planning state. OK when there is no file (fresh start); DataLoss /
-  // FailedPrecondition when it is corrupt or of another version (nothing applied). Classes no
-  // longer configured are skipped.
+  // Reads the checkpoint: restores bucket levels, overrides and plans into the service, models,
+  // feedback, detectors, calibrators and drift sums into the planning state. OK when there is no
+  // file (fresh start); DataLoss / FailedPrecondition when it is corrupt or of an unknown version
+  // (nothing applied); version 1 files load without the learning state. Classes no longer
+  // configured are skipped.
   absl::Status Restore();
   // Writes the checkpoint atomically. Internal naming the path on an I/O error.
   absl::Status Checkpoint();
@@ -180,6 +283,12 @@ class Planning {
   void RunModelWork(bool fits = true);
   // Marks every class for a refit at the next RunModelWork (the schedule does this).
   void RequestTraining();
+
+  // The learner's unit of work (Start's learner thread; tests call it directly): loads the LSTM
+  // file if not yet done, then trains or fine-tunes the global LSTM when due (see
+  // PlanningOptions::lstm_path). Blocks for the length of a training round.
+  void RunLearningWork();
+  LstmStatus Lstm() const;
 
   // One planning tick (see the header comment). Errors only for an impossible planner
   // configuration (logged; classes keep their previous buckets).
@@ -217,13 +326,20 @@ class Planning {
   struct ModelState;
   struct PlanRecord;
 
-  Planning(Service& service, PlanningOptions options, CronSchedule schedule);
+  Planning(Service& service, PlanningOptions options, CronSchedule schedule,
+           learn::DriftDetector drift);
   void SyncClasses(const std::vector<PlanningClass>& classes);
   void CatchUp(ModelState& m, WallTime now);
   absl::Status Fit(ModelState& m, WallTime now);
   void Publish(ModelState& m);
   void LearnCost(ModelState& m, WallTime now);
   absl::Status WarmDetector(ModelState& m, const std::vector<double>& values, WallTime start);
+  void MarkForFit(ModelState& m, FitReason reason, WallTime not_before = {});
+  void RestoreLearning(ModelState& m, SavedLearning& l);
+  void LoadLstm();
+  std::shared_ptr<const learn::LstmModel> CurrentLstm() const;
+  absl::StatusOr<std::vector<forecast::Series>> LstmSeries(Duration window, int* classes_asking);
+  void ObserveDrift(ModelState& m, WallTime t, double value, WallTime now);
   void Log(const std::string& line) const;
 
   Service& service_;
@@ -234,6 +350,7 @@ class Planning {
   mutable std::mutex work_mu_;
   std::map<std::string, std::unique_ptr<ModelState>> models_;  // By key.
   std::optional<WallTime> next_training_;
+  learn::DriftDetector drift_;  // One CUSUM per class key.
   std::atomic<bool> training_requested_{false};
 
   // Published state.
@@ -253,11 +370,24 @@ class Planning {
 
   // Metrics.
   std::atomic<uint64_t> fits_ok_{0}, fits_failed_{0}, ticks_{0};
+  std::array<std::atomic<uint64_t>, kNumFitReasons> refits_{};  // Successful fits by reason.
   std::atomic<double> last_fit_seconds_{0};
   std::atomic<double> last_training_seconds_{0};
   std::map<std::pair<std::string, int>, uint64_t> anomaly_counts_;  // Under snap_mu_.
 
+  // The global LSTM: the model (swapped whole; readers copy the pointer) and its status.
+  mutable std::mutex lstm_mu_;
+  std::shared_ptr<const learn::LstmModel> lstm_;
+  LstmStatus lstm_status_;
+  bool lstm_loaded_ = false;                    // LoadLstm ran (learner thread / Restore).
+  std::optional<WallTime> lstm_next_training_;  // Learner-owned.
+  WallTime lstm_retry_at_{};                    // Learner-owned.
+  std::atomic<uint64_t> lstm_generation_{0};    // Bumped at every swap; the worker refits.
+  uint64_t lstm_generation_seen_ = 0;           // Worker-owned.
+  std::atomic<bool> stopping_{false};           // Cancels a training round at Stop.
+
   std::thread worker_;
+  std::thread learner_;
   std::mutex worker_mu_;
   std::condition_variable worker_cv_;
   bool stop_ = false;
