@@ -297,11 +297,15 @@ absl::StatusOr<Forecast> CombineForecasts(std::span<const Forecast> parts,
 }
 
 ComboOptions AutoComboOptions(const ModelContext& context) {
+  // Chosen on the M4 hourly validation split (docs/design/forecast.md §5.1, `combo_search`): the
+  // best OWA of the 62 subsets/aggregations of {arima, sar, prophet, snaive, lstm} was the median
+  // of arima, sar and lstm (validation OWA 0.462); without the LSTM it is the mean of arima and
+  // sar (0.515, within 0.001 of the best classical set). κ makes the 95 % interval cover 95 % on
+  // that split for each case.
   ComboOptions o;
-  // Chosen on the validation split (docs/design/forecast.md §5).
-  o.members = {"arima", "sar", "prophet", "snaive", "lstm"};
+  o.members = {"arima", "sar", "lstm"};
   o.aggregate = ComboOptions::Aggregate::kMedian;
-  o.interval_scale = 1.0;
+  o.interval_scale = context.Find("lstm") != nullptr ? 0.916 : 0.928;
   o.context = context;
   return o;
 }

@@ -22,7 +22,7 @@ const std::vector<ModelEntry>& RegisteredModels() {
       {"snaive", "seasonal naive: value one season ago", &NewSeasonalNaive},
       {"naive2", "naive on M4-classically deseasonalised data (M4 benchmark)", &NewNaive2},
       {"sar", "seasonal autoregression on day/week lags (log scale)", &NewSeasonalAutoregression},
-      {"auto", "automatic choice: median of arima, sar, prophet, snaive (+ lstm when loaded)",
+      {"auto", "automatic choice: median of arima, sar (+ lstm when loaded), validated intervals",
        nullptr, false, &NewAuto},
       {"select", "per-series selection/combination by rolling-origin cross-validation", &NewSelect},
       {"arima", "seasonal ARIMA, orders by KPSS/seasonal strength and stepwise AICc", &NewArima},

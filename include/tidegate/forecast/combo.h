@@ -21,8 +21,8 @@
 // fails, seasonal naive is fitted instead (also stated).
 //
 // "auto" (the automatic choice; AutoComboOptions) is this combination with the members,
-// aggregation and κ chosen on a validation split of M4 hourly: the classical members, plus the
-// global LSTM when the context holds one.
+// aggregation and κ chosen on a validation split of M4 hourly: arima and sar, plus the global
+// LSTM when the context holds one.
 //
 // Thread-safety: as every Forecaster (forecaster.h).
 #ifndef TIDEGATE_FORECAST_COMBO_H_
@@ -65,8 +65,9 @@ struct ComboOptions {
 absl::StatusOr<Forecast> CombineForecasts(std::span<const Forecast> parts,
                                           ComboOptions::Aggregate how, double interval_scale);
 
-// The options of "auto", the automatic choice: median of arima, sar, prophet, snaive and — when
-// `context` holds a trained "lstm" — the LSTM, with the interval scale chosen on validation.
+// The options of "auto", the automatic choice: the median of arima, sar and — when `context`
+// holds a trained "lstm" — the LSTM (without it, the mean of arima and sar), with the interval
+// scale chosen on validation for each case.
 ComboOptions AutoComboOptions(const ModelContext& context);
 
 std::unique_ptr<Forecaster> NewCombo(const ComboOptions& options);
