@@ -4,8 +4,8 @@
 // and lstm updated together), and one LSTM forecast of 48 steps (the per-class inference cost).
 // seasonal naive's Update (a ring-buffer write) is the baseline of the same run.
 //
-//   build/release/bench/forecast/update_bench --benchmark_repetitions=5 \
-//       --benchmark_report_aggregates_only=true
+//   build/release/bench/forecast/update_bench --benchmark_repetitions=5
+//       --benchmark_report_aggregates_only=true     (one command line)
 //
 // The LSTM is the default shape (1 × 48 hidden, window 7 × 24, horizon 48, 5 quantiles) trained
 // for 2 steps on the synthetic series: inference cost depends on the shape, not on the weights'

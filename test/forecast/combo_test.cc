@@ -14,6 +14,7 @@
 
 #include "tidegate/forecast/global_model.h"
 #include "tidegate/forecast/model_registry.h"
+#include "tidegate/forecast/serialize.h"
 
 namespace tidegate::forecast {
 namespace {
@@ -51,16 +52,24 @@ class FakeAdapter final : public Forecaster {
   std::unique_ptr<Forecaster> Clone() const override {
     return std::make_unique<FakeAdapter>(*this);
   }
-  std::string SaveState() const override { return inner_->Serialize() + summary_.fallback; }
+  std::string SaveState() const override {
+    ByteWriter w;
+    w.PutString(inner_->Serialize());
+    w.PutString(summary_.fallback);
+    return w.Release();
+  }
   absl::Status LoadState(std::string_view bytes) override {
-    const std::string probe = inner_->Serialize();
-    if (bytes.size() < probe.size()) return absl::InvalidArgumentError("fake: truncated");
-    auto inner = Forecaster::Load(bytes.substr(0, probe.size()));
+    ByteReader r(bytes);
+    std::string inner_bytes, fallback;
+    if (!r.GetString(&inner_bytes) || !r.GetString(&fallback) || !r.AtEnd()) {
+      return absl::InvalidArgumentError("fake: truncated");
+    }
+    auto inner = Forecaster::Load(inner_bytes);
     if (!inner.ok()) return inner.status();
     inner_ = std::move(inner).value();
     summary_ = inner_->Summary();
     summary_.model = "lstm";
-    summary_.fallback = std::string(bytes.substr(probe.size()));
+    summary_.fallback = fallback;
     return absl::OkStatus();
   }
 
