@@ -25,6 +25,12 @@ absl::Status RunBacktestCommand(const BacktestCommandOptions& options, std::ostr
   TIDEGATE_ASSIGN_OR_RETURN(forecast::ModelContext context, LoadModelContext(options.lstm_model));
   TIDEGATE_RETURN_IF_ERROR(forecast::MakeForecaster(options.model, context).status());
   TIDEGATE_ASSIGN_OR_RETURN(auto data, forecast::LoadM4(options.data_dir, "Hourly"));
+  if (options.split == "validation") {
+    TIDEGATE_ASSIGN_OR_RETURN(data, forecast::M4ValidationSplit(std::move(data), options.horizon));
+  } else if (options.split != "test") {
+    return absl::InvalidArgumentError(
+        fmt::format("--split: unknown split '{}' (known: test, validation)", options.split));
+  }
   forecast::BacktestOptions bo;
   bo.model = options.model;
   bo.horizon = options.horizon;
@@ -58,8 +64,9 @@ absl::Status RunBacktestCommand(const BacktestCommandOptions& options, std::ostr
     if (!file) return absl::DataLossError(fmt::format("error writing '{}'", options.output));
   }
   out << fmt::format(
-      "M4 hourly: {} series, horizon {}, {}% intervals{}\n", r.model.count(), options.horizon,
-      options.level,
+      "M4 hourly{}: {} series, horizon {}, {}% intervals{}\n",
+      options.split == "validation" ? " (validation split: last horizon of Train)" : "",
+      r.model.count(), options.horizon, options.level,
       options.calibrate ? fmt::format(", conformal warm-up {}", options.calibrate) : std::string());
   out << fmt::format("{:<16} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10}\n", "model", "sMAPE", "MASE",
                      "OWA", "MSIS", "cover", "seconds");
@@ -99,8 +106,12 @@ void RegisterBacktestCommand(CLI::App& app) {
   cmd->add_flag(
       "--no-progress", [options](int64_t) { options->progress = false; },
       "Never draw the progress bar");
+  cmd->add_option("--split", options->split,
+                  "test (fit Train, score Test) or validation (hold out the last horizon of Train)")
+      ->capture_default_str();
   cmd->add_option("--lstm-model", options->lstm_model,
-                  "Global LSTM model file for --model lstm (written by `tidegate train`)");
+                  "Global LSTM model file for --model lstm, or to add the LSTM to auto (written "
+                  "by `tidegate train`)");
   cmd->callback([options]() {
     absl::Status st = RunBacktestCommand(*options, std::cout, std::cerr);
     if (!st.ok()) {

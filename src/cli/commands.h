@@ -10,8 +10,9 @@
 //     stderr (unless --quiet). Errors name the file and line; the exit code is 1 (2 for usage).
 //   tidegate backtest --dataset m4-hourly --data DIR [--model NAME] [--output per-series.csv]
 //                     [--limit N] [--horizon 48] [--level 95] [--calibrate W]
-//                     [--lstm-model FILE]
-//     --lstm-model loads a model trained by `tidegate train` for --model lstm.
+//                     [--split test|validation] [--lstm-model FILE]
+//     --lstm-model loads a model trained by `tidegate train` for --model lstm, and adds the LSTM
+//     to --model auto. --split validation scores the last horizon of Train instead of Test.
 //     Prints sMAPE, MASE, OWA, MSIS, coverage and time for the model and for Naive2, with a
 //     progress bar on stderr when it is a terminal; writes per-series rows to --output.
 //
@@ -127,7 +128,7 @@ struct ForecastCommandOptions {
   std::string value_column = "value";
   int calibrate = 0;  // Conformal warm-up steps; 0 = model intervals.
   bool quiet = false;
-  std::string lstm_model;  // Trained global LSTM for --model lstm (tidegate train).
+  std::string lstm_model;  // Trained global LSTM for --model lstm or auto (tidegate train).
 };
 absl::Status RunForecastCommand(const ForecastCommandOptions& options, std::ostream& out,
                                 std::ostream& err);
@@ -141,8 +142,9 @@ struct BacktestCommandOptions {
   int horizon = 48;
   double level = 95;
   int calibrate = 0;
-  bool progress = true;    // Draw the bar when stderr is a terminal.
-  std::string lstm_model;  // Trained global LSTM for --model lstm (tidegate train).
+  bool progress = true;        // Draw the bar when stderr is a terminal.
+  std::string split = "test";  // "test" or "validation" (forecast::M4ValidationSplit).
+  std::string lstm_model;      // Trained global LSTM for --model lstm or auto (tidegate train).
 };
 absl::Status RunBacktestCommand(const BacktestCommandOptions& options, std::ostream& out,
                                 std::ostream& err);

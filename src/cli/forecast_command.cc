@@ -91,7 +91,8 @@ void RegisterForecastCommand(CLI::App& app) {
       ->capture_default_str();
   cmd->add_flag("--quiet", options->quiet, "Do not print the fit summary on stderr");
   cmd->add_option("--lstm-model", options->lstm_model,
-                  "Global LSTM model file for --model lstm (written by `tidegate train`)");
+                  "Global LSTM model file for --model lstm, or to add the LSTM to auto (written "
+                  "by `tidegate train`)");
   cmd->callback([options]() {
     absl::Status st = RunForecastCommand(*options, std::cout, std::cerr);
     if (!st.ok()) {

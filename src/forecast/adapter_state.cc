@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "tidegate/forecast/serialize.h"
 
 namespace tidegate::forecast {
@@ -55,6 +57,32 @@ void ApplyAdapterExtras(const FitSummary& extras, FitSummary* summary) {
   summary->ljung_box_p = extras.ljung_box_p;
   summary->ljung_box_lag = extras.ljung_box_lag;
   summary->n_obs = extras.n_obs;
+}
+
+bool IsCombination(std::string_view name) {
+  return name == "auto" || name == "combo" || name == "select";
+}
+
+absl::StatusOr<std::unique_ptr<Forecaster>> LoadMember(std::string_view owner, size_t index,
+                                                       std::string_view bytes,
+                                                       const ModelContext& context) {
+  // Peek at the model name in the envelope ("TGFC", u32 version, string name) before loading.
+  ByteReader peek(bytes.substr(std::min<size_t>(4, bytes.size())));
+  uint32_t version = 0;
+  std::string name;
+  if (peek.GetU32(&version) && peek.GetString(&name) && IsCombination(name)) {
+    return absl::InvalidArgumentError(
+        fmt::format("{}: member {} cannot itself be '{}'", owner, index, name));
+  }
+  auto member = Forecaster::Load(bytes, context);
+  if (!member.ok()) {
+    const auto code = member.status().code() == absl::StatusCode::kFailedPrecondition
+                          ? absl::StatusCode::kFailedPrecondition
+                          : absl::StatusCode::kInvalidArgument;
+    return absl::Status(code, fmt::format("{}: member {}: {}", owner, index,
+                                          std::string(member.status().message())));
+  }
+  return member;
 }
 
 }  // namespace tidegate::forecast

@@ -130,8 +130,12 @@ absl::StatusOr<std::unique_ptr<Forecaster>> Forecaster::Load(std::string_view by
   TIDEGATE_ASSIGN_OR_RETURN(auto model, MakeForecaster(name, context));
   absl::Status st = model->LoadState(state);
   if (!st.ok()) {
-    return absl::InvalidArgumentError(
-        fmt::format("cannot load model '{}': {}", name, std::string(st.message())));
+    // FailedPrecondition (a member's trained global model is missing from `context`) stays so.
+    const auto code = st.code() == absl::StatusCode::kFailedPrecondition
+                          ? absl::StatusCode::kFailedPrecondition
+                          : absl::StatusCode::kInvalidArgument;
+    return absl::Status(code,
+                        fmt::format("cannot load model '{}': {}", name, std::string(st.message())));
   }
   return model;
 }

@@ -116,4 +116,19 @@ absl::StatusOr<std::vector<M4Series>> LoadM4(const std::string& dir,
   return out;
 }
 
+absl::StatusOr<std::vector<M4Series>> M4ValidationSplit(std::vector<M4Series> data, int h) {
+  if (h < 1) return absl::InvalidArgumentError(fmt::format("validation horizon {} < 1", h));
+  const auto n = static_cast<size_t>(h);
+  for (M4Series& s : data) {
+    if (s.train.size() < 2 * n) {
+      return absl::FailedPreconditionError(
+          fmt::format("series {}: {} Train values, a validation split of {} needs at least {}",
+                      s.id, s.train.size(), h, 2 * n));
+    }
+    s.test.assign(s.train.end() - static_cast<std::ptrdiff_t>(n), s.train.end());
+    s.train.resize(s.train.size() - n);
+  }
+  return data;
+}
+
 }  // namespace tidegate::forecast

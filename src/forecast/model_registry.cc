@@ -22,12 +22,19 @@ const std::vector<ModelEntry>& RegisteredModels() {
       {"snaive", "seasonal naive: value one season ago", &NewSeasonalNaive},
       {"naive2", "naive on M4-classically deseasonalised data (M4 benchmark)", &NewNaive2},
       {"sar", "seasonal autoregression on day/week lags (log scale)", &NewSeasonalAutoregression},
-      {"auto", "per-series selection/combination by rolling-origin cross-validation", &NewAuto},
+      {"auto", "automatic choice: median of arima, sar (+ lstm when loaded), validated intervals",
+       nullptr, false, &NewAuto},
+      {"select", "per-series selection/combination by rolling-origin cross-validation", &NewSelect},
       {"arima", "seasonal ARIMA, orders by KPSS/seasonal strength and stepwise AICc", &NewArima},
       {"ets", "exponential smoothing state space (ETS), chosen by AICc", &NewEts},
       {"prophet", "additive trend with changepoints, Fourier seasonalities, events (MAP)",
        &NewProphet},
-      {"combo", "median of arima, sar, prophet and snaive forecasts and bounds", &NewCombo},
+      {"combo", "median of arima, sar, prophet and snaive forecasts and bounds", nullptr, false,
+       [](const ModelContext& context) {
+         ComboOptions options;
+         options.context = context;  // For members named by a saved state (Forecaster::Load).
+         return NewCombo(options);
+       }},
       {"lstm", "global LSTM with quantile outputs (needs a trained model: tidegate train)", nullptr,
        /*global=*/true},
   };
@@ -47,6 +54,7 @@ absl::StatusOr<std::unique_ptr<Forecaster>> MakeForecaster(std::string_view name
                                                            const ModelContext& context) {
   for (const auto& entry : RegisteredModels()) {
     if (entry.name != name) continue;
+    if (entry.make_in_context != nullptr) return entry.make_in_context(context);
     if (!entry.global) return entry.make();
     if (const GlobalModel* model = context.Find(name); model != nullptr) {
       return model->NewForecaster();

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 
+#include "adapter_state.h"
 #include "tidegate/common/status.h"
 #include "tidegate/forecast/baseline.h"
 #include "tidegate/forecast/model_registry.h"
@@ -20,11 +21,8 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 std::vector<std::string> DefaultCandidates() {
   std::vector<std::string> out;
   for (const auto& entry : RegisteredModels()) {
-    // Combinations are not candidates: "combo" already refits several candidates.
-    if (entry.name == "auto" || entry.name == "combo" || entry.name == "naive" ||
-        entry.name == "naive2") {
-      continue;
-    }
+    // Combinations are not candidates: they already refit several candidates.
+    if (IsCombination(entry.name) || entry.name == "naive" || entry.name == "naive2") continue;
     if (entry.global) continue;  // Needs a trained model from a ModelContext.
     out.emplace_back(entry.name);
   }
@@ -40,28 +38,28 @@ int ShortestPeriod(const Series& s) {
   return s.seasonal_periods.empty() ? 1 : s.seasonal_periods.front();
 }
 
-class AutoForecaster final : public Forecaster {
+class SelectForecaster final : public Forecaster {
  public:
-  explicit AutoForecaster(SelectOptions options) : options_(std::move(options)) {
-    summary_.model = "auto";
+  explicit SelectForecaster(SelectOptions options) : options_(std::move(options)) {
+    summary_.model = "select";
   }
-  AutoForecaster(const AutoForecaster& other)
+  SelectForecaster(const SelectForecaster& other)
       : options_(other.options_), weights_(other.weights_), summary_(other.summary_) {
     for (const auto& m : other.members_) members_.push_back(m->Clone());
   }
 
-  std::string_view Name() const override { return "auto"; }
+  std::string_view Name() const override { return "select"; }
   absl::Status Fit(const Series& series) override;
   absl::StatusOr<Forecast> Predict(int h, std::span<const double> levels) const override;
   absl::Status Update(double y) override {
-    if (members_.empty()) return absl::FailedPreconditionError("auto: Update before Fit");
-    if (std::isinf(y)) return absl::InvalidArgumentError(fmt::format("auto: Update with {}", y));
+    if (members_.empty()) return absl::FailedPreconditionError("select: Update before Fit");
+    if (std::isinf(y)) return absl::InvalidArgumentError(fmt::format("select: Update with {}", y));
     for (auto& m : members_) TIDEGATE_RETURN_IF_ERROR(m->Update(y));
     return absl::OkStatus();
   }
   FitSummary Summary() const override { return summary_; }
   std::unique_ptr<Forecaster> Clone() const override {
-    return std::make_unique<AutoForecaster>(*this);
+    return std::make_unique<SelectForecaster>(*this);
   }
   std::string SaveState() const override;
   absl::Status LoadState(std::string_view bytes) override;
@@ -75,26 +73,26 @@ class AutoForecaster final : public Forecaster {
   FitSummary summary_;
 };
 
-absl::Status AutoForecaster::FitFallback(const Series& series, std::string why) {
+absl::Status SelectForecaster::FitFallback(const Series& series, std::string why) {
   auto model = NewSeasonalNaive();
   TIDEGATE_RETURN_IF_ERROR(model->Fit(series));
   members_.clear();
   weights_ = {1.0};
   summary_ = model->Summary();
-  summary_.model = "auto";
-  summary_.spec = fmt::format("auto = {}", summary_.spec);
+  summary_.model = "select";
+  summary_.spec = fmt::format("select = {}", summary_.spec);
   summary_.fallback = summary_.fallback.empty() ? why : why + "; " + summary_.fallback;
   members_.push_back(std::move(model));
   return absl::OkStatus();
 }
 
-absl::Status AutoForecaster::Fit(const Series& series) {
+absl::Status SelectForecaster::Fit(const Series& series) {
   TIDEGATE_RETURN_IF_ERROR(ValidateSeries(series));
   TIDEGATE_RETURN_IF_ERROR(options_.Validate());
   members_.clear();
   weights_.clear();
   summary_ = FitSummary{};
-  summary_.model = "auto";
+  summary_.model = "select";
   auto scores = CrossValidate(series, options_);
   if (!scores.ok()) {
     if (scores.status().code() != absl::StatusCode::kFailedPrecondition) return scores.status();
@@ -154,7 +152,7 @@ absl::Status AutoForecaster::Fit(const Series& series) {
   double total = 0;
   for (double x : weights_) total += x;
   for (double& x : weights_) x /= total;
-  summary_.spec = "auto = " + spec;
+  summary_.spec = "select = " + spec;
   if (!failed.empty()) {
     summary_.fallback +=
         fmt::format("{}skipped: {}", summary_.fallback.empty() ? "" : "; ", failed);
@@ -162,8 +160,8 @@ absl::Status AutoForecaster::Fit(const Series& series) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<Forecast> AutoForecaster::Predict(int h, std::span<const double> levels) const {
-  if (members_.empty()) return absl::FailedPreconditionError("auto: Predict before Fit");
+absl::StatusOr<Forecast> SelectForecaster::Predict(int h, std::span<const double> levels) const {
+  if (members_.empty()) return absl::FailedPreconditionError("select: Predict before Fit");
   TIDEGATE_RETURN_IF_ERROR(ValidatePredictArgs(h, levels));
   Forecast out;
   for (size_t j = 0; j < members_.size(); ++j) {
@@ -189,7 +187,7 @@ absl::StatusOr<Forecast> AutoForecaster::Predict(int h, std::span<const double> 
   return out;
 }
 
-std::string AutoForecaster::SaveState() const {
+std::string SelectForecaster::SaveState() const {
   ByteWriter w;
   w.PutU32(kStateVersion);
   w.PutDoubles(weights_);
@@ -200,37 +198,26 @@ std::string AutoForecaster::SaveState() const {
   return w.Release();
 }
 
-absl::Status AutoForecaster::LoadState(std::string_view bytes) {
+absl::Status SelectForecaster::LoadState(std::string_view bytes) {
   ByteReader r(bytes);
   uint32_t version = 0;
   std::vector<double> weights;
   if (!r.GetU32(&version) || version != kStateVersion || !r.GetDoubles(&weights) ||
       weights.empty() || weights.size() > 64) {
-    return absl::InvalidArgumentError("auto: state truncated or malformed");
+    return absl::InvalidArgumentError("select: state truncated or malformed");
   }
   std::vector<std::unique_ptr<Forecaster>> members;
   for (size_t i = 0; i < weights.size(); ++i) {
     std::string bytes_i;
-    if (!r.GetString(&bytes_i)) return absl::InvalidArgumentError("auto: state truncated");
-    // Reject a nested "auto" before loading it: crafted bytes must not recurse without bound.
-    ByteReader peek(std::string_view(bytes_i).substr(std::min<size_t>(4, bytes_i.size())));
-    uint32_t member_version = 0;
-    std::string member_name;
-    if (peek.GetU32(&member_version) && peek.GetString(&member_name) && member_name == "auto") {
-      return absl::InvalidArgumentError("auto: a member cannot itself be 'auto'");
-    }
-    auto m = Forecaster::Load(bytes_i);
-    if (!m.ok()) {
-      return absl::InvalidArgumentError(
-          fmt::format("auto: member {}: {}", i, std::string(m.status().message())));
-    }
-    members.push_back(std::move(m).value());
+    if (!r.GetString(&bytes_i)) return absl::InvalidArgumentError("select: state truncated");
+    TIDEGATE_ASSIGN_OR_RETURN(auto m, LoadMember("select", i, bytes_i, ModelContext{}));
+    members.push_back(std::move(m));
   }
   FitSummary summary;
-  summary.model = "auto";
+  summary.model = "select";
   if (!r.GetString(&summary.spec) || !r.GetString(&summary.fallback) || !r.GetI64(&summary.n_obs) ||
       !r.AtEnd()) {
-    return absl::InvalidArgumentError("auto: state truncated or malformed");
+    return absl::InvalidArgumentError("select: state truncated or malformed");
   }
   members_ = std::move(members);
   weights_ = std::move(weights);
@@ -251,7 +238,10 @@ absl::Status SelectOptions::Validate() const {
     return absl::InvalidArgumentError(fmt::format("combine_top must be >= 1, got {}", combine_top));
   }
   for (const auto& c : candidates) {
-    if (c == "auto") return absl::InvalidArgumentError("'auto' cannot be its own candidate");
+    if (IsCombination(c)) {
+      return absl::InvalidArgumentError(
+          fmt::format("'{}' is a combination and cannot be a candidate of 'select'", c));
+    }
   }
   return absl::OkStatus();
 }
@@ -304,9 +294,9 @@ absl::StatusOr<std::vector<CandidateScore>> CrossValidate(const Series& series,
   return scores;
 }
 
-std::unique_ptr<Forecaster> NewAuto(const SelectOptions& options) {
-  return std::make_unique<AutoForecaster>(options);
+std::unique_ptr<Forecaster> NewSelect(const SelectOptions& options) {
+  return std::make_unique<SelectForecaster>(options);
 }
-std::unique_ptr<Forecaster> NewAuto() { return NewAuto(SelectOptions{}); }
+std::unique_ptr<Forecaster> NewSelect() { return NewSelect(SelectOptions{}); }
 
 }  // namespace tidegate::forecast

@@ -181,6 +181,17 @@ TEST(BacktestCommandTest, ScoresAGeneratedM4StyleSplit) {
   int rows = 0;
   while (std::getline(per, line)) ++rows;
   EXPECT_EQ(rows, 4);
+  // The validation split scores the last 48 Train values instead of Test.
+  o.split = "validation";
+  std::ostringstream out_validation;
+  st = RunBacktestCommand(o, out_validation, err);
+  ASSERT_TRUE(st.ok()) << st;
+  EXPECT_THAT(out_validation.str(), HasSubstr("validation split"));
+  EXPECT_NE(out_validation.str(), out.str());
+  o.split = "train";
+  EXPECT_THAT(std::string(RunBacktestCommand(o, out, err).message()),
+              HasSubstr("unknown split 'train'"));
+  o.split = "test";
   o.dataset = "m5";
   EXPECT_THAT(std::string(RunBacktestCommand(o, out, err).message()),
               HasSubstr("unknown dataset 'm5'"));

@@ -36,5 +36,19 @@ TEST(M4Test, MissingDirectoryIsNotFound) {
   EXPECT_THAT(std::string(data.status().message()), HasSubstr("Hourly-train.csv"));
 }
 
+TEST(M4Test, ValidationSplitMovesTheLastTrainValuesToTest) {
+  std::vector<M4Series> data = {{"H1", {1, 2, 3, 4, 5, 6}, {7, 8}}, {"H2", {1, 2, 3, 4}, {5}}};
+  auto split = M4ValidationSplit(data, 2);
+  ASSERT_TRUE(split.ok()) << split.status();
+  EXPECT_EQ((*split)[0].train, (std::vector<double>{1, 2, 3, 4}));
+  EXPECT_EQ((*split)[0].test, (std::vector<double>{5, 6}));
+  EXPECT_EQ((*split)[1].train, (std::vector<double>{1, 2}));
+  EXPECT_EQ((*split)[1].test, (std::vector<double>{3, 4}));
+  auto short_series = M4ValidationSplit(data, 3);
+  EXPECT_EQ(short_series.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(short_series.status().message()), HasSubstr("series H2"));
+  EXPECT_EQ(M4ValidationSplit(data, 0).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace tidegate::forecast

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "tidegate/forecast/model_registry.h"
+#include "tidegate/forecast/serialize.h"
 
 namespace tidegate::forecast {
 namespace {
@@ -36,7 +37,7 @@ TEST(SelectTest, AutoCombinesByInverseErrorAndReportsWeights) {
   SelectOptions o;
   o.candidates = {"naive", "snaive"};
   o.combine_top = 2;
-  auto model = NewAuto(o);
+  auto model = NewSelect(o);
   Series s = Seasonal(24 * 10, 24);
   for (size_t t = 0; t < s.values.size(); ++t) s.values[t] += 0.3 * std::sin(1.7 * t);
   ASSERT_TRUE(model->Fit(s).ok());
@@ -65,7 +66,7 @@ TEST(SelectTest, AutoCombinesByInverseErrorAndReportsWeights) {
 }
 
 TEST(SelectTest, TooShortSeriesFallsBackToSeasonalNaive) {
-  auto model = NewAuto();
+  auto model = NewSelect();
   Series s = Seasonal(30, 24);
   ASSERT_TRUE(model->Fit(s).ok());
   EXPECT_THAT(model->Summary().fallback, HasSubstr("too short"));
@@ -77,8 +78,10 @@ TEST(SelectTest, TooShortSeriesFallsBackToSeasonalNaive) {
 
 TEST(SelectTest, RejectsBadOptions) {
   SelectOptions o;
-  o.candidates = {"auto"};
-  EXPECT_THAT(std::string(o.Validate().message()), HasSubstr("own candidate"));
+  for (const char* combination : {"auto", "combo", "select"}) {
+    o.candidates = {combination};
+    EXPECT_THAT(std::string(o.Validate().message()), HasSubstr("is a combination"));
+  }
   o = SelectOptions{};
   o.folds = 0;
   EXPECT_EQ(o.Validate().code(), absl::StatusCode::kInvalidArgument);
@@ -88,13 +91,24 @@ TEST(SelectTest, RejectsBadOptions) {
   EXPECT_EQ(scores.status().code(), absl::StatusCode::kNotFound);
 }
 
-TEST(SelectTest, LoadRejectsNestedAuto) {
-  // An "auto" whose member claims to be "auto" must not recurse.
-  auto inner = NewAuto();
+TEST(SelectTest, LoadRejectsANestedCombination) {
+  // A "select" whose member claims to be a combination must be refused before it is loaded, so
+  // crafted bytes cannot recurse.
+  auto inner = NewSelect();
   ASSERT_TRUE(inner->Fit(Seasonal(30, 24)).ok());
-  std::string state = inner->SaveState();
-  auto model = NewAuto();
-  EXPECT_TRUE(model->LoadState(state).ok());
+  ByteWriter w;
+  w.PutU32(1);
+  w.PutDoubles(std::vector<double>{1.0});
+  w.PutString(inner->Serialize());
+  w.PutString("spec");
+  w.PutString("");
+  w.PutI64(30);
+  auto model = NewSelect();
+  const absl::Status st = model->LoadState(w.Release());
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(st.message()), HasSubstr("cannot itself be 'select'"));
+  // Its own state (a seasonal-naive member) loads.
+  EXPECT_TRUE(model->LoadState(inner->SaveState()).ok());
 }
 
 }  // namespace

@@ -19,6 +19,7 @@ namespace tidegate::learn {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr int kPeriod = 12;
 constexpr int kHorizon = 12;
@@ -412,6 +413,39 @@ TEST(LstmPreprocessTest, SeasonalIndicesAndInterpolation) {
   EXPECT_EQ(*filled, (std::vector<double>{1, 1, 2, 3, 3}));
   EXPECT_EQ(InterpolateMissing(std::vector<double>{NAN, NAN}).status().code(),
             absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(LstmTest, AutoTakesTheLstmAsAMemberWhenLoaded) {
+  const forecast::ModelContext context = LstmContext(*model_);
+  const std::vector<double> levels = {95};
+  auto held_out = HeldOut(kDataSeed + 3, 1);
+  forecast::Series s = held_out[0].fit;
+  s.seasonal_periods = {kPeriod};
+  auto with = forecast::MakeForecaster("auto", context).value();
+  auto without = forecast::MakeForecaster("auto").value();
+  ASSERT_TRUE(with->Fit(s).ok());
+  ASSERT_TRUE(without->Fit(s).ok());
+  EXPECT_THAT(with->Summary().spec, HasSubstr("LSTM"));
+  EXPECT_THAT(with->Summary().fallback, Not(HasSubstr("left out: lstm")));
+  EXPECT_THAT(without->Summary().fallback, HasSubstr("left out: lstm (no trained model loaded)"));
+  auto f = with->Predict(kHorizon, levels);
+  ASSERT_TRUE(f.ok());
+  EXPECT_NE(f->mean, without->Predict(kHorizon, levels)->mean);
+  // Saved with the LSTM member: loads with the model, bit-identical; without it, a clear error.
+  const std::string bytes = with->Serialize();
+  auto loaded = forecast::Forecaster::Load(bytes, context);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ((*loaded)->Predict(kHorizon, levels)->mean, f->mean);
+  auto orphan = forecast::Forecaster::Load(bytes);
+  EXPECT_EQ(orphan.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(orphan.status().message()), HasSubstr("tidegate train"));
+  // A series shorter than the LSTM's window: the classical members only, stated.
+  forecast::Series short_series = s;
+  short_series.values.resize(static_cast<size_t>(SmallOptions().window() - 1));
+  ASSERT_TRUE(with->Fit(short_series).ok());
+  EXPECT_THAT(with->Summary().fallback, HasSubstr("classical members only, left out: lstm"));
+  EXPECT_THAT(with->Summary().fallback, HasSubstr("input window"));
+  EXPECT_TRUE(with->Predict(kHorizon, levels).ok());
 }
 
 }  // namespace

@@ -37,6 +37,12 @@ absl::StatusOr<std::vector<M4Row>> ParseM4Csv(std::string_view text, std::string
 absl::StatusOr<std::vector<M4Series>> LoadM4(const std::string& dir,
                                              std::string_view frequency_name);
 
+// The validation split used to choose models without looking at Test: each series' last `h`
+// Train values become its test part and the rest its train part (the official Test is dropped).
+// InvalidArgument for h < 1; FailedPrecondition naming the series when its Train part has fewer
+// than 2h values.
+absl::StatusOr<std::vector<M4Series>> M4ValidationSplit(std::vector<M4Series> data, int h);
+
 }  // namespace tidegate::forecast
 
 #endif  // TIDEGATE_FORECAST_M4_H_

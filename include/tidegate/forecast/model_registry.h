@@ -6,6 +6,8 @@
 //
 // Names are lower-case: "naive", "snaive", "naive2", "ets", "arima", "auto", "lstm", … A name may
 // carry no arguments: model options come from the Series (seasonal periods) or the model's own API.
+// "auto" is the automatic choice (combo.h: a validated combination that includes the global LSTM
+// when the context holds one); "select" is per-series selection by cross-validation (select.h).
 //
 // A global model ("lstm", global_model.h) is listed like the others but is trained across series
 // elsewhere; MakeForecaster makes its per-series adapter from the trained model in the
@@ -30,8 +32,10 @@ namespace tidegate::forecast {
 struct ModelEntry {
   std::string_view name;
   std::string_view description;
-  std::unique_ptr<Forecaster> (*make)();  // nullptr for a global model.
+  std::unique_ptr<Forecaster> (*make)();  // nullptr for a global or context-using model.
   bool global = false;                    // Made from ModelContext::global_models[name].
+  // For a combination whose members may be global models ("auto"): made with the context.
+  std::unique_ptr<Forecaster> (*make_in_context)(const ModelContext&) = nullptr;
 };
 
 // A new, unfitted model. NotFound (listing the known names) for an unknown name;

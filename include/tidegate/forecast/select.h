@@ -1,5 +1,6 @@
 // tidegate/forecast/select.h — per-series model selection and combination by rolling-origin
-// cross-validation, exposed as the model "auto".
+// cross-validation, exposed as the model "select" (the automatic choice "auto" is the validated
+// combination of combo.h; "select" is the per-series alternative).
 //
 // Algorithm. Given a series y_1..y_n, candidate models M_1..M_c, a validation horizon v and F
 // folds, origin o_f = n − (F − f + 1)·v for f = 1..F (the last F windows of length v):
@@ -14,7 +15,7 @@
 // Lichtendahl, Grushka-Cockayne & Winkler, Mgmt Sci 59(8), 2013 show is at least as well
 // calibrated in the aggregate as averaging probabilities).
 // Candidates that fail to fit are skipped (and listed in the summary); when every candidate
-// fails, or the series is too short for one fold (n < v + 2·m), "auto" fits seasonal naive
+// fails, or the series is too short for one fold (n < v + 2·m), "select" fits seasonal naive
 // and states the fallback.
 //
 // Thread-safety: as every Forecaster (forecaster.h).
@@ -31,7 +32,8 @@
 namespace tidegate::forecast {
 
 struct SelectOptions {
-  // Registry names; empty = every registered model except "auto", "combo", "naive", "naive2".
+  // Registry names; empty = every registered model except the combinations ("auto", "combo",
+  // "select"), "naive", "naive2" and global models.
   std::vector<std::string> candidates;
   int validation_horizon = 0;  // v; 0 = 2 × the shortest seasonal period, or 12 without one.
   int folds = 1;               // F >= 1.
@@ -51,9 +53,9 @@ struct CandidateScore {
 absl::StatusOr<std::vector<CandidateScore>> CrossValidate(const Series& series,
                                                           const SelectOptions& options);
 
-// The "auto" model with options (the registry's NewAuto uses SelectOptions{}).
-std::unique_ptr<Forecaster> NewAuto(const SelectOptions& options);
-std::unique_ptr<Forecaster> NewAuto();
+// The "select" model with options (the registry's NewSelect uses SelectOptions{}).
+std::unique_ptr<Forecaster> NewSelect(const SelectOptions& options);
+std::unique_ptr<Forecaster> NewSelect();
 
 }  // namespace tidegate::forecast
 
