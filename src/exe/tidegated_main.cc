@@ -24,6 +24,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -50,11 +51,12 @@ constexpr Duration kFinalScrapeWait = std::chrono::seconds(15);
 
 void Log(const std::string& line) { std::fprintf(stderr, "tidegated: %s\n", line.c_str()); }
 
-// Latest modification time of the config file or of any file of the directory (0 when unknown).
+// Latest modification time of the config file or of any file of the directory, in the file
+// clock's ticks (negative for today's dates: its epoch is in the future), INT64_MIN when unknown.
 int64_t ConfigMtime(const std::string& path) {
   namespace fs = std::filesystem;
   std::error_code ec;
-  int64_t newest = 0;
+  int64_t newest = std::numeric_limits<int64_t>::min();
   auto consider = [&](const fs::path& p) {
     const auto t = fs::last_write_time(p, ec);
     if (!ec) newest = std::max<int64_t>(newest, t.time_since_epoch().count());
@@ -173,7 +175,8 @@ int Run(int argc, char** argv) {
     }
     return newest;
   };
-  int64_t config_mtime = config_path.empty() ? 0 : watched_mtime();
+  int64_t config_mtime =
+      config_path.empty() ? std::numeric_limits<int64_t>::min() : watched_mtime();
   HttpServer* http_server = nullptr;  // Set once the HTTP server runs.
   auto reload = [&]() -> absl::Status {
     std::lock_guard lock(reload_mu);

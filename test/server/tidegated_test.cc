@@ -1,7 +1,7 @@
 // End-to-end test of the tidegated binary: starts it on free loopback ports with a temporary data
-// directory, checks over HTTP, reloads the config with SIGHUP (bad, then good), and stops it with
-// SIGTERM (exit 0, usage flushed to the store); an alert rule on observed rates reaches a real
-// Alertmanager and resolves.
+// directory, checks over HTTP, reloads the config with SIGHUP (bad, then good) and by editing the
+// file, and stops it with SIGTERM (exit 0, usage flushed to the store); an alert rule on observed
+// rates reaches a real Alertmanager and resolves.
 #include <signal.h>
 #include <unistd.h>
 
@@ -99,6 +99,15 @@ TEST_F(TidegatedTest, ServesReloadsAndShutsDownGracefully) {
   ASSERT_TRUE(daemon_->Signal(SIGHUP).ok());
   WaitFor("SIGHUP: config version ", " applied");
   EXPECT_EQ(Check("a")["statuses"][0]["current_limit"]["requests_per_unit"], 100);
+
+  // An edit without a signal: the file watch applies it (written to a temporary file and renamed
+  // into place, as editors and config management do, so the watch never reads half a file).
+  const std::string edited = config_ + ".tmp";
+  std::ofstream(edited) << "domain: shop\ndescriptors:\n  - key: class\n    value: a\n"
+                           "    rate_limit: {unit: second, requests_per_unit: 200}\n";
+  std::filesystem::rename(edited, config_);
+  WaitFor("config changed on disk: version ", " applied");
+  EXPECT_EQ(Check("a")["statuses"][0]["current_limit"]["requests_per_unit"], 200);
 
   // A usage report, then SIGTERM: flushed to the store before exit.
   const std::string report =
