@@ -857,6 +857,10 @@ namespace {
 constexpr size_t kHeaderLimit = 16 * 1024;
 
 using SteadyTime = std::chrono::steady_clock::time_point;
+// A connection's socket and stream are bound to their worker's io_context by type (not through
+// the type-erased any_io_executor, whose copies and queries showed in the profile).
+using WorkerSocket = tcp::socket::rebind_executor<asio::io_context::executor_type>::other;
+using WorkerStream = beast::basic_stream<tcp, asio::io_context::executor_type>;
 
 // What a Worker's sweep needs of a connection.
 class Connection {
@@ -907,12 +911,12 @@ class Worker {
 // One HTTP/1.1 connection: (TLS handshake,) read a request, answer it, repeat while keep-alive.
 template <bool kTls>
 class Session : public Connection, public std::enable_shared_from_this<Session<kTls>> {
-  using Stream = std::conditional_t<kTls, beast::ssl_stream<beast::tcp_stream>, beast::tcp_stream>;
+  using Stream = std::conditional_t<kTls, beast::ssl_stream<WorkerStream>, WorkerStream>;
 
  public:
   // The session keeps its TLS context alive: a certificate reload replaces the server's context
   // for new connections while this one finishes on the old.
-  Session(tcp::socket socket, std::shared_ptr<asio::ssl::context> ssl, HttpApi& api,
+  Session(WorkerSocket socket, std::shared_ptr<asio::ssl::context> ssl, HttpApi& api,
           Service& service, Worker& worker, Duration idle) requires kTls
       : ssl_(std::move(ssl)),
         stream_(std::move(socket), *ssl_),
@@ -920,7 +924,7 @@ class Session : public Connection, public std::enable_shared_from_this<Session<k
         service_(service),
         worker_(worker),
         idle_(idle) {}
-  Session(tcp::socket socket, HttpApi& api, Service& service, Worker& worker,
+  Session(WorkerSocket socket, HttpApi& api, Service& service, Worker& worker,
           Duration idle) requires(!kTls)
       : stream_(std::move(socket)), api_(api), service_(service), worker_(worker), idle_(idle) {}
 
@@ -1037,7 +1041,7 @@ class Session : public Connection, public std::enable_shared_from_this<Session<k
   void CloseSocket() {
     beast::error_code ec;
     auto& socket = beast::get_lowest_layer(stream_).socket();
-    socket.shutdown(tcp::socket::shutdown_send, ec);
+    socket.shutdown(WorkerSocket::shutdown_send, ec);
     socket.close(ec);
   }
 
@@ -1100,8 +1104,8 @@ struct HttpServer::Impl {
 
   void Accept() {
     Worker& worker = *workers[next_worker++ % workers.size()];
-    acceptor->async_accept(worker.context(), [this, &worker](beast::error_code ec,
-                                                             tcp::socket socket) {
+    acceptor->async_accept(worker.context().get_executor(), [this, &worker](beast::error_code ec,
+                                                                            WorkerSocket socket) {
       if (ec) {
         if (ec == asio::error::operation_aborted || !acceptor->is_open()) return;
       } else if (std::shared_ptr<asio::ssl::context> ctx = Ssl()) {
