@@ -19,26 +19,13 @@
 #include <string>
 #include <vector>
 
+#include "hourly_series.h"
 #include "tidegate/forecast/combo.h"
 #include "tidegate/forecast/model_registry.h"
 #include "tidegate/learn/lstm.h"
 
 namespace tidegate::forecast {
 namespace {
-
-// Hourly-like: daily cycle, slow drift, AR(1) noise; positive. Deterministic.
-std::vector<double> Hourly(int n, uint64_t seed = 1) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<double> noise(0.0, 3.0);
-  std::vector<double> y(n);
-  double ar = 0;
-  for (int t = 0; t < n; ++t) {
-    ar = 0.6 * ar + noise(rng);
-    y[t] =
-        200 + 0.02 * t + 40 * std::sin(2 * M_PI * t / 24) + 15 * std::cos(4 * M_PI * t / 24) + ar;
-  }
-  return y;
-}
 
 constexpr int kFit = 700;
 constexpr int kStream = 2400;
