@@ -8,6 +8,7 @@
 //
 // Prints the per-tier and per-class results as a table, then the same as JSON (to --json FILE
 // instead when given). Trace and background formats and errors: tidegate/sim/simulator.h.
+#include <algorithm>
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
@@ -33,6 +34,7 @@ struct SimulateCommandOptions {
   std::string capacity;
   std::vector<std::string> policies = {"all"};
   std::string cost_resource = "cpu_ms";
+  std::vector<double> borrow_reserve;  // Empty = SimConfig's default.
   sim::SimConfig config;
   std::string json;
   std::string svg;
@@ -83,6 +85,15 @@ absl::Status RunSimulateCommand(SimulateCommandOptions options, std::ostream& ou
   TIDEGATE_ASSIGN_OR_RETURN(options.config.capacity, ParseCapacity(options.capacity));
   TIDEGATE_ASSIGN_OR_RETURN(options.config.cost_resource,
                             ResourceIndex(options.cost_resource, "--cost-resource"));
+  if (!options.borrow_reserve.empty()) {
+    if (options.borrow_reserve.size() != options.config.borrow_tier_reserve.size()) {
+      return absl::InvalidArgumentError(
+          fmt::format("--borrow-reserve: {} values given, one per tier ({}) needed",
+                      options.borrow_reserve.size(), options.config.borrow_tier_reserve.size()));
+    }
+    std::copy(options.borrow_reserve.begin(), options.borrow_reserve.end(),
+              options.config.borrow_tier_reserve.begin());
+  }
   std::vector<sim::PolicyKind> policies;
   for (const std::string& p : options.policies) {
     if (p == "all") {
@@ -150,6 +161,23 @@ void RegisterSimulateCommand(CLI::App& app) {
   cmd->add_option("--level", o->config.level, "Forecast interval level (%)")->capture_default_str();
   cmd->add_option("--margin", o->config.margin, "Planner safety margin")->capture_default_str();
   cmd->add_option("--reserve", o->config.reserve_fraction, "Planner reserve fraction")
+      ->capture_default_str();
+  cmd->add_option("--borrow-horizon", o->config.borrow_horizon_s,
+                  "Predictive: backlog (s of capacity) up to which a class refused by its own "
+                  "bucket may borrow unused capacity; tier t stops at horizon * (1 - reserve[t]); "
+                  "< 0 = the SLO, 0 = no borrowing")
+      ->capture_default_str();
+  cmd->add_option("--borrow-reserve", o->borrow_reserve,
+                  "Predictive: share of the borrowing horizon tiers 0, 1, 2, 3 may not fill "
+                  "(four values; default 0 0.2 0.3 0.4)")
+      ->expected(4);
+  cmd->add_option("--borrow-headroom", o->config.borrow_cost_headroom,
+                  "Predictive: a borrower needs (1 + this) times its cost free below its tier's "
+                  "limit")
+      ->capture_default_str();
+  cmd->add_option("--borrow-declared-cost", o->config.borrow_declared_cost,
+                  "Predictive: charge the pool each request's trace cost at admission (true) or "
+                  "its class's mean cost, settled at completion (false)")
       ->capture_default_str();
   cmd->add_option("--seed", o->config.seed, "Seed for Poisson arrivals")->capture_default_str();
   cmd->add_option("--json", o->json, "Write the JSON here instead of stdout");

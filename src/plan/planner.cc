@@ -7,6 +7,7 @@
 
 #include "fmt/format.h"
 #include "tidegate/common/status.h"
+#include "tidegate/shaping/borrowing.h"
 
 namespace tidegate::plan {
 
@@ -154,6 +155,27 @@ absl::Status PlannerConfig::Validate() const {
     return Bad(fmt::format("validity = {} s: must be >= 0", Seconds(validity)));
   }
   TIDEGATE_RETURN_IF_ERROR(feedback.Validate());
+  if (borrow.enabled) {
+    if (borrow.resource < 0 || borrow.resource >= kNumResources) {
+      return Bad(fmt::format("borrow.resource = {}: unknown resource", borrow.resource));
+    }
+    const double cap = capacity[borrow.resource];
+    if (!std::isfinite(cap)) {
+      return Bad(fmt::format("borrow.resource = {}: capacity.{} is unlimited, nothing to borrow",
+                             ResourceName(borrow.resource), ResourceName(borrow.resource)));
+    }
+    if (!(borrow.horizon > Duration::zero())) {
+      return Bad(fmt::format("borrow.horizon = {} s: must be > 0", Seconds(borrow.horizon)));
+    }
+    if (!(borrow.cost_headroom >= 0) || !std::isfinite(borrow.cost_headroom)) {
+      return Bad(fmt::format("borrow.cost_headroom = {}: must be finite and >= 0",
+                             borrow.cost_headroom));
+    }
+    auto pool = shaping::PoolConfig(cap, Seconds(borrow.horizon), borrow.tier_reserve);
+    if (!pool.ok()) {
+      return Bad(fmt::format("borrow.tier_reserve: {}", std::string(pool.status().message())));
+    }
+  }
   auto parents = TenantParents(tenants);
   if (!parents.ok()) return parents.status();
   std::unordered_map<std::string_view, int> tenant_index;
@@ -479,6 +501,13 @@ absl::StatusOr<Plan> Planner::MakePlan(std::span<const ClassInput> inputs,
   stats_.invalid_costs += plan.stats.invalid_costs;
   stats_.surge_class_ticks += plan.stats.surging_up + plan.stats.surging_down;
   stats_.limited_class_ticks += plan.stats.limited;
+  if (config_.borrow.enabled) {
+    // Validated at Create: the resource's capacity is finite and the reserves are in range.
+    auto pool = shaping::PoolConfig(config_.capacity[config_.borrow.resource],
+                                    Seconds(config_.borrow.horizon), config_.borrow.tier_reserve);
+    if (!pool.ok()) return pool.status();
+    plan.pool = *pool;
+  }
   return plan;
 }
 

@@ -24,6 +24,7 @@ nlohmann::json ToJsonMetrics(const Metrics& m) {
           {"admitted", m.admitted},
           {"rejected", m.rejected},
           {"timed_out", m.timed_out},
+          {"borrowed", m.borrowed},
           {"completed", m.completed},
           {"good", m.good},
           {"goodput_per_s", m.goodput_per_s},

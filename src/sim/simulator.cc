@@ -11,6 +11,7 @@
 #include "tidegate/common/status.h"
 #include "tidegate/forecast/model_registry.h"
 #include "tidegate/plan/planner.h"
+#include "tidegate/shaping/borrowing.h"
 #include "tidegate/shaping/token_bucket.h"
 
 namespace tidegate::sim {
@@ -68,6 +69,19 @@ absl::Status SimConfig::Validate() const {
   if (!(reserve_fraction >= 0 && reserve_fraction < 1)) {
     return bad("reserve_fraction", reserve_fraction, "must be in [0, 1)");
   }
+  if (!std::isfinite(borrow_horizon_s)) {
+    return bad("borrow_horizon_s", borrow_horizon_s, "must be finite (< 0: the SLO, 0: off)");
+  }
+  if (!(borrow_cost_headroom >= 0) || !std::isfinite(borrow_cost_headroom)) {
+    return bad("borrow_cost_headroom", borrow_cost_headroom, "must be finite and >= 0");
+  }
+  if (borrow_horizon_s != 0) {
+    if (absl::Status s = shaping::PoolConfig(1, 1, borrow_tier_reserve).status();
+        !s.ok()) {
+      return absl::InvalidArgumentError(
+          fmt::format("borrow_tier_reserve: {}", std::string(s.message())));
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -87,7 +101,8 @@ double Percentile(std::vector<double>& v, double q) {
 // A completion or abandonment the policies learn about when simulated time reaches it.
 struct Signal {
   double time_s;
-  double latency_s;  // < 0: timed out.
+  double latency_s;       // < 0: timed out.
+  double pool_delta = 0;  // Borrowing pool: actual cost - estimate charged at admission.
   bool operator>(const Signal& o) const { return time_s > o.time_s; }
 };
 
@@ -213,6 +228,23 @@ class Run {
         cc.cost[cfg_.cost_resource] = std::max(mean_cost_[c], 1e-9);
         pc.classes.push_back(cc);
       }
+      const double horizon_s = cfg_.borrow_horizon_s < 0 ? cfg_.slo_s : cfg_.borrow_horizon_s;
+      if (horizon_s > 0) {
+        // The pool is on the resource a request's cost is in, else on the request count.
+        pool_resource_ = std::isfinite(cfg_.capacity[cfg_.cost_resource])
+                             ? cfg_.cost_resource
+                             : static_cast<int>(plan::Resource::kRequests);
+        pc.borrow.enabled = true;
+        pc.borrow.resource = pool_resource_;
+        pc.borrow.horizon =
+            std::chrono::duration_cast<Duration>(std::chrono::duration<double>(horizon_s));
+        pc.borrow.tier_reserve = cfg_.borrow_tier_reserve;
+        pc.borrow.cost_headroom = cfg_.borrow_cost_headroom;
+        TIDEGATE_ASSIGN_OR_RETURN(shaping::BucketConfig pool,
+                                  shaping::PoolConfig(cfg_.capacity[pool_resource_], horizon_s,
+                                                      cfg_.borrow_tier_reserve));
+        TIDEGATE_ASSIGN_OR_RETURN(pool_, shaping::TokenBucket::Create(pool, Mono(0)));
+      }
       TIDEGATE_ASSIGN_OR_RETURN(auto planner, plan::Planner::Create(pc));
       planner_.emplace(std::move(planner));
       feedback_.assign(n_, plan::FeedbackState{});
@@ -230,6 +262,7 @@ class Run {
       const Signal s = signals_.top();
       signals_.pop();
       --in_flight_;
+      if (pool_ != nullptr && s.pool_delta != 0) (void)pool_->Settle(s.pool_delta, Mono(s.time_s));
       if (s.latency_s < 0 || s.latency_s > cfg_.slo_s) tick_bad_ = true;
       if (s.latency_s >= 0) {
         tick_latency_sum_ += s.latency_s;
@@ -248,8 +281,12 @@ class Run {
     if (policy_ == PolicyKind::kOracle) {
       admit = oracle_[index];
     } else if (admit) {
-      admit =
-          buckets_[a.cls]->TryAcquire(1.0, Mono(a.time_s), trace_.classes[a.cls].tier).admitted();
+      const shaping::BorrowDecision d =
+          shaping::AcquireOrBorrow(*buckets_[a.cls], 1.0, pool_.get(), PoolEstimate(a),
+                                   Mono(a.time_s), trace_.classes[a.cls].tier,
+                                   cfg_.borrow_cost_headroom);
+      admit = d.admitted();
+      if (d.borrowed && test) ++m.borrowed;
     }
     if (!admit) {
       if (test) ++m.rejected;
@@ -262,7 +299,8 @@ class Run {
     const double wait = start - a.time_s;
     const size_t bin = test ? static_cast<size_t>(a.time_s - cfg_.warmup_s) : 0;
     if (wait > cfg_.timeout_s) {
-      signals_.push({a.time_s + cfg_.timeout_s, -1});
+      // Abandoned: consumes nothing, so the pool gets its estimate back.
+      signals_.push({a.time_s + cfg_.timeout_s, -1, -PoolEstimate(a)});
       if (test) {
         ++m.timed_out;
         violated_[a.cls][bin] = 1;
@@ -272,7 +310,8 @@ class Run {
     const double s = ServiceSeconds(trace_, cfg_, a);
     busy_until_ = start + s;
     const double latency = wait + s;
-    signals_.push({busy_until_, latency});
+    signals_.push({busy_until_, latency,
+                   pool_ == nullptr ? 0.0 : PoolCost(a) - PoolEstimate(a)});
     // Busy time inside the test period (a service may straddle either end).
     busy_s_ += std::max(0.0, std::min(busy_until_, trace_.end_s) - std::max(start, cfg_.warmup_s));
     if (test) {
@@ -343,6 +382,7 @@ class Run {
       TIDEGATE_RETURN_IF_ERROR(buckets_[c]->Replan(plan::ToBucketConfig(p.classes[c]), now));
       last_forecast_[c] = inputs_[c].forecast;
     }
+    if (pool_ != nullptr && p.pool.has_value()) TIDEGATE_RETURN_IF_ERROR(pool_->Replan(*p.pool, now));
     return absl::OkStatus();
   }
 
@@ -375,6 +415,18 @@ class Run {
     TIDEGATE_ASSIGN_OR_RETURN(auto planner, plan::Planner::Create(std::move(pc)));
     planner_.emplace(std::move(planner));
     return absl::OkStatus();
+  }
+
+  // What the borrowing pool is charged at admission: the request's cost as the trace gives it
+  // (declared by the caller, as `hits_addend` in a rate-limit request) or the class's mean cost
+  // (the planner's learned cost); the difference to the actual cost is settled at completion.
+  double PoolEstimate(const Arrival& a) const {
+    if (pool_ == nullptr) return 0;
+    if (pool_resource_ != cfg_.cost_resource) return 1.0;
+    return cfg_.borrow_declared_cost ? a.cost : mean_cost_[a.cls];
+  }
+  double PoolCost(const Arrival& a) const {
+    return pool_resource_ == cfg_.cost_resource ? a.cost : 1.0;
   }
 
   double plan_rate(size_t c) const { return policy_ == PolicyKind::kGradient ? 0 : rate_[c]; }
@@ -446,6 +498,7 @@ class Run {
         agg->timed_out += m.timed_out;
         agg->completed += m.completed;
         agg->good += m.good;
+        agg->borrowed += m.borrowed;
       }
       for (size_t b = 0; b < bins; ++b) {
         tier_bad[tier][b] |= violated_[c][b];
@@ -487,6 +540,8 @@ class Run {
   std::vector<std::vector<double>> oracle_steps_;  // Oracle: admitted per class and step.
   std::vector<bool> oracle_;                       // Oracle: admit flag per arrival.
   std::vector<std::shared_ptr<shaping::TokenBucket>> buckets_;
+  std::shared_ptr<shaping::TokenBucket> pool_;  // Predictive with borrowing; else null.
+  int pool_resource_ = 0;
 
   // Server and signals.
   double busy_until_ = 0, busy_s_ = 0;

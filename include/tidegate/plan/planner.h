@@ -98,6 +98,26 @@ struct TenantConfig {
   ResourceVector quota = UnlimitedCapacity();  // Per second; kUnlimited = no quota.
 };
 
+// Work-conserving borrowing (docs/design/planner.md §9, shaping/borrowing.h): a pool bucket
+// shared by all classes, in units of one resource, refilled at that resource's full capacity and
+// holding `horizon` of it, so that its balance is the server's estimated backlog. A request its
+// class bucket refuses may borrow from the pool while that backlog plus (1 + cost_headroom) times
+// its cost stays within horizon · (1 − tier_reserve[tier]); a request its class bucket admits is
+// refused only if the backlog with it would pass the whole horizon. The plan carries the pool's
+// settings (Plan::pool); the caller owns the pool bucket and calls shaping::AcquireOrBorrow.
+struct BorrowConfig {
+  bool enabled = false;
+  int resource = static_cast<int>(Resource::kCpuMs);  // Must have a finite capacity.
+  // Backlog the pool admits up to, > 0: the latency objective (a request queued behind more than
+  // that cannot meet it).
+  Duration horizon = std::chrono::seconds(1);
+  // Share of the horizon tier t may not fill: [0] = 0, non-decreasing, each in [0, 1).
+  std::array<double, kMaxTiers> tier_reserve{0, 0.2, 0.3, 0.4};
+  // A borrower needs (1 + cost_headroom) × its cost free below its tier's limit, >= 0: the
+  // larger a request, the emptier the queue it may borrow from.
+  double cost_headroom = 5;
+};
+
 struct PlannerConfig {
   ResourceVector capacity = UnlimitedCapacity();  // Per second, per resource, > 0.
   double reserve_fraction = 0.1;                  // Kept free for unexpected spikes, in [0, 1).
@@ -106,6 +126,7 @@ struct PlannerConfig {
   std::vector<TenantConfig> tenants;
   std::vector<ClassConfig> classes;
   FeedbackConfig feedback;
+  BorrowConfig borrow;  // Off by default.
 
   // OK, or InvalidArgument naming the fields: a negative margin ("classes[2].margin = -0.1: must
   // be >= 0"), a class in two tiers, a duplicate name, an unknown tenant, a cycle in the tenant
@@ -187,6 +208,9 @@ struct Plan {
   MonoTime made_at{};
   std::vector<ClassPlan> classes;  // Index-aligned with PlannerConfig::classes.
   TickStats stats;
+  // The borrowing pool's settings (shaping::PoolConfig of the borrow resource's capacity and the
+  // horizon) when PlannerConfig::borrow is enabled; costs charged to it are in that resource.
+  std::optional<shaping::BucketConfig> pool;
 };
 
 // Cumulative counters over the Planner's life.

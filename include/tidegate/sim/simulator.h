@@ -29,6 +29,7 @@
 #ifndef TIDEGATE_SIM_SIMULATOR_H_
 #define TIDEGATE_SIM_SIMULATOR_H_
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -36,6 +37,7 @@
 
 #include "absl/status/statusor.h"
 #include "tidegate/plan/allocation.h"
+#include "tidegate/shaping/token_bucket.h"
 
 namespace tidegate::sim {
 
@@ -103,6 +105,15 @@ struct SimConfig {
   double level = 95;            // Forecast interval level.
   double margin = 0.1;          // Planner safety margin.
   double reserve_fraction = 0.05;
+  // Predictive: work-conserving borrowing (plan::BorrowConfig, shaping/borrowing.h) with this
+  // backlog horizon in seconds; < 0 = the SLO; 0 = off (classes get only their planned rates).
+  double borrow_horizon_s = -1;
+  std::array<double, shaping::kMaxTiers> borrow_tier_reserve{0, 0.2, 0.3, 0.4};
+  double borrow_cost_headroom = 5;
+  // The pool is charged each request's trace cost at admission (the caller declares it, as a
+  // prompt's token count is known before inference); false = the class's mean cost, trued up at
+  // completion.
+  bool borrow_declared_cost = true;
   uint64_t seed = 1;
 
   // OK, or InvalidArgument naming the field.
@@ -113,6 +124,7 @@ struct Metrics {
   std::string name;  // Class name, or "tier N".
   int tier = 0;
   int64_t offered = 0, admitted = 0, rejected = 0, timed_out = 0, completed = 0, good = 0;
+  int64_t borrowed = 0;  // Admitted by borrowing (predictive with a pool), of `admitted`.
   double goodput_per_s = 0;                 // good / test seconds.
   double p50_s = 0, p99_s = 0, p999_s = 0;  // Over completed requests.
   double slo_violation_s = 0;

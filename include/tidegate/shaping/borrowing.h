@@ -1,0 +1,72 @@
+// tidegate/shaping/borrowing.h — work-conserving admission: classes borrow unused capacity from a
+// shared pool in real time, as hierarchical token buckets (HTB) do.
+//
+// Each class keeps its own bucket, refilled at its assured rate (the planner's allocation). A
+// request its own bucket refuses may *borrow* from a pool bucket shared by all classes: the pool
+// holds the system's capacity in units of one resource (CPU-ms, requests, …), and admits a
+// borrower when it can pay the request's cost on top of everything already charged to it, less
+// the reserve of the borrower's tier.
+//
+// The pool is the server's backlog. Every admitted request, assured or borrowed, is charged to
+// the pool. With the pool refilling at the server's capacity C and holding C·h tokens, write the
+// GCRA empty time z (token_bucket.h) as busy_until − h: a charge c moves busy_until' =
+// max(busy_until, now) + c / C, the completion time of a work-conserving FIFO server. So
+//
+//   * an assured request (its class bucket admits it) is admitted unless the backlog with it
+//     would exceed the whole horizon h — it could not be served within h; then its class
+//     bucket's charge is refunded;
+//   * a borrower of tier t is admitted when the backlog plus (1 + cost_headroom) times its cost
+//     is at most h·(1 − reserve_fraction[t]); only its cost is kept.
+//
+// Tier 0 (reserve 0) may borrow up to the whole horizon; lower tiers stop earlier, leaving the
+// last part of the horizon to the tiers above them, and a higher tier's work already admitted is
+// in the pool's balance, so a borrower never takes it. The cost headroom makes a large request
+// borrow only from an emptier queue than a small one: admitting a request of service time s
+// delays everything behind it by s, so where a count of requests on time is what matters, small
+// requests are the better loan.
+//
+// Costs: the pool is charged the request's cost as known at admission (declared by the caller, or
+// the class's learned mean cost); callers true it up with pool.Settle(actual − charged) when the
+// actual cost is known, and refund the charge of a request that was never served.
+//
+// Borrowed requests are charged to the pool only, not to the class's bucket nor its parents.
+//
+// Thread-safety: as TokenBucket (lock-free). Between the class bucket's decision and the pool's,
+// another thread may change the pool; the outcome is that of the two requests in another order.
+#ifndef TIDEGATE_SHAPING_BORROWING_H_
+#define TIDEGATE_SHAPING_BORROWING_H_
+
+#include <array>
+
+#include "absl/status/statusor.h"
+#include "tidegate/common/clock.h"
+#include "tidegate/shaping/token_bucket.h"
+
+namespace tidegate::shaping {
+
+struct BorrowDecision {
+  // The class bucket's decision, or the pool's when by_pool (a borrow, or the pool's refusal).
+  Decision decision;
+  bool borrowed = false;  // Admitted by the pool after the class's own bucket refused.
+  bool by_pool = false;   // The pool decided (borrowed, or refused an assured or a borrower).
+
+  bool admitted() const { return decision.admitted(); }
+};
+
+// Admits a request of `tier` costing `cost` tokens at the class bucket `own` and `pool_cost` at
+// `pool`, by the rules in the file comment. With a null `pool`, exactly own.TryAcquire. An invalid
+// cost, pool cost, headroom or tier is refused (kInvalidCost / kInvalidTier) without charging
+// anything. Lock-free; never allocates or throws.
+BorrowDecision AcquireOrBorrow(TokenBucket& own, double cost, TokenBucket* pool, double pool_cost,
+                               MonoTime now, int tier, double cost_headroom = 0) noexcept;
+
+// The pool's configuration for a server of `capacity_per_s` (the pool's resource per second) and
+// a backlog horizon of `horizon_s` seconds: rate = capacity, size = capacity · horizon, the
+// tiers' reserves as given. InvalidArgument naming the field for a capacity or horizon that is
+// not finite and > 0, or reserves that ValidateBucketConfig refuses.
+absl::StatusOr<BucketConfig> PoolConfig(double capacity_per_s, double horizon_s,
+                                        const std::array<double, kMaxTiers>& tier_reserve);
+
+}  // namespace tidegate::shaping
+
+#endif  // TIDEGATE_SHAPING_BORROWING_H_

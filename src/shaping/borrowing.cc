@@ -1,0 +1,68 @@
+// Work-conserving admission through a shared pool (see borrowing.h).
+#include "tidegate/shaping/borrowing.h"
+
+#include <cmath>
+
+#include "fmt/format.h"
+
+namespace tidegate::shaping {
+
+BorrowDecision AcquireOrBorrow(TokenBucket& own, double cost, TokenBucket* pool, double pool_cost,
+                               MonoTime now, int tier, double cost_headroom) noexcept {
+  BorrowDecision out;
+  if (pool == nullptr) {
+    out.decision = own.TryAcquire(cost, now, tier);
+    return out;
+  }
+  if (!(pool_cost >= 0) || !std::isfinite(pool_cost) || !(cost_headroom >= 0) ||
+      !std::isfinite(cost_headroom)) {
+    out.decision.verdict = Verdict::kInvalidCost;
+    out.by_pool = true;
+    return out;
+  }
+  out.decision = own.TryAcquire(cost, now, tier);
+  if (out.decision.admitted()) {
+    // Assured: refused only if the backlog with it would pass the whole horizon (tier 0's
+    // limit, whatever the request's tier); then the class's charge is refunded.
+    const Decision at_pool = pool->TryAcquire(pool_cost, now, /*tier=*/0);
+    if (!at_pool.admitted()) {
+      (void)own.Settle(-cost, now);  // Finite: TryAcquire admitted it.
+      out.decision = at_pool;
+      out.by_pool = true;
+    }
+    return out;
+  }
+  // Invalid requests are not retried at the pool.
+  if (out.decision.verdict == Verdict::kInvalidCost ||
+      out.decision.verdict == Verdict::kInvalidTier) {
+    return out;
+  }
+  // Borrow: ask for (1 + headroom) × the cost under the tier's reserve, keep only the cost.
+  const double ask = pool_cost * (1 + cost_headroom);
+  const Decision at_pool = pool->TryAcquire(ask, now, tier);
+  out.by_pool = true;
+  out.decision = at_pool;
+  if (at_pool.admitted()) {
+    if (ask > pool_cost) (void)pool->Settle(pool_cost - ask, now);
+    out.decision.remaining = at_pool.remaining + (ask - pool_cost);
+    out.borrowed = true;
+  }
+  return out;
+}
+
+absl::StatusOr<BucketConfig> PoolConfig(double capacity_per_s, double horizon_s,
+                                        const std::array<double, kMaxTiers>& tier_reserve) {
+  if (!(capacity_per_s > 0) || !std::isfinite(capacity_per_s)) {
+    return absl::InvalidArgumentError(
+        fmt::format("pool capacity = {}/s: must be finite and > 0", capacity_per_s));
+  }
+  if (!(horizon_s > 0) || !std::isfinite(horizon_s)) {
+    return absl::InvalidArgumentError(
+        fmt::format("pool horizon = {} s: must be finite and > 0", horizon_s));
+  }
+  BucketConfig c{capacity_per_s, capacity_per_s * horizon_s, tier_reserve};
+  if (absl::Status s = ValidateBucketConfig(c); !s.ok()) return s;
+  return c;
+}
+
+}  // namespace tidegate::shaping
