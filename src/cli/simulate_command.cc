@@ -8,10 +8,10 @@
 //
 // Prints the per-tier and per-class results as a table, then the same as JSON (to --json FILE
 // instead when given). Trace and background formats and errors: tidegate/sim/simulator.h.
-#include <algorithm>
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <charconv>
 #include <fstream>
 #include <iostream>

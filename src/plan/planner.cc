@@ -168,8 +168,8 @@ absl::Status PlannerConfig::Validate() const {
       return Bad(fmt::format("borrow.horizon = {} s: must be > 0", Seconds(borrow.horizon)));
     }
     if (!(borrow.cost_headroom >= 0) || !std::isfinite(borrow.cost_headroom)) {
-      return Bad(fmt::format("borrow.cost_headroom = {}: must be finite and >= 0",
-                             borrow.cost_headroom));
+      return Bad(
+          fmt::format("borrow.cost_headroom = {}: must be finite and >= 0", borrow.cost_headroom));
     }
     auto pool = shaping::PoolConfig(cap, Seconds(borrow.horizon), borrow.tier_reserve);
     if (!pool.ok()) {

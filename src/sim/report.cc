@@ -18,20 +18,13 @@ std::string Row(const Metrics& m) {
 }
 
 nlohmann::json ToJsonMetrics(const Metrics& m) {
-  return {{"name", m.name},
-          {"tier", m.tier},
-          {"offered", m.offered},
-          {"admitted", m.admitted},
-          {"rejected", m.rejected},
-          {"timed_out", m.timed_out},
-          {"borrowed", m.borrowed},
-          {"completed", m.completed},
-          {"good", m.good},
-          {"goodput_per_s", m.goodput_per_s},
-          {"p50_s", m.p50_s},
-          {"p99_s", m.p99_s},
-          {"p999_s", m.p999_s},
-          {"slo_violation_s", m.slo_violation_s}};
+  return {{"name", m.name},         {"tier", m.tier},
+          {"offered", m.offered},   {"admitted", m.admitted},
+          {"rejected", m.rejected}, {"timed_out", m.timed_out},
+          {"borrowed", m.borrowed}, {"completed", m.completed},
+          {"good", m.good},         {"goodput_per_s", m.goodput_per_s},
+          {"p50_s", m.p50_s},       {"p99_s", m.p99_s},
+          {"p999_s", m.p999_s},     {"slo_violation_s", m.slo_violation_s}};
 }
 
 }  // namespace

@@ -76,8 +76,7 @@ absl::Status SimConfig::Validate() const {
     return bad("borrow_cost_headroom", borrow_cost_headroom, "must be finite and >= 0");
   }
   if (borrow_horizon_s != 0) {
-    if (absl::Status s = shaping::PoolConfig(1, 1, borrow_tier_reserve).status();
-        !s.ok()) {
+    if (absl::Status s = shaping::PoolConfig(1, 1, borrow_tier_reserve).status(); !s.ok()) {
       return absl::InvalidArgumentError(
           fmt::format("borrow_tier_reserve: {}", std::string(s.message())));
     }
@@ -281,10 +280,9 @@ class Run {
     if (policy_ == PolicyKind::kOracle) {
       admit = oracle_[index];
     } else if (admit) {
-      const shaping::BorrowDecision d =
-          shaping::AcquireOrBorrow(*buckets_[a.cls], 1.0, pool_.get(), PoolEstimate(a),
-                                   Mono(a.time_s), trace_.classes[a.cls].tier,
-                                   cfg_.borrow_cost_headroom);
+      const shaping::BorrowDecision d = shaping::AcquireOrBorrow(
+          *buckets_[a.cls], 1.0, pool_.get(), PoolEstimate(a), Mono(a.time_s),
+          trace_.classes[a.cls].tier, cfg_.borrow_cost_headroom);
       admit = d.admitted();
       if (d.borrowed && test) ++m.borrowed;
     }
@@ -310,8 +308,7 @@ class Run {
     const double s = ServiceSeconds(trace_, cfg_, a);
     busy_until_ = start + s;
     const double latency = wait + s;
-    signals_.push({busy_until_, latency,
-                   pool_ == nullptr ? 0.0 : PoolCost(a) - PoolEstimate(a)});
+    signals_.push({busy_until_, latency, pool_ == nullptr ? 0.0 : PoolCost(a) - PoolEstimate(a)});
     // Busy time inside the test period (a service may straddle either end).
     busy_s_ += std::max(0.0, std::min(busy_until_, trace_.end_s) - std::max(start, cfg_.warmup_s));
     if (test) {
@@ -382,7 +379,8 @@ class Run {
       TIDEGATE_RETURN_IF_ERROR(buckets_[c]->Replan(plan::ToBucketConfig(p.classes[c]), now));
       last_forecast_[c] = inputs_[c].forecast;
     }
-    if (pool_ != nullptr && p.pool.has_value()) TIDEGATE_RETURN_IF_ERROR(pool_->Replan(*p.pool, now));
+    if (pool_ != nullptr && p.pool.has_value())
+      TIDEGATE_RETURN_IF_ERROR(pool_->Replan(*p.pool, now));
     return absl::OkStatus();
   }
 

@@ -424,6 +424,34 @@ TEST(PlannerTest, ToBucketConfigIsAlwaysAValidShapingConfig) {
   }
 }
 
+TEST(PlannerTest, BorrowingPoolIsTheServersFullCapacityOverTheHorizon) {
+  PlannerConfig config = OneClass(100, Class("a"));
+  config.capacity[kCpu] = 5000;
+  config.reserve_fraction = 0.1;
+  {
+    Planner planner = MakePlanner(config);
+    EXPECT_FALSE(PlanOnce(planner, {ClassInput{Flat(10, 8, 12)}}).pool.has_value());
+  }
+  config.borrow.enabled = true;
+  config.borrow.resource = kCpu;
+  config.borrow.horizon = std::chrono::milliseconds(2500);
+  config.borrow.tier_reserve = {0, 0.2, 0.3, 0.4};
+  Planner planner = MakePlanner(config);
+  const Plan plan = PlanOnce(planner, {ClassInput{Flat(10, 8, 12)}});
+  ASSERT_TRUE(plan.pool.has_value());
+  // The reserve is not held back from the pool: it models the server, whose capacity is all of
+  // capacity.cpu_ms.
+  EXPECT_DOUBLE_EQ(plan.pool->rate_per_s, 5000);
+  EXPECT_DOUBLE_EQ(plan.pool->size, 12500);
+  EXPECT_DOUBLE_EQ(plan.pool->reserve_fraction[1], 0.2);
+  EXPECT_TRUE(shaping::ValidateBucketConfig(*plan.pool).ok());
+  // The class's own plan is unchanged by borrowing.
+  config.borrow.enabled = false;
+  Planner without = MakePlanner(config);
+  EXPECT_DOUBLE_EQ(PlanOnce(without, {ClassInput{Flat(10, 8, 12)}}).classes[0].rate_per_s,
+                   plan.classes[0].rate_per_s);
+}
+
 TEST(PlannerPropertyTest, RandomTicksNeverCommitMoreThanCapacityMinusReserve) {
   for (uint64_t seed = 1; seed <= 300; ++seed) {
     SCOPED_TRACE(testing::Message() << "seed " << seed);
@@ -570,6 +598,34 @@ TEST(PlannerValidationTest, RefusesImpossibleConfigurationsNamingTheFields) {
   c = base;
   c.classes[0].name.clear();
   ExpectRefused(c, "classes[0].name: must not be empty");
+
+  c = base;
+  c.borrow.enabled = true;
+  c.borrow.resource = kCpu;
+  ExpectRefused(c, "borrow.resource = cpu_ms: capacity.cpu_ms is unlimited, nothing to borrow");
+
+  c = base;
+  c.borrow.enabled = true;
+  c.borrow.resource = 9;
+  ExpectRefused(c, "borrow.resource = 9: unknown resource");
+
+  c = base;
+  c.borrow.enabled = true;
+  c.borrow.resource = kReq;
+  c.borrow.horizon = Duration::zero();
+  ExpectRefused(c, "borrow.horizon = 0 s: must be > 0");
+
+  c = base;
+  c.borrow.enabled = true;
+  c.borrow.resource = kReq;
+  c.borrow.cost_headroom = -1;
+  ExpectRefused(c, "borrow.cost_headroom = -1: must be finite and >= 0");
+
+  c = base;
+  c.borrow.enabled = true;
+  c.borrow.resource = kReq;
+  c.borrow.tier_reserve = {0, 0.5, 0.2, 0.2};
+  ExpectRefused(c, "borrow.tier_reserve: ");
 }
 
 TEST(FeedbackTest, EwmaOfErrorAndBias) {

@@ -164,6 +164,34 @@ TEST(SimulatorTest, PlannerProtectsTheCriticalTierUnderOverload) {
   }
 }
 
+TEST(SimulatorTest, BorrowingLendsWhatTheCriticalTierLeavesToTheLowerTier) {
+  // 30 critical + 60 batch requests/s on an 80/s server: the planner holds capacity for the
+  // critical tier's upper forecast plus margin, which the batch tier may borrow while unused.
+  std::string csv = "time_s,class,tier,rate_per_s,cost\n";
+  for (int s = 0; s < 400; ++s) csv += fmt::format("{},critical,0,30,1\n{},batch,1,60,1\n", s, s);
+  auto t = ParseTrace(csv, "gen", 4);
+  ASSERT_TRUE(t.ok()) << t.status();
+  SimConfig c = RequestsCapacity(80);
+  c.warmup_s = 200;
+  c.slo_s = 0.5;
+  c.timeout_s = 2;
+  c.borrow_horizon_s = 0;
+  auto without = Simulate(*t, c, PolicyKind::kPredictive);
+  ASSERT_TRUE(without.ok()) << without.status();
+  c.borrow_horizon_s = -1;  // The SLO.
+  auto with = Simulate(*t, c, PolicyKind::kPredictive);
+  ASSERT_TRUE(with.ok()) << with.status();
+  const std::string table = FormatTable({*without, *with});
+  EXPECT_EQ(without->total.borrowed, 0);
+  EXPECT_GT(with->tiers[1].borrowed, 0) << table;
+  EXPECT_GT(with->tiers[1].good, without->tiers[1].good) << table;
+  EXPECT_GT(with->total.good, without->total.good) << table;
+  // The critical tier keeps its requests and its latency objective.
+  EXPECT_LE(with->tiers[0].rejected, without->tiers[0].rejected) << table;
+  EXPECT_LE(with->tiers[0].p99_s, c.slo_s) << table;
+  EXPECT_EQ(with->total.timed_out, 0) << table;
+}
+
 // Exhaustive optimum: the largest subset of test-period arrivals that the FIFO server completes
 // within the SLO (and without timing out).
 int64_t BruteForceBest(const Trace& t, const SimConfig& c) {
@@ -311,6 +339,14 @@ TEST(SimulatorTest, RefusesBadConfiguration) {
   c.timeout_s = 0;
   EXPECT_THAT(std::string(Simulate(t, c, PolicyKind::kStatic).status().message()),
               HasSubstr("timeout_s = 0"));
+  c = RequestsCapacity(15);
+  c.borrow_cost_headroom = -1;
+  EXPECT_THAT(std::string(Simulate(t, c, PolicyKind::kPredictive).status().message()),
+              HasSubstr("borrow_cost_headroom = -1"));
+  c = RequestsCapacity(15);
+  c.borrow_tier_reserve = {0, 0.5, 0.1, 0.1};
+  EXPECT_THAT(std::string(Simulate(t, c, PolicyKind::kPredictive).status().message()),
+              HasSubstr("borrow_tier_reserve"));
   EXPECT_EQ(ParsePolicy("fancy").status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(*ParsePolicy("reactive"), PolicyKind::kAimd);
 }

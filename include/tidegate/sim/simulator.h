@@ -124,8 +124,8 @@ struct Metrics {
   std::string name;  // Class name, or "tier N".
   int tier = 0;
   int64_t offered = 0, admitted = 0, rejected = 0, timed_out = 0, completed = 0, good = 0;
-  int64_t borrowed = 0;  // Admitted by borrowing (predictive with a pool), of `admitted`.
-  double goodput_per_s = 0;                 // good / test seconds.
+  int64_t borrowed = 0;      // Admitted by borrowing (predictive with a pool), of `admitted`.
+  double goodput_per_s = 0;  // good / test seconds.
   double p50_s = 0, p99_s = 0, p999_s = 0;  // Over completed requests.
   double slo_violation_s = 0;
 };

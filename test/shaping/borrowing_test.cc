@@ -1,0 +1,168 @@
+#include "tidegate/shaping/borrowing.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <memory>
+
+namespace tidegate::shaping {
+namespace {
+
+using std::chrono::milliseconds;
+using ::testing::HasSubstr;
+
+constexpr double kEps = 1e-6;
+
+class BorrowingTest : public ::testing::Test {
+ protected:
+  std::shared_ptr<TokenBucket> Bucket(double rate, double size) {
+    auto b = TokenBucket::Create(BucketConfig{rate, size, {}}, clock_.Now());
+    EXPECT_TRUE(b.ok()) << b.status();
+    return *b;
+  }
+  // A pool for a server of 100 work units/s and a 1 s horizon; tier t may fill (1 - reserve[t]).
+  std::shared_ptr<TokenBucket> Pool(std::array<double, kMaxTiers> reserve = {0, 0.5, 0.5, 0.5}) {
+    auto c = PoolConfig(100, 1, reserve);
+    EXPECT_TRUE(c.ok()) << c.status();
+    auto b = TokenBucket::Create(*c, clock_.Now());
+    EXPECT_TRUE(b.ok()) << b.status();
+    return *b;
+  }
+  SimulatedClock clock_;
+};
+
+TEST_F(BorrowingTest, WithoutAPoolItIsTheClassBucket) {
+  auto own = Bucket(1, 2);
+  EXPECT_TRUE(AcquireOrBorrow(*own, 1, nullptr, 50, clock_.Now(), 1).admitted());
+  EXPECT_TRUE(AcquireOrBorrow(*own, 1, nullptr, 50, clock_.Now(), 1).admitted());
+  const BorrowDecision d = AcquireOrBorrow(*own, 1, nullptr, 50, clock_.Now(), 1);
+  EXPECT_FALSE(d.admitted());
+  EXPECT_FALSE(d.by_pool);
+  EXPECT_EQ(d.decision.verdict, Verdict::kRefused);
+}
+
+TEST_F(BorrowingTest, AssuredRequestsAreChargedToThePool) {
+  auto own = Bucket(1, 3);
+  auto pool = Pool();
+  for (int i = 0; i < 3; ++i) {
+    const BorrowDecision d = AcquireOrBorrow(*own, 1, pool.get(), 20, clock_.Now(), 0);
+    EXPECT_TRUE(d.admitted());
+    EXPECT_FALSE(d.borrowed);
+  }
+  // 60 of the pool's 100 units (0.6 s of backlog) are taken.
+  EXPECT_NEAR(pool->Available(clock_.Now()), 40, kEps);
+  // The server drains the backlog at 100/s.
+  clock_.Advance(milliseconds(300));
+  EXPECT_NEAR(pool->Available(clock_.Now()), 70, kEps);
+}
+
+TEST_F(BorrowingTest, ARefusedClassBorrowsUpToItsTiersShareOfTheHorizon) {
+  auto own = Bucket(1e-3, 1e-3);  // Empty at once: everything below must borrow.
+  auto critical_own = Bucket(1e-3, 1e-3);
+  auto pool = Pool();  // Tier 1 may fill half of the 1 s horizon, tier 0 all of it.
+  int borrowed = 0;
+  for (int i = 0; i < 10; ++i) {
+    const BorrowDecision d = AcquireOrBorrow(*own, 1, pool.get(), 10, clock_.Now(), 1);
+    if (d.admitted()) {
+      EXPECT_TRUE(d.borrowed);
+      ++borrowed;
+    } else {
+      EXPECT_TRUE(d.by_pool);
+      EXPECT_EQ(d.decision.verdict, Verdict::kRefused);
+    }
+  }
+  EXPECT_EQ(borrowed, 5);  // 5 x 10 units = 0.5 s of backlog.
+  // The critical tier still has the other half.
+  for (int i = 0; i < 5; ++i) {
+    const BorrowDecision d = AcquireOrBorrow(*critical_own, 1, pool.get(), 10, clock_.Now(), 0);
+    EXPECT_TRUE(d.admitted() && d.borrowed) << i;
+  }
+  EXPECT_FALSE(AcquireOrBorrow(*critical_own, 1, pool.get(), 10, clock_.Now(), 0).admitted());
+  // Borrowing never charged the class buckets.
+  EXPECT_LE(own->Available(clock_.Now()), 1e-3);
+}
+
+TEST_F(BorrowingTest, BorrowingNeverTakesWhatAHigherTierAlreadyHas) {
+  auto critical = Bucket(1, 8);
+  auto batch = Bucket(1e-3, 1e-3);
+  auto pool = Pool();
+  // Critical work of 0.8 s is queued: above tier 1's half of the horizon.
+  for (int i = 0; i < 8; ++i) {
+    ASSERT_TRUE(AcquireOrBorrow(*critical, 1, pool.get(), 10, clock_.Now(), 0).admitted());
+  }
+  EXPECT_FALSE(AcquireOrBorrow(*batch, 1, pool.get(), 1, clock_.Now(), 1).admitted());
+  // Once the server has worked it down to 0.3 s, the batch tier may borrow again.
+  clock_.Advance(milliseconds(500));
+  EXPECT_TRUE(AcquireOrBorrow(*batch, 1, pool.get(), 10, clock_.Now(), 1).borrowed);
+}
+
+TEST_F(BorrowingTest, AnAssuredRequestBeyondTheHorizonIsRefusedAndRefunded) {
+  auto own = Bucket(1, 5);
+  auto pool = Pool();
+  ASSERT_TRUE(AcquireOrBorrow(*own, 1, pool.get(), 90, clock_.Now(), 1).admitted());
+  const double own_before = own->Available(clock_.Now());
+  const BorrowDecision d = AcquireOrBorrow(*own, 1, pool.get(), 20, clock_.Now(), 1);
+  EXPECT_FALSE(d.admitted());
+  EXPECT_TRUE(d.by_pool);
+  EXPECT_NEAR(own->Available(clock_.Now()), own_before, kEps);  // The class was not charged.
+  EXPECT_NEAR(pool->Available(clock_.Now()), 10, kEps);
+  // An assured request may use the whole horizon, whatever its tier.
+  EXPECT_TRUE(AcquireOrBorrow(*own, 1, pool.get(), 10, clock_.Now(), 3).admitted());
+}
+
+TEST_F(BorrowingTest, CostHeadroomLendsToSmallRequestsFirst) {
+  auto own = Bucket(1e-3, 1e-3);
+  auto pool = Pool({0, 0, 0, 0});
+  ASSERT_TRUE(AcquireOrBorrow(*own, 1, pool.get(), 60, clock_.Now(), 0).admitted());
+  // 40 units free. With headroom 1 a borrower needs twice its cost free.
+  EXPECT_FALSE(AcquireOrBorrow(*own, 1, pool.get(), 25, clock_.Now(), 1, 1.0).admitted());
+  const BorrowDecision d = AcquireOrBorrow(*own, 1, pool.get(), 15, clock_.Now(), 1, 1.0);
+  EXPECT_TRUE(d.borrowed);
+  // Only the cost is kept, not the headroom.
+  EXPECT_NEAR(pool->Available(clock_.Now()), 25, kEps);
+  EXPECT_NEAR(d.decision.remaining, 25, kEps);
+  // The headroom applies to every borrower, tier 0 included.
+  EXPECT_FALSE(AcquireOrBorrow(*own, 1, pool.get(), 15, clock_.Now(), 0, 1.0).admitted());
+  EXPECT_TRUE(AcquireOrBorrow(*own, 1, pool.get(), 12, clock_.Now(), 0, 1.0).admitted());
+}
+
+TEST_F(BorrowingTest, InvalidInputChargesNothing) {
+  auto own = Bucket(1, 5);
+  auto pool = Pool();
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  EXPECT_EQ(AcquireOrBorrow(*own, 1, pool.get(), -1, clock_.Now(), 0).decision.verdict,
+            Verdict::kInvalidCost);
+  EXPECT_EQ(AcquireOrBorrow(*own, 1, pool.get(), nan, clock_.Now(), 0).decision.verdict,
+            Verdict::kInvalidCost);
+  EXPECT_EQ(AcquireOrBorrow(*own, 1, pool.get(), 1, clock_.Now(), 0, -1).decision.verdict,
+            Verdict::kInvalidCost);
+  EXPECT_EQ(AcquireOrBorrow(*own, nan, pool.get(), 1, clock_.Now(), 0).decision.verdict,
+            Verdict::kInvalidCost);
+  EXPECT_EQ(AcquireOrBorrow(*own, 1, pool.get(), 1, clock_.Now(), 7).decision.verdict,
+            Verdict::kInvalidTier);
+  EXPECT_NEAR(own->Available(clock_.Now()), 5, kEps);
+  EXPECT_NEAR(pool->Available(clock_.Now()), 100, kEps);
+}
+
+TEST_F(BorrowingTest, PoolConfigIsCapacityTimesHorizonAndRefusesBadInput) {
+  auto c = PoolConfig(200, 2.5, {0, 0.2, 0.3, 0.4});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_DOUBLE_EQ(c->rate_per_s, 200);
+  EXPECT_DOUBLE_EQ(c->size, 500);
+  EXPECT_DOUBLE_EQ(c->reserve_fraction[2], 0.3);
+  EXPECT_THAT(std::string(PoolConfig(0, 1, {}).status().message()), HasSubstr("pool capacity = 0"));
+  EXPECT_THAT(
+      std::string(PoolConfig(std::numeric_limits<double>::infinity(), 1, {}).status().message()),
+      HasSubstr("pool capacity = inf"));
+  EXPECT_THAT(std::string(PoolConfig(10, -1, {}).status().message()),
+              HasSubstr("pool horizon = -1"));
+  EXPECT_EQ(PoolConfig(10, 1, {0, 0.5, 0.2, 0.2}).status().code(),
+            absl::StatusCode::kInvalidArgument);  // Reserves must not decrease.
+  EXPECT_EQ(PoolConfig(10, 1, {0.1, 0.5, 0.5, 0.5}).status().code(),
+            absl::StatusCode::kInvalidArgument);  // Tier 0 reserves nothing.
+}
+
+}  // namespace
+}  // namespace tidegate::shaping
