@@ -179,6 +179,9 @@ void RegisterSimulateCommand(CLI::App& app) {
                   "Predictive: charge the pool each request's trace cost at admission (true) or "
                   "its class's mean cost, settled at completion (false)")
       ->capture_default_str();
+  cmd->add_option("--borrow-sync", o->config.borrow_sync,
+                  "Predictive: keep the pool's backlog in step with completion times")
+      ->capture_default_str();
   cmd->add_option("--seed", o->config.seed, "Seed for Poisson arrivals")->capture_default_str();
   cmd->add_option("--json", o->json, "Write the JSON here instead of stdout");
   cmd->add_option("--svg", o->svg, "Write a plot of demand, plan and admitted rate (SVG)");

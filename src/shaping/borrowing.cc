@@ -1,6 +1,7 @@
 // Work-conserving admission through a shared pool (see borrowing.h).
 #include "tidegate/shaping/borrowing.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "fmt/format.h"
@@ -48,6 +49,47 @@ BorrowDecision AcquireOrBorrow(TokenBucket& own, double cost, TokenBucket* pool,
     out.borrowed = true;
   }
   return out;
+}
+
+BacklogSync::Ticket BacklogSync::Admitted(const TokenBucket& pool, MonoTime now) noexcept {
+  const BucketConfig c = pool.config();
+  const double backlog_s = (c.size - pool.Available(now)) / c.rate_per_s;
+  const Ticket t{
+      now + std::chrono::duration_cast<Duration>(std::chrono::duration<double>(backlog_s)),
+      shift_s()};
+  last_done_ns_.store(t.predicted_done.time_since_epoch().count(), std::memory_order_release);
+  last_shift_s_.store(t.shift_s, std::memory_order_release);
+  return t;
+}
+
+double BacklogSync::Completed(TokenBucket& pool, const Ticket& ticket, MonoTime done) noexcept {
+  const double s_now = shift_s();
+  const double late_s = std::chrono::duration<double>(done - ticket.predicted_done).count();
+  const double lag_s = late_s - (s_now - ticket.shift_s);
+  if (lag_s == 0 || !std::isfinite(lag_s)) return 0;
+  // The model's end of queue, relative to `done`, before and after the shift.
+  const double end_s = static_cast<double>(last_done_ns_.load(std::memory_order_acquire) -
+                                           done.time_since_epoch().count()) /
+                           1e9 +
+                       (s_now - last_shift_s_.load(std::memory_order_acquire));
+  const double move_s = std::max(0.0, end_s + lag_s) - std::max(0.0, end_s);
+  if (move_s != 0) (void)pool.Settle(move_s * pool.config().rate_per_s, done);  // Finite.
+  AddShift(lag_s);
+  return lag_s;
+}
+
+absl::Status BacklogSync::Settle(TokenBucket& pool, double delta, MonoTime now) noexcept {
+  if (!std::isfinite(delta)) return pool.Settle(delta, now);  // The same InvalidArgument.
+  (void)pool.Settle(delta, now);
+  AddShift(delta / pool.config().rate_per_s);
+  return absl::OkStatus();
+}
+
+void BacklogSync::AddShift(double s) noexcept {
+  double cur = shift_s_.load(std::memory_order_relaxed);
+  while (!shift_s_.compare_exchange_weak(cur, cur + s, std::memory_order_acq_rel,
+                                         std::memory_order_relaxed)) {
+  }
 }
 
 absl::StatusOr<BucketConfig> PoolConfig(double capacity_per_s, double horizon_s,

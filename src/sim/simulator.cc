@@ -102,6 +102,7 @@ struct Signal {
   double time_s;
   double latency_s;       // < 0: timed out.
   double pool_delta = 0;  // Borrowing pool: actual cost - estimate charged at admission.
+  std::optional<shaping::BacklogSync::Ticket> ticket;  // Borrowing pool: completion to sync.
   bool operator>(const Signal& o) const { return time_s > o.time_s; }
 };
 
@@ -261,7 +262,13 @@ class Run {
       const Signal s = signals_.top();
       signals_.pop();
       --in_flight_;
-      if (pool_ != nullptr && s.pool_delta != 0) (void)pool_->Settle(s.pool_delta, Mono(s.time_s));
+      if (pool_ != nullptr) {
+        // The cost true-up first, so that the completion's lag does not count it twice.
+        if (s.pool_delta != 0) (void)sync_.Settle(*pool_, s.pool_delta, Mono(s.time_s));
+        if (s.ticket.has_value() && cfg_.borrow_sync) {
+          sync_.Completed(*pool_, *s.ticket, Mono(s.time_s));
+        }
+      }
       if (s.latency_s < 0 || s.latency_s > cfg_.slo_s) tick_bad_ = true;
       if (s.latency_s >= 0) {
         tick_latency_sum_ += s.latency_s;
@@ -276,6 +283,7 @@ class Run {
     ++step_offered_[a.cls];
     if (test) ++m.offered;
     bool admit = true;
+    std::optional<shaping::BacklogSync::Ticket> ticket;
     if (policy_ == PolicyKind::kGradient && in_flight_ >= limit_) admit = false;
     if (policy_ == PolicyKind::kOracle) {
       admit = oracle_[index];
@@ -284,6 +292,7 @@ class Run {
           *buckets_[a.cls], 1.0, pool_.get(), PoolEstimate(a), Mono(a.time_s),
           trace_.classes[a.cls].tier, cfg_.borrow_cost_headroom);
       admit = d.admitted();
+      if (admit && pool_ != nullptr) ticket = sync_.Admitted(*pool_, Mono(a.time_s));
       if (d.borrowed && test) ++m.borrowed;
     }
     if (!admit) {
@@ -298,7 +307,7 @@ class Run {
     const size_t bin = test ? static_cast<size_t>(a.time_s - cfg_.warmup_s) : 0;
     if (wait > cfg_.timeout_s) {
       // Abandoned: consumes nothing, so the pool gets its estimate back.
-      signals_.push({a.time_s + cfg_.timeout_s, -1, -PoolEstimate(a)});
+      signals_.push({a.time_s + cfg_.timeout_s, -1, -PoolEstimate(a), std::nullopt});
       if (test) {
         ++m.timed_out;
         violated_[a.cls][bin] = 1;
@@ -308,7 +317,8 @@ class Run {
     const double s = ServiceSeconds(trace_, cfg_, a);
     busy_until_ = start + s;
     const double latency = wait + s;
-    signals_.push({busy_until_, latency, pool_ == nullptr ? 0.0 : PoolCost(a) - PoolEstimate(a)});
+    signals_.push(
+        {busy_until_, latency, pool_ == nullptr ? 0.0 : PoolCost(a) - PoolEstimate(a), ticket});
     // Busy time inside the test period (a service may straddle either end).
     busy_s_ += std::max(0.0, std::min(busy_until_, trace_.end_s) - std::max(start, cfg_.warmup_s));
     if (test) {
@@ -539,6 +549,7 @@ class Run {
   std::vector<bool> oracle_;                       // Oracle: admit flag per arrival.
   std::vector<std::shared_ptr<shaping::TokenBucket>> buckets_;
   std::shared_ptr<shaping::TokenBucket> pool_;  // Predictive with borrowing; else null.
+  shaping::BacklogSync sync_;
   int pool_resource_ = 0;
 
   // Server and signals.

@@ -146,6 +146,47 @@ TEST_F(BorrowingTest, InvalidInputChargesNothing) {
   EXPECT_NEAR(pool->Available(clock_.Now()), 100, kEps);
 }
 
+TEST_F(BorrowingTest, BacklogSyncFollowsASlowerServer) {
+  // The pool models 100 units/s; the server does 50.
+  auto own = Bucket(10, 10);
+  auto pool = Pool();
+  BacklogSync sync;
+  const MonoTime t0 = clock_.Now();
+  ASSERT_TRUE(AcquireOrBorrow(*own, 1, pool.get(), 20, t0, 0).admitted());
+  const BacklogSync::Ticket a = sync.Admitted(*pool, t0);
+  ASSERT_TRUE(AcquireOrBorrow(*own, 1, pool.get(), 20, t0, 0).admitted());
+  const BacklogSync::Ticket b = sync.Admitted(*pool, t0);
+  EXPECT_EQ(a.predicted_done, t0 + milliseconds(200));
+  EXPECT_EQ(b.predicted_done, t0 + milliseconds(400));
+  // A finishes at 0.4 s, 0.2 s late: B and everything after it are 0.2 s later too.
+  EXPECT_NEAR(sync.Completed(*pool, a, t0 + milliseconds(400)), 0.2, 1e-9);
+  EXPECT_NEAR(pool->Available(t0 + milliseconds(400)), 80, kEps);  // B is now due at 0.6 s.
+  EXPECT_NEAR(sync.shift_s(), 0.2, 1e-9);
+  // B finishes at 0.8 s: 0.4 s late, of which 0.2 s already applied. The queue is empty now, in
+  // the model as on the server: no backlog is invented.
+  EXPECT_NEAR(sync.Completed(*pool, b, t0 + milliseconds(800)), 0.2, 1e-9);
+  EXPECT_NEAR(pool->Available(t0 + milliseconds(800)), 100, kEps);
+  EXPECT_NEAR(sync.shift_s(), 0.4, 1e-9);
+}
+
+TEST_F(BorrowingTest, BacklogSyncGivesBackWhenTheServerIsFaster) {
+  auto own = Bucket(10, 10);
+  auto pool = Pool();
+  BacklogSync sync;
+  const MonoTime t0 = clock_.Now();
+  ASSERT_TRUE(AcquireOrBorrow(*own, 1, pool.get(), 50, t0, 0).admitted());
+  const BacklogSync::Ticket a = sync.Admitted(*pool, t0);
+  // Done at 0.25 s instead of 0.5 s: the model's remaining 0.25 s of queue is gone.
+  EXPECT_NEAR(sync.Completed(*pool, a, t0 + milliseconds(250)), -0.25, 1e-9);
+  EXPECT_NEAR(pool->Available(t0 + milliseconds(250)), 100, kEps);
+  // Cost true-ups go through the sync and count as shifts, so that they are not corrected twice.
+  ASSERT_TRUE(AcquireOrBorrow(*own, 1, pool.get(), 10, t0 + milliseconds(250), 0).admitted());
+  const BacklogSync::Ticket c = sync.Admitted(*pool, t0 + milliseconds(250));
+  ASSERT_TRUE(sync.Settle(*pool, 10, t0 + milliseconds(250)).ok());  // It cost 20, not 10.
+  EXPECT_NEAR(sync.Completed(*pool, c, t0 + milliseconds(450)), 0, 1e-9);
+  EXPECT_FALSE(sync.Settle(*pool, std::numeric_limits<double>::infinity(), t0).ok());
+}
+
 TEST_F(BorrowingTest, PoolConfigIsCapacityTimesHorizonAndRefusesBadInput) {
   auto c = PoolConfig(200, 2.5, {0, 0.2, 0.3, 0.4});
   ASSERT_TRUE(c.ok()) << c.status();

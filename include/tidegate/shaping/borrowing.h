@@ -37,6 +37,7 @@
 #define TIDEGATE_SHAPING_BORROWING_H_
 
 #include <array>
+#include <atomic>
 
 #include "absl/status/statusor.h"
 #include "tidegate/common/clock.h"
@@ -59,6 +60,51 @@ struct BorrowDecision {
 // anything. Lock-free; never allocates or throws.
 BorrowDecision AcquireOrBorrow(TokenBucket& own, double cost, TokenBucket* pool, double pool_cost,
                                MonoTime now, int tier, double cost_headroom = 0) noexcept;
+
+// Keeps a pool's backlog in step with the FIFO server it models, from completion times. The pool
+// is a model: when the server is slower than its configured capacity (contention, a background
+// load), requests finish later than the pool predicts, and borrowers would fill a queue longer
+// than the pool knows. Every admission records the pool's predicted completion time of the
+// request (a Ticket); when the request completes, the lag of its actual completion behind the
+// prediction, less the shifts applied since its admission, moves every later completion, and so
+// the pool's backlog (or, when the server was faster, brings it forward):
+//
+//   predicted done_j = now + (size − available) / rate           (at admission, after its charge)
+//   lag_j            = (done_j − predicted done_j) − (S − S_j)   (S = sum of shifts so far)
+//   M                = predicted done of the latest admission + (S − S_latest)   (the model's end)
+//   pool.Settle(rate · (max(done_j, M + lag_j) − max(done_j, M)));   S += lag_j
+//
+// (The max with done_j: once the server has finished j, a queue the model thinks ended before
+// done_j holds at most what the lag pushed past done_j.)
+//
+// Every other correction of the pool's balance (cost true-ups, refunds of abandoned requests) goes
+// through Settle here too, so that it counts in S and is not corrected twice. Thread-safe (S is
+// an atomic); a lag found on one thread and another's admission may interleave, which at worst
+// applies one correction a second time, once.
+class BacklogSync {
+ public:
+  struct Ticket {
+    MonoTime predicted_done{};
+    double shift_s = 0;  // S at admission.
+  };
+
+  // Call right after an admission charged to `pool`.
+  Ticket Admitted(const TokenBucket& pool, MonoTime now) noexcept;
+  // Call when the request of `ticket` completed at `done`; returns the shift applied, in seconds.
+  double Completed(TokenBucket& pool, const Ticket& ticket, MonoTime done) noexcept;
+  // A correction of `delta` tokens to the pool's balance (actual − charged cost; a refund < 0).
+  // InvalidArgument for a non-finite delta (nothing changes).
+  absl::Status Settle(TokenBucket& pool, double delta, MonoTime now) noexcept;
+
+  double shift_s() const noexcept { return shift_s_.load(std::memory_order_acquire); }
+
+ private:
+  void AddShift(double s) noexcept;
+  std::atomic<double> shift_s_{0};
+  // The latest admission's ticket (predicted done in ns since the clock's epoch, and S then).
+  std::atomic<int64_t> last_done_ns_{0};
+  std::atomic<double> last_shift_s_{0};
+};
 
 // The pool's configuration for a server of `capacity_per_s` (the pool's resource per second) and
 // a backlog horizon of `horizon_s` seconds: rate = capacity, size = capacity · horizon, the

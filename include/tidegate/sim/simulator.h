@@ -114,6 +114,8 @@ struct SimConfig {
   // prompt's token count is known before inference); false = the class's mean cost, trued up at
   // completion.
   bool borrow_declared_cost = true;
+  // Shift the pool by each completion's lag behind its predicted time (shaping::BacklogSync).
+  bool borrow_sync = false;
   uint64_t seed = 1;
 
   // OK, or InvalidArgument naming the field.
