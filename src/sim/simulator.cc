@@ -389,8 +389,9 @@ class Run {
       TIDEGATE_RETURN_IF_ERROR(buckets_[c]->Replan(plan::ToBucketConfig(p.classes[c]), now));
       last_forecast_[c] = inputs_[c].forecast;
     }
-    if (pool_ != nullptr && p.pool.has_value())
+    if (pool_ != nullptr && p.pool.has_value()) {
       TIDEGATE_RETURN_IF_ERROR(pool_->Replan(*p.pool, now));
+    }
     return absl::OkStatus();
   }
 

@@ -26,6 +26,9 @@
 //      spread S = sum (upper - lower) dt / sum mean dt over the window; in the marginal tier (the
 //      highest tier with a class frozen by capacity) a class given rate < F gets at least
 //      clamp((F - rate) * window, min_burst, max_burst).
+//   6. Borrowing (BorrowConfig, when enabled): the plan also carries a pool bucket at the borrow
+//      resource's full capacity holding `horizon` of it, through which classes borrow unused
+//      capacity request by request (shaping/borrowing.h).
 //   Fallback: a class without a usable forecast (absent, malformed, or not covering the window)
 //   asks for its static rate and gets its static size; the tick's stats count it and its
 //   explanation says why.
