@@ -24,6 +24,7 @@
 #include "fmt/format.h"
 #include "tidegate/common/status.h"
 #include "tidegate/server/cron.h"
+#include "tidegate/shaping/borrowing.h"
 #include "yaml-cpp/eventhandler.h"
 #include "yaml-cpp/yaml.h"
 
@@ -412,7 +413,8 @@ absl::StatusOr<std::vector<DescriptorRule>> ParseDescriptors(const Reader& r,
 // Which optional top-level sections a document set, to merge files.
 struct Sections {
   bool capacity = false, store = false, tenants = false, unknown = false, limits = false,
-       alerts = false, scaling = false, auth = false, tls = false, schedule = false;
+       alerts = false, scaling = false, auth = false, tls = false, schedule = false,
+       borrowing = false;
 };
 
 absl::StatusOr<std::string> ParseUrl(const Reader& r, const YAML::Node& node,
@@ -1145,13 +1147,62 @@ absl::Status ParseTls(const Reader& r, const YAML::Node& node, TlsSpec& out) {
   return absl::OkStatus();
 }
 
+absl::Status ParseBorrowing(const Reader& r, const YAML::Node& node, BorrowingSpec& out) {
+  TIDEGATE_RETURN_IF_ERROR(r.ExpectMap(
+      node, "borrowing", {"enabled", "resource", "horizon", "tier_reserve", "cost_headroom"}));
+  out.location = r.Location(node);
+  plan::BorrowConfig& b = out.borrow;
+  if (const YAML::Node n = node["enabled"]) {
+    TIDEGATE_ASSIGN_OR_RETURN(b.enabled, r.Bool(n, "borrowing.enabled"));
+  }
+  if (const YAML::Node n = node["resource"]) {
+    TIDEGATE_ASSIGN_OR_RETURN(out.resource, r.String(n, "borrowing.resource"));
+    if (!IsResourceName(out.resource)) {
+      return r.Error(n, "borrowing.resource", "a resource name must match [a-z_][a-z0-9_]*");
+    }
+  }
+  if (const YAML::Node n = node["horizon"]) {
+    TIDEGATE_ASSIGN_OR_RETURN(b.horizon, r.DurationValue(n, "borrowing.horizon"));
+    if (b.horizon < std::chrono::milliseconds(1) || b.horizon > std::chrono::hours(1)) {
+      return r.Error(n, "borrowing.horizon", "must be in [1ms, 1h]");
+    }
+  }
+  if (const YAML::Node n = node["cost_headroom"]) {
+    TIDEGATE_ASSIGN_OR_RETURN(b.cost_headroom, r.Number(n, "borrowing.cost_headroom"));
+    if (b.cost_headroom < 0 || b.cost_headroom > 1000) {
+      return r.Error(n, "borrowing.cost_headroom",
+                     fmt::format("{} must be in [0, 1000]", b.cost_headroom));
+    }
+  }
+  if (const YAML::Node n = node["tier_reserve"]) {
+    if (!n.IsSequence() || n.size() != static_cast<size_t>(shaping::kMaxTiers)) {
+      return r.Error(n, "borrowing.tier_reserve",
+                     fmt::format("must be a list of {} fractions (critical, high, normal, low)",
+                                 shaping::kMaxTiers));
+    }
+    for (size_t i = 0; i < n.size(); ++i) {
+      const std::string field = Reader::Index("borrowing.tier_reserve", i);
+      TIDEGATE_ASSIGN_OR_RETURN(b.tier_reserve[i], r.Number(n[i], field));
+    }
+  }
+  // The pool's own checks (reserves: [0] = 0, non-decreasing, each in [0, 1)), on a nominal
+  // capacity: the real one is checked once every file is merged.
+  if (absl::StatusOr<shaping::BucketConfig> pool =
+          shaping::PoolConfig(1, std::chrono::duration<double>(b.horizon).count(), b.tier_reserve);
+      !pool.ok()) {
+    const YAML::Node at = node["tier_reserve"] ? node["tier_reserve"] : node;
+    return r.Error(at, "borrowing.tier_reserve", std::string(pool.status().message()));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ParseDocument(const Reader& r, const YAML::Node& doc, Config& config,
                            Sections& sections) {
   if (doc.IsNull()) return absl::OkStatus();  // An empty document.
-  TIDEGATE_RETURN_IF_ERROR(
-      r.ExpectMap(doc, "",
-                  {"domain", "descriptors", "capacity", "store", "schedule", "tenants",
-                   "unknown_descriptors", "limits", "alerts", "scaling", "auth", "tls"}));
+  TIDEGATE_RETURN_IF_ERROR(r.ExpectMap(
+      doc, "",
+      {"domain", "descriptors", "capacity", "store", "schedule", "tenants", "unknown_descriptors",
+       "limits", "alerts", "scaling", "auth", "tls", "borrowing"}));
   auto once = [&](bool& flag, const YAML::Node& n, std::string_view name) -> absl::Status {
     if (flag) return r.Error(n, name, "set more than once (in this or another file)");
     flag = true;
@@ -1196,6 +1247,10 @@ absl::Status ParseDocument(const Reader& r, const YAML::Node& doc, Config& confi
   if (const YAML::Node n = doc["tls"]) {
     TIDEGATE_RETURN_IF_ERROR(once(sections.tls, n, "tls"));
     TIDEGATE_RETURN_IF_ERROR(ParseTls(r, n, config.tls));
+  }
+  if (const YAML::Node n = doc["borrowing"]) {
+    TIDEGATE_RETURN_IF_ERROR(once(sections.borrowing, n, "borrowing"));
+    TIDEGATE_RETURN_IF_ERROR(ParseBorrowing(r, n, config.borrowing));
   }
   const YAML::Node domain = doc["domain"];
   const YAML::Node descriptors = doc["descriptors"];
@@ -1330,6 +1385,23 @@ absl::Status ValidateMerged(const Config& config) {
       return absl::InvalidArgumentError(fmt::format(
           "{}: alerts.rules[{}].capacity_fraction: no capacity is configured for resource '{}'",
           rule.source, i, rule.resource));
+    }
+  }
+  // The borrowing pool measures one configured capacity (possibly from another file).
+  if (const BorrowingSpec& b = config.borrowing; b.borrow.enabled) {
+    auto cap = config.capacity.find(b.resource);
+    if (cap == config.capacity.end()) {
+      return absl::InvalidArgumentError(
+          fmt::format("{}:{}: borrowing.resource: no capacity is configured for resource '{}'",
+                      b.location.file, b.location.line, b.resource));
+    }
+    if (absl::StatusOr<shaping::BucketConfig> pool = shaping::PoolConfig(
+            cap->second, std::chrono::duration<double>(b.borrow.horizon).count(),
+            b.borrow.tier_reserve);
+        !pool.ok()) {
+      return absl::InvalidArgumentError(fmt::format("{}:{}: borrowing: {}", b.location.file,
+                                                    b.location.line,
+                                                    std::string(pool.status().message())));
     }
   }
   return absl::OkStatus();

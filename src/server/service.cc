@@ -11,6 +11,7 @@
 #include "fmt/format.h"
 #include "tidegate/common/status.h"
 #include "tidegate/history/exposition.h"
+#include "tidegate/shaping/borrowing.h"
 
 namespace tidegate::server {
 namespace {
@@ -136,6 +137,22 @@ struct Service::Rules {
   WallTime loaded_at{};
 };
 
+// The borrowing pool of a config with `borrowing.enabled`.
+struct Service::Pool {
+  std::shared_ptr<TokenBucket> bucket;  // Never null.
+  std::string resource;
+  double cost_headroom = 0;
+
+  // What one request (one hit) of a class with `rule` costs the pool: the rule's cost of the
+  // resource, else 1 for `requests`; 0 when the class does not use the resource.
+  double PerRequest(const DescriptorRule* rule) const {
+    if (rule != nullptr) {
+      if (auto it = rule->cost.find(resource); it != rule->cost.end()) return it->second;
+    }
+    return resource == "requests" ? 1.0 : 0.0;
+  }
+};
+
 // The result of matching one descriptor against a domain's tree.
 struct Service::Match {
   const DescriptorRule* rule = nullptr;  // The rule reached by the last entry, if any.
@@ -155,6 +172,7 @@ struct Service::ClassState {
   std::atomic<uint64_t> admitted{0};
   std::atomic<uint64_t> refused{0};
   std::atomic<uint64_t> shadow_refused{0};
+  std::atomic<uint64_t> borrowed{0};  // Admissions by the borrowing pool (in `admitted` too).
   std::atomic<bool> has_override{false};
   // MonoTime (ns since the clock's epoch) of the last refusal; INT64_MIN = never.
   std::atomic<int64_t> last_refused_ns{INT64_MIN};
@@ -407,7 +425,9 @@ absl::StatusOr<CheckResponse> Service::Check(const CheckRequest& request) {
       size_t index;
       std::shared_ptr<ClassState> state;
       double cost;
-      double hits = 0;  // The request's cost as offered (demand history).
+      double hits = 0;        // The request's cost as offered (demand history).
+      double pool_cost = 0;   // Charged to the borrowing pool.
+      bool borrowed = false;  // Charged to the pool and the tenant, not the class bucket.
     };
     std::vector<Charge> charges;
     charges.reserve(n);
@@ -461,6 +481,7 @@ absl::StatusOr<CheckResponse> Service::Check(const CheckRequest& request) {
     if (retry) continue;
 
     const MonoTime now = clock_.Now();
+    const std::shared_ptr<const Pool> pool = pool_.load();
     for (Charge& c : charges) {
       ClassState& s = *c.state;
       DescriptorStatus& st = response.statuses[c.index];
@@ -487,14 +508,38 @@ absl::StatusOr<CheckResponse> Service::Check(const CheckRequest& request) {
         st.duration_until_reset = in_force ? UnitDuration(in_force->unit) : Duration::zero();
         st.retry_after = st.duration_until_reset;
       } else {
-        const shaping::Decision dec = s.bucket->TryAcquire(c.cost, now, tier);
+        // With borrowing, every admission is charged to the pool (shaping/borrowing.h); a class
+        // that does not use the pool's resource takes its own bucket's decision.
+        const double pool_cost = pool ? c.cost * pool->PerRequest(m.known ? m.rule : nullptr) : 0.0;
+        TokenBucket* pool_bucket = pool_cost > 0 ? pool->bucket.get() : nullptr;
+        const shaping::BorrowDecision bd =
+            shaping::AcquireOrBorrow(*s.bucket, c.cost, pool_bucket, pool_cost, now, tier,
+                                     pool_bucket != nullptr ? pool->cost_headroom : 0.0);
+        shaping::Decision dec = bd.decision;
         if (dec.verdict == shaping::Verdict::kInvalidCost ||
             dec.verdict == shaping::Verdict::kInvalidTier) {
           return DecisionToStatus(dec, c.cost, tier);
         }
+        if (bd.borrowed) {
+          // Tenant isolation: a borrowed request must still fit its tenant's quota (the class
+          // bucket's ancestors), else it is refused and the pool refunded.
+          const shaping::Decision at_tenant =
+              s.bucket->parent() != nullptr ? s.bucket->parent()->TryAcquire(c.cost, now, tier)
+                                            : dec;
+          if (at_tenant.admitted()) {
+            c.pool_cost = pool_cost;
+            c.borrowed = true;
+          } else {
+            (void)pool_bucket->Settle(-pool_cost, now);
+            dec = at_tenant;
+          }
+        } else if (dec.admitted() && pool_bucket != nullptr) {
+          c.pool_cost = pool_cost;
+        }
         admitted = dec.admitted();
         const BucketConfig bc = s.bucket->config();
-        const double remaining = admitted ? dec.remaining : s.bucket->Available(now);
+        const double remaining =
+            admitted && !bd.by_pool && !c.borrowed ? dec.remaining : s.bucket->Available(now);
         st.limit_remaining = static_cast<uint32_t>(
             std::clamp(std::floor(remaining), 0.0, static_cast<double>(UINT32_MAX)));
         st.duration_until_reset = SecondsToDuration((bc.size - remaining) / bc.rate_per_s);
@@ -507,6 +552,7 @@ absl::StatusOr<CheckResponse> Service::Check(const CheckRequest& request) {
       if (admitted) {
         st.code = Code::kOk;
         s.admitted.fetch_add(1, std::memory_order_relaxed);
+        if (c.borrowed) s.borrowed.fetch_add(1, std::memory_order_relaxed);
       } else if (shadow) {
         st.code = Code::kOk;
         st.shadow = true;
@@ -536,7 +582,11 @@ absl::StatusOr<CheckResponse> Service::Check(const CheckRequest& request) {
     if (response.overall_code == Code::kOverLimit) {
       // A refused request is not charged anywhere: refund what the admitted descriptors took.
       for (const Charge& c : charges) {
-        if (c.cost > 0 && c.state->bucket) {
+        if (c.pool_cost > 0) (void)pool->bucket->Settle(-c.pool_cost, now);
+        if (c.borrowed) {
+          // Charged to the tenant (the class bucket's ancestors), not to the class bucket.
+          if (TokenBucket* tenant = c.state->bucket->parent()) (void)tenant->Settle(-c.cost, now);
+        } else if (c.cost > 0 && c.state->bucket) {
           (void)c.state->bucket->Settle(-c.cost, now);
           DescriptorStatus& st = response.statuses[c.index];
           const double remaining = c.state->bucket->Available(now);
@@ -566,6 +616,8 @@ absl::StatusOr<SettleResponse> Service::Settle(const SettleRequest& request) {
   SettleResponse response;
   const double delta = request.actual - request.charged;
   const MonoTime now = clock_.Now();
+  const std::shared_ptr<const Pool> pool = pool_.load();
+  const DomainConfig* domain = pool ? rules->config->FindDomain(request.domain) : nullptr;
   for (const Descriptor& d : request.descriptors) {
     ClassKey key;
     key.tenant = request.domain;
@@ -573,6 +625,12 @@ absl::StatusOr<SettleResponse> Service::Settle(const SettleRequest& request) {
     std::shared_ptr<ClassState> state = FindClass(key.Canonical());
     if (state == nullptr || state->bucket == nullptr) continue;  // Nothing was charged there.
     if (delta != 0) TIDEGATE_RETURN_IF_ERROR(state->bucket->Settle(delta, now));
+    if (pool && delta != 0) {
+      // The pool was charged the check's cost x the class's cost of its resource: true it up.
+      const Match m = MatchDescriptor(domain, d.entries);
+      const double per_request = pool->PerRequest(m.known ? m.rule : nullptr);
+      if (per_request > 0) TIDEGATE_RETURN_IF_ERROR(pool->bucket->Settle(delta * per_request, now));
+    }
     response.settled.push_back(state->display);
   }
   return response;
@@ -791,6 +849,26 @@ absl::Status Service::ApplyConfig(Config config) {
     return absl::InvalidArgumentError(
         "unknown_descriptors.default_limit: required with policy: default");
   }
+  std::optional<BucketConfig> pool_config;
+  if (const BorrowingSpec& b = config.borrowing; b.borrow.enabled) {
+    auto cap = config.capacity.find(b.resource);
+    if (cap == config.capacity.end()) {
+      return absl::InvalidArgumentError(fmt::format(
+          "borrowing.resource: no capacity is configured for resource '{}'", b.resource));
+    }
+    if (!(b.borrow.cost_headroom >= 0) || !std::isfinite(b.borrow.cost_headroom)) {
+      return absl::InvalidArgumentError(fmt::format(
+          "borrowing.cost_headroom: {} must be finite and >= 0", b.borrow.cost_headroom));
+    }
+    absl::StatusOr<BucketConfig> pc =
+        shaping::PoolConfig(cap->second, std::chrono::duration<double>(b.borrow.horizon).count(),
+                            b.borrow.tier_reserve);
+    if (!pc.ok()) {
+      return absl::InvalidArgumentError(
+          fmt::format("borrowing: {}", std::string(pc.status().message())));
+    }
+    pool_config = *pc;
+  }
   for (const DomainConfig& d : config.domains) {
     TIDEGATE_RETURN_IF_ERROR(
         shaping::ValidateBucketConfig(TenantConfig(config.FindTenant(d.domain))));
@@ -935,8 +1013,35 @@ absl::Status Service::ApplyConfig(Config config) {
   }
   // Validated above; only a failure to start a new delivery thread can fail here.
   TIDEGATE_RETURN_IF_ERROR(alerting_->Reconfigure(cfg.alerts, cfg.scaling));
+  // The borrowing pool: re-planned to the new capacity and horizon (its backlog carries over in
+  // proportion), created when borrowing is turned on, dropped when it is turned off.
+  std::shared_ptr<Pool> next_pool;
+  if (pool_config) {
+    next_pool = std::make_shared<Pool>();
+    next_pool->resource = cfg.borrowing.resource;
+    next_pool->cost_headroom = cfg.borrowing.borrow.cost_headroom;
+    const std::shared_ptr<const Pool> old_pool = pool_.load();
+    if (old_pool && old_pool->resource == next_pool->resource &&
+        old_pool->bucket->Replan(*pool_config, now).ok()) {
+      next_pool->bucket = old_pool->bucket;
+    } else {
+      TIDEGATE_ASSIGN_OR_RETURN(next_pool->bucket, TokenBucket::Create(*pool_config, now));
+    }
+  }
+  pool_.store(std::move(next_pool));
   rules_.store(std::move(next));
   return absl::OkStatus();
+}
+
+std::optional<PoolInfo> Service::pool_info() const {
+  const std::shared_ptr<const Pool> pool = pool_.load();
+  if (!pool) return std::nullopt;
+  PoolInfo info;
+  info.resource = pool->resource;
+  info.config = pool->bucket->config();
+  info.available = pool->bucket->Available(clock_.Now());
+  info.cost_headroom = pool->cost_headroom;
+  return info;
 }
 
 ConfigInfo Service::config_info() const {
@@ -1234,6 +1339,7 @@ std::string Service::RenderMetrics() {
   std::sort(states.begin(), states.end(),
             [](const auto& a, const auto& b) { return a->canonical < b->canonical; });
   const MonoTime now = clock_.Now();
+  const std::shared_ptr<const Pool> pool = pool_.load();
   ExpositionFamily decisions{"tidegate_decisions_total",
                              "Check decisions per class and code (shadow: refused in shadow mode, "
                              "reported OK).",
@@ -1247,6 +1353,11 @@ std::string Service::RenderMetrics() {
       "tidegate_bucket_level_tokens", "Tokens available now (negative in debt).", "gauge", {}};
   ExpositionFamily overrides{
       "tidegate_bucket_override", "1 while a manual override is active.", "gauge", {}};
+  ExpositionFamily borrowed{"tidegate_borrowed_total",
+                            "Admissions by the borrowing pool after the class's own bucket refused "
+                            "(also counted in tidegate_decisions_total{code=\"ok\"}).",
+                            "counter",
+                            {}};
   for (const auto& s : states) {
     using Labels = std::vector<std::pair<std::string, std::string>>;
     const Labels base = {{"tenant", s->key.tenant}, {"class", s->entries_label}};
@@ -1269,6 +1380,10 @@ std::string Service::RenderMetrics() {
     }
     overrides.samples.push_back(
         {overrides.name, base, s->has_override.load() ? 1.0 : 0.0, std::nullopt});
+    if (pool) {
+      borrowed.samples.push_back(
+          {borrowed.name, base, static_cast<double>(s->borrowed.load()), std::nullopt});
+    }
   }
   const ConfigInfo info = config_info();
   const history::UsageAggregatorStats agg = aggregator_->stats();
@@ -1328,6 +1443,22 @@ std::string Service::RenderMetrics() {
        "gauge",
        {{"tidegate_config_info", {{"version", info.version}}, 1.0, std::nullopt}}},
   };
+  if (pool) {
+    const BucketConfig pc = pool->bucket->config();
+    const std::vector<std::pair<std::string, std::string>> resource = {
+        {"resource", pool->resource}};
+    families.push_back(std::move(borrowed));
+    families.push_back(
+        {"tidegate_pool_level_tokens",
+         "Borrowing pool: tokens available now, in units of its resource (size "
+         "minus the estimated backlog; negative in debt).",
+         "gauge",
+         {{"tidegate_pool_level_tokens", resource, pool->bucket->Available(now), std::nullopt}}});
+    families.push_back({"tidegate_pool_size_tokens",
+                        "Borrowing pool: size (capacity x horizon), in units of its resource.",
+                        "gauge",
+                        {{"tidegate_pool_size_tokens", resource, pc.size, std::nullopt}}});
+  }
   for (ExpositionFamily& f : alerting) families.push_back(std::move(f));
   return history::EncodeExposition(families);
 }

@@ -525,6 +525,66 @@ TEST(ConfigTest, AlertsAndScalingErrorsNameFileLineField) {
   }
 }
 
+TEST(ConfigTest, BorrowingIsOffByDefaultAndParses) {
+  absl::StatusOr<Config> off = ParseConfig("capacity: {requests: 10}", "t.yaml");
+  ASSERT_TRUE(off.ok()) << off.status();
+  EXPECT_FALSE(off->borrowing.borrow.enabled);
+  EXPECT_EQ(off->borrowing.resource, "requests");
+
+  absl::StatusOr<Config> c = ParseConfig(R"(capacity: {requests: 100, cpu_ms: 4000}
+borrowing:
+  enabled: true
+  resource: cpu_ms
+  horizon: 250ms
+  tier_reserve: [0, 0.1, 0.2, 0.5]
+  cost_headroom: 2
+)",
+                                         "t.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  const BorrowingSpec& b = c->borrowing;
+  EXPECT_TRUE(b.borrow.enabled);
+  EXPECT_EQ(b.resource, "cpu_ms");
+  EXPECT_EQ(b.borrow.horizon, std::chrono::milliseconds(250));
+  EXPECT_THAT(b.borrow.tier_reserve, ::testing::ElementsAre(0, 0.1, 0.2, 0.5));
+  EXPECT_EQ(b.borrow.cost_headroom, 2);
+  EXPECT_EQ(b.location.line, 3);  // The section's first field.
+}
+
+TEST(ConfigTest, BorrowingErrorsNameFileLineField) {
+  struct Case {
+    const char* yaml;
+    const char* error;
+  };
+  const Case cases[] = {
+      {"capacity: {requests: 10}\nborrowing: {enabled: true, resource: cpu_ms}",
+       "t.yaml:2: borrowing.resource: no capacity is configured for resource 'cpu_ms'"},
+      {"borrowing: {enabled: true}",
+       "t.yaml:1: borrowing.resource: no capacity is configured for resource 'requests'"},
+      {"capacity: {requests: 10}\nborrowing:\n  horizon: 0s",
+       "t.yaml:3: borrowing.horizon: must be in [1ms, 1h]"},
+      {"capacity: {requests: 10}\nborrowing:\n  cost_headroom: -1",
+       "t.yaml:3: borrowing.cost_headroom: -1 must be in [0, 1000]"},
+      {"borrowing:\n  tier_reserve: [0, 0.2]",
+       "t.yaml:2: borrowing.tier_reserve: must be a list of 4 fractions"},
+      {"borrowing:\n  tier_reserve: [0, 0.5, 0.3, 0.4]",
+       "t.yaml:2: borrowing.tier_reserve: bucket reserve_fraction[2] = 0.3 is below"},
+      {"borrowing:\n  tier_reserve: [0.1, 0.2, 0.3, 0.4]",
+       "t.yaml:2: borrowing.tier_reserve: bucket reserve_fraction[0] = 0.1"},
+      {"borrowing:\n  tier_reserve: [0, 0.2, x, 0.4]",
+       "t.yaml:2: borrowing.tier_reserve[2]: 'x' is not a finite number"},
+      {"borrowing:\n  enabled: maybe", "t.yaml:2: borrowing.enabled: 'maybe' is not true or false"},
+      {"borrowing:\n  resource: CPU", "t.yaml:2: borrowing.resource: a resource name must match"},
+      {"borrowing:\n  pool: 3", "t.yaml:2: borrowing.pool: unknown field"},
+      {"borrowing: {}\n---\nborrowing: {}", "t.yaml:3: borrowing: set more than once"},
+  };
+  for (const Case& k : cases) {
+    absl::StatusOr<Config> c = ParseConfig(k.yaml, "t.yaml");
+    ASSERT_FALSE(c.ok()) << k.yaml;
+    EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(c.status().message()), HasSubstr(k.error)) << k.yaml;
+  }
+}
+
 TEST(UnitTest, ParseAndRate) {
   EXPECT_EQ(*ParseUnit("Minute"), Unit::kMinute);
   EXPECT_EQ(ParseUnit("year").status().code(), absl::StatusCode::kInvalidArgument);

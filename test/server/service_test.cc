@@ -374,5 +374,136 @@ TEST_F(ServiceTest, MetricsNameClassesAndCodes) {
   EXPECT_THAT(m, HasSubstr("# TYPE tidegate_decisions_total counter"));
 }
 
+// Borrowing: a pool of 10 requests/s holding one second of them (size 10). A low-tier borrower
+// (reserve 0.35) may fill the backlog up to 6.5 requests; a critical class up to all 10.
+constexpr char kBorrowConfig[] = R"(capacity: {requests: 10}
+borrowing:
+  enabled: true
+  horizon: 1s
+  tier_reserve: [0, 0.2, 0.3, 0.35]
+  cost_headroom: 0
+tenants:
+  - name: capped
+    quota: {unit: second, requests_per_unit: 3}
+---
+domain: shop
+descriptors:
+  - key: class
+    value: crit
+    priority: critical
+    rate_limit: {unit: second, requests_per_unit: 10}
+  - key: class
+    value: bulk
+    priority: low
+    rate_limit: {unit: second, requests_per_unit: 1}
+  - key: blocked
+    value: "yes"
+    rate_limit: {unit: second, requests_per_unit: 0}
+---
+domain: capped
+descriptors:
+  - key: class
+    value: bulk
+    priority: low
+    rate_limit: {unit: second, requests_per_unit: 1}
+)";
+
+TEST_F(ServiceTest, BorrowingIsOffByDefault) {
+  EXPECT_FALSE(service_->pool_info().has_value());
+  const std::string m = service_->RenderMetrics();
+  EXPECT_THAT(m, ::testing::Not(HasSubstr("tidegate_pool_level_tokens")));
+  EXPECT_THAT(m, ::testing::Not(HasSubstr("tidegate_borrowed_total")));
+}
+
+TEST_F(ServiceTest, LowerTierBorrowsFromAnIdlePool) {
+  Make(kBorrowConfig);
+  ASSERT_TRUE(service_->pool_info().has_value());
+  EXPECT_EQ(service_->pool_info()->config.size, 10);
+  const CheckRequest bulk = Req({{{"class", "bulk"}}});
+  // Its own bucket (1) admits one; the pool lends five more, up to a backlog of 6 <= 6.5.
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(MustCheck(bulk).overall_code, Code::kOk) << i;
+  CheckResponse refused = MustCheck(bulk);
+  EXPECT_EQ(refused.overall_code, Code::kOverLimit);
+  EXPECT_GT(refused.statuses[0].retry_after, Duration::zero());
+  EXPECT_NEAR(service_->pool_info()->available, 4.0, 1e-6);
+  EXPECT_EQ(service_->GetClass("shop/class=bulk")->admitted, 6u);
+  const std::string m = service_->RenderMetrics();
+  EXPECT_THAT(m, HasSubstr("tidegate_borrowed_total{tenant=\"shop\",class=\"class=bulk\"} 5"));
+  EXPECT_THAT(m, HasSubstr("tidegate_pool_level_tokens{resource=\"requests\"} 4"));
+  EXPECT_THAT(m, HasSubstr("tidegate_pool_size_tokens{resource=\"requests\"} 10"));
+  // The pool drains at capacity: after 0.5 s the backlog is 1, and borrowing resumes.
+  clock_.Advance(std::chrono::milliseconds(500));
+  EXPECT_EQ(MustCheck(bulk).overall_code, Code::kOk);
+}
+
+TEST_F(ServiceTest, BorrowerRefusedWhenCriticalWorkFillsThePool) {
+  Make(kBorrowConfig);
+  const CheckRequest crit = Req({{{"class", "crit"}}});
+  const CheckRequest bulk = Req({{{"class", "bulk"}}});
+  for (int i = 0; i < 6; ++i) ASSERT_EQ(MustCheck(crit).overall_code, Code::kOk) << i;
+  // Its own bucket's token is still assured (backlog 7 <= 10)...
+  EXPECT_EQ(MustCheck(bulk).overall_code, Code::kOk);
+  // ...but nothing is lent above the low tier's limit (7 + 1 > 6.5).
+  EXPECT_EQ(MustCheck(bulk).overall_code, Code::kOverLimit);
+  // The critical class keeps the rest of the horizon.
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(MustCheck(crit).overall_code, Code::kOk) << i;
+  // A full pool refuses even an assured request (its backlog would pass the horizon).
+  EXPECT_EQ(MustCheck(crit).overall_code, Code::kOverLimit);
+  EXPECT_THAT(service_->RenderMetrics(),
+              HasSubstr("tidegate_borrowed_total{tenant=\"shop\",class=\"class=bulk\"} 0"));
+}
+
+TEST_F(ServiceTest, BorrowedRequestStillFitsItsTenantQuota) {
+  Make(kBorrowConfig);
+  const CheckRequest bulk = Req({{{"class", "bulk"}}}, "capped");
+  // Tenant quota 3 with the low tier's 20 % tenant reserve: 2.4 tokens for this class. Its own
+  // token, then one borrowed; the next borrow would pass the quota and is refused.
+  EXPECT_EQ(MustCheck(bulk).overall_code, Code::kOk);
+  EXPECT_EQ(MustCheck(bulk).overall_code, Code::kOk);
+  EXPECT_EQ(MustCheck(bulk).overall_code, Code::kOverLimit);
+  // The refused borrow's pool charge was refunded: the backlog is the two admitted.
+  EXPECT_NEAR(service_->pool_info()->available, 8.0, 1e-6);
+  EXPECT_THAT(service_->RenderMetrics(),
+              HasSubstr("tidegate_borrowed_total{tenant=\"capped\",class=\"class=bulk\"} 1"));
+}
+
+TEST_F(ServiceTest, RefusedRequestRefundsThePoolAndTheTenant) {
+  Make(kBorrowConfig);
+  const CheckRequest bulk = Req({{{"class", "bulk"}}});
+  ASSERT_EQ(MustCheck(bulk).overall_code, Code::kOk);  // Own token; backlog 1.
+  // Borrowed, but the other descriptor refuses the request: nothing stays charged.
+  CheckResponse r = MustCheck(Req({{{"class", "bulk"}}, {{"blocked", "yes"}}}));
+  EXPECT_EQ(r.overall_code, Code::kOverLimit);
+  EXPECT_EQ(r.statuses[0].code, Code::kOk);
+  EXPECT_NEAR(service_->pool_info()->available, 9.0, 1e-6);
+  // Settle trues the pool up too: 1 charged, 3 actual.
+  SettleRequest s{"shop", bulk.descriptors, 1, 3};
+  ASSERT_TRUE(service_->Settle(s).ok());
+  EXPECT_NEAR(service_->pool_info()->available, 7.0, 1e-6);
+}
+
+TEST_F(ServiceTest, ReloadKeepsThePoolBacklogAndCanTurnItOff) {
+  Make(kBorrowConfig);
+  for (int i = 0; i < 4; ++i)
+    ASSERT_EQ(MustCheck(Req({{{"class", "crit"}}})).overall_code, Code::kOk);
+  std::string doubled = kBorrowConfig;
+  doubled.replace(doubled.find("requests: 10}"), 13, "requests: 20}");
+  absl::StatusOr<Config> c = ParseConfig(doubled, "test.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_TRUE(service_->ApplyConfig(*c).ok());
+  // Re-planned in proportion: 60 % full of the new size 20.
+  EXPECT_EQ(service_->pool_info()->config.size, 20);
+  EXPECT_NEAR(service_->pool_info()->available, 12.0, 1e-6);
+  c->borrowing.borrow.enabled = false;
+  ASSERT_TRUE(service_->ApplyConfig(*c).ok());
+  EXPECT_FALSE(service_->pool_info().has_value());
+  // A config built by hand is checked too.
+  c->borrowing.borrow.enabled = true;
+  c->borrowing.resource = "cpu_ms";
+  absl::Status bad = service_->ApplyConfig(*c);
+  EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(bad.message()), HasSubstr("borrowing.resource"));
+}
+
 }  // namespace
 }  // namespace tidegate::server

@@ -1,7 +1,7 @@
 // End-to-end test of the tidegated binary: starts it on free loopback ports with a temporary data
 // directory, checks over HTTP, reloads the config with SIGHUP (bad, then good) and by editing the
 // file, and stops it with SIGTERM (exit 0, usage flushed to the store); an alert rule on observed
-// rates reaches a real Alertmanager and resolves.
+// rates reaches a real Alertmanager and resolves; borrowing, when configured, lends an idle pool.
 #include <signal.h>
 #include <unistd.h>
 
@@ -126,6 +126,24 @@ TEST_F(TidegatedTest, ServesReloadsAndShutsDownGracefully) {
   ASSERT_TRUE(series.ok());
   ASSERT_EQ(series->size(), 1u);
   EXPECT_EQ((*series)[0].class_key, "class=a");
+}
+
+// `borrowing:` through the HTTP API: a low-priority class of 1 request per hour borrows from an
+// idle pool (10 s of 1 request/s; the low tier may fill 6 s of it), and /metrics counts it.
+TEST_F(TidegatedTest, BorrowingLendsAnIdlePoolOverHttp) {
+  std::ofstream(config_) << "capacity: {requests: 1}\n"
+                            "borrowing: {enabled: true, horizon: 10s, cost_headroom: 0}\n"
+                            "---\ndomain: shop\ndescriptors:\n  - key: class\n    value: bulk\n"
+                            "    priority: low\n"
+                            "    rate_limit: {unit: hour, requests_per_unit: 1}\n";
+  Start();
+  // Its own token, then two borrowed (backlog 3 s of the 6 s allowed, however slow the checks).
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(Check("bulk")["overall_code"], "OK") << i;
+  auto metrics = client_->Get(base_ + "/metrics");
+  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  EXPECT_THAT(metrics->body,
+              HasSubstr("tidegate_borrowed_total{tenant=\"shop\",class=\"class=bulk\"} 2"));
+  EXPECT_THAT(metrics->body, HasSubstr("tidegate_pool_level_tokens{resource=\"requests\"}"));
 }
 
 // The daemon's alert rules on observed rates, delivered to a real Alertmanager

@@ -21,8 +21,9 @@
 // request), `predict: {model, horizons, margin, lead_time, base_burst}`; and at top level
 // (each at most once over all files): `capacity` (resource -> amount per second), `store`,
 // `tenants`, `unknown_descriptors`, `limits`, `auth`, `tls`, `alerts` (alert rules on predicted
-// consumption and anomalies, Alertmanager and webhook receivers) and `scaling` (replica
-// recommendations). docs/user/configuration.md lists every field.
+// consumption and anomalies, Alertmanager and webhook receivers), `scaling` (replica
+// recommendations) and `borrowing` (work-conserving admission through a shared pool).
+// docs/user/configuration.md lists every field.
 //
 // Validation: every field is type- and range-checked, unknown fields are rejected, and every error
 // is InvalidArgument naming the file, the line (1-based) and the field path, e.g.
@@ -45,6 +46,7 @@
 #include "absl/status/statusor.h"
 #include "tidegate/alert/engine.h"
 #include "tidegate/common/clock.h"
+#include "tidegate/plan/planner.h"
 #include "tidegate/server/auth.h"
 
 namespace tidegate::server {
@@ -200,6 +202,17 @@ struct TlsSpec {
   std::optional<TlsFiles> grpc;
 };
 
+// `borrowing:` — work-conserving admission (shaping/borrowing.h, docs/design/planner.md §9): a
+// request its class bucket refuses may borrow unused capacity from a pool bucket shared by every
+// class, in units of one `capacity` resource. Off unless `enabled`.
+struct BorrowingSpec {
+  // enabled, horizon, tier_reserve and cost_headroom as the planner's (their defaults and ranges);
+  // its `resource` index is not used: the pool's resource is named by `resource` below.
+  plan::BorrowConfig borrow;
+  std::string resource = "requests";  // A key of `capacity`.
+  SourceLocation location;            // Where `borrowing:` was declared.
+};
+
 struct Config {
   std::vector<DomainConfig> domains;       // Unique names.
   std::map<std::string, double> capacity;  // Resource -> amount per second, > 0.
@@ -212,6 +225,7 @@ struct Config {
   alert::ScalingConfig scaling;  // `scaling:` (services to recommend replicas for).
   AuthSpec auth;                 // auth.h: bearer tokens, scopes, tenants.
   TlsSpec tls;
+  BorrowingSpec borrowing;
 
   std::vector<std::string> sources;  // Files read, in order.
   std::string version;               // 16 hex digits: FNV-1a 64 of the files' names and contents.

@@ -21,6 +21,13 @@
 //     number), never a higher one.
 //   * `replaces`: a matched limit whose name is listed in another matched limit's `replaces` is not
 //     applied (its status is OK without a limit).
+//   * Borrowing (config `borrowing:`, off by default): a request its class bucket refuses may
+//     borrow from a pool bucket shared by every class (shaping::AcquireOrBorrow), which holds
+//     `horizon` of the `borrowing.resource` capacity and is charged every admitted request's cost
+//     x the class's `cost` of that resource (1 per request for `requests` when not configured; a
+//     class that does not use the resource neither borrows nor is charged to the pool). A
+//     borrowed request is charged to the pool and to its tenant's bucket, not to its class
+//     bucket: one its tenant's quota refuses is refused, and the pool's charge refunded.
 //   * Shadow mode: a refusal by a shadow-mode class is reported OK (and counted as shadow).
 //   * The overall code is OVER_LIMIT when any descriptor is OVER_LIMIT. Then nothing is charged:
 //     the descriptors that were admitted are refunded, so a refused request costs no class tokens
@@ -127,7 +134,8 @@ struct CheckResponse {
 };
 
 // The true-up of a checked request once its actual cost is known (e.g. at stream end): every class
-// the descriptors match is charged `actual - charged` (a refund when negative; may create debt).
+// the descriptors match is charged `actual - charged` (a refund when negative; may create debt),
+// and with borrowing the pool that difference x the class's cost of the pool's resource.
 struct SettleRequest {
   std::string domain;
   std::vector<Descriptor> descriptors;  // As checked; limit and hits_addend are ignored.
@@ -217,6 +225,14 @@ struct ConfigInfo {
   size_t classes = 0;
 };
 
+// The borrowing pool (config `borrowing:`) as the API and tests see it.
+struct PoolInfo {
+  std::string resource;          // The capacity resource it measures.
+  shaping::BucketConfig config;  // rate = capacity, size = capacity x horizon.
+  double available = 0;          // Tokens now: size - the estimated backlog (negative in debt).
+  double cost_headroom = 0;
+};
+
 struct ServiceOptions {
   Config config;
   // The history store the aggregator writes to; must be non-null.
@@ -261,6 +277,8 @@ class Service {
   ConfigInfo config_info() const;
   // The active configuration (an immutable snapshot).
   std::shared_ptr<const Config> config() const;
+  // The borrowing pool; nullopt unless the config enables borrowing.
+  std::optional<PoolInfo> pool_info() const;
 
   struct Match;  // The result of matching one descriptor (service.cc).
 
@@ -304,8 +322,8 @@ class Service {
   alert::Engine& alerting() const { return *alerting_; }
 
   // Prometheus text exposition (0.0.4) of the service's metrics: decisions by class and code,
-  // bucket rate/size/level, classes, reports, config generation, alerts, scaling
-  // recommendations and notification deliveries.
+  // bucket rate/size/level, borrowed admissions and the borrowing pool's level, classes, reports,
+  // config generation, alerts, scaling recommendations and notification deliveries.
   std::string RenderMetrics();
 
   Clock& clock() const { return clock_; }
@@ -315,6 +333,7 @@ class Service {
  private:
   struct Rules;       // The matching tree of one config, immutable.
   struct ClassState;  // One class: bucket, rule, counters, override.
+  struct Pool;        // The borrowing pool of one config (service.cc).
 
   Service(Clock& clock, std::unique_ptr<history::HistoryStore> store);
 
@@ -332,6 +351,8 @@ class Service {
   std::unique_ptr<shaping::BucketRegistry> registry_;
 
   std::atomic<std::shared_ptr<const Rules>> rules_;
+  // Null unless borrowing is enabled. Replaced by ApplyConfig; its bucket carries its level over.
+  std::atomic<std::shared_ptr<const Pool>> pool_;
   std::mutex admin_mu_;  // Serialises ApplyConfig, SetOverride, ClearOverride, expiry.
 
   mutable std::shared_mutex classes_mu_;  // Guards classes_ (the map, not the states).
