@@ -8,6 +8,7 @@
 #include <set>
 #include <utility>
 
+#include "absl/cleanup/cleanup.h"
 #include "fmt/format.h"
 #include "tidegate/common/status.h"
 #include "tidegate/history/exposition.h"
@@ -379,8 +380,11 @@ absl::StatusOr<std::shared_ptr<Service::ClassState>> Service::ClassFor(
   state->entries_label = EntriesString(key.entries);
   state->key = std::move(key);
   state->canonical = canonical;
-  std::unique_lock lock(classes_mu_);
-  classes_.emplace(std::move(canonical), state);
+  {
+    std::unique_lock lock(classes_mu_);
+    classes_.emplace(std::move(canonical), state);
+  }
+  planning_generation_.fetch_add(1, std::memory_order_release);
   return state;
 }
 
@@ -447,6 +451,7 @@ absl::StatusOr<CheckResponse> Service::Check(const CheckRequest& request) {
         std::lock_guard lock(s.mu);
         if (s.request_limit != d.limit) {
           s.request_limit = d.limit;
+          planning_generation_.fetch_add(1, std::memory_order_release);
           if (!s.has_override.load(std::memory_order_relaxed) && s.bucket) {
             if (auto base = s.BaseConfigLocked()) {
               TIDEGATE_RETURN_IF_ERROR(s.bucket->Replan(*base, clock_.Now()));
@@ -736,6 +741,7 @@ absl::StatusOr<OverrideInfo> Service::SetOverride(const OverrideRequest& request
   state->override_info = info;
   state->override_expires = now + request.ttl;
   state->has_override.store(true, std::memory_order_release);
+  planning_generation_.fetch_add(1, std::memory_order_release);
   return info;
 }
 
@@ -751,6 +757,7 @@ absl::Status Service::ClearOverride(const ClassKey& key) {
   }
   state->override_info.reset();
   state->has_override.store(false, std::memory_order_release);
+  planning_generation_.fetch_add(1, std::memory_order_release);
   if (auto base = state->BaseConfigLocked(); base && state->bucket) {
     TIDEGATE_RETURN_IF_ERROR(state->bucket->Replan(*base, clock_.Now()));
   }
@@ -770,6 +777,7 @@ void Service::ExpireOverridesLocked(MonoTime now) {
     if (!s->override_info || now < s->override_expires) continue;
     s->override_info.reset();
     s->has_override.store(false, std::memory_order_release);
+    planning_generation_.fetch_add(1, std::memory_order_release);
     if (auto base = s->BaseConfigLocked(); base && s->bucket) (void)s->bucket->Replan(*base, now);
   }
 }
@@ -831,6 +839,8 @@ absl::Status Service::ApplyConfig(Config config) {
   }
 
   std::lock_guard admin(admin_mu_);
+  // Whether it is applied or not, the classes may have changed: the planning snapshot is rebuilt.
+  absl::Cleanup replan = [this] { planning_generation_.fetch_add(1, std::memory_order_release); };
   const std::shared_ptr<const Rules> old = rules_.load();
   auto next = std::make_shared<Rules>();
   IndexDescriptors(config);  // Moving the config below keeps the positions and pointers valid.
@@ -1073,8 +1083,14 @@ void Service::FlushDemand(bool all) {
   }
 }
 
-std::vector<PlanningClass> Service::PlanningClasses() {
+std::shared_ptr<const std::vector<PlanningClass>> Service::PlanningClasses() {
   std::lock_guard admin(admin_mu_);  // Rule pointers stay valid: no ApplyConfig meanwhile.
+  std::lock_guard cache(planning_mu_);
+  // Read before the build: a change made during it moves the generation past the cached one.
+  const uint64_t generation = planning_generation_.load(std::memory_order_acquire);
+  if (planning_snapshot_ != nullptr && planning_snapshot_generation_ == generation) {
+    return planning_snapshot_;
+  }
   std::vector<std::shared_ptr<ClassState>> states;
   {
     std::shared_lock lock(classes_mu_);
@@ -1083,17 +1099,19 @@ std::vector<PlanningClass> Service::PlanningClasses() {
       if (s->bucket) states.push_back(s);
     }
   }
-  std::vector<PlanningClass> out;
-  out.reserve(states.size());
+  std::sort(states.begin(), states.end(),
+            [](const auto& a, const auto& b) { return a->display < b->display; });
+  auto out = std::make_shared<std::vector<PlanningClass>>();
+  out->reserve(states.size());
   for (const auto& s : states) {
-    PlanningClass c;
+    std::lock_guard lock(s->mu);
+    std::optional<BucketConfig> st = s->StaticConfigLocked();
+    if (!st) continue;  // A limit of 0 or none: nothing to plan.
+    PlanningClass& c = out->emplace_back();
     c.key = s->display;
     c.canonical = s->canonical;
     c.tenant = s->key.tenant;
     c.series_class = s->series_class;
-    c.admitted = s->admitted.load(std::memory_order_relaxed);
-    c.refused = s->refused.load(std::memory_order_relaxed);
-    std::lock_guard lock(s->mu);
     c.priority = s->priority;
     c.weight = s->weight;
     if (s->rule != nullptr) {
@@ -1102,16 +1120,13 @@ std::vector<PlanningClass> Service::PlanningClasses() {
       c.cost = s->rule->cost;
       c.predict = s->rule->predict;
     }
-    std::optional<BucketConfig> st = s->StaticConfigLocked();
-    if (!st) continue;  // A limit of 0 or none: nothing to plan.
     c.static_config = *st;
     c.has_override = s->override_info.has_value();
     c.has_request_limit = s->request_limit.has_value();
-    out.push_back(std::move(c));
   }
-  std::sort(out.begin(), out.end(),
-            [](const PlanningClass& a, const PlanningClass& b) { return a.key < b.key; });
-  return out;
+  planning_snapshot_ = std::move(out);
+  planning_snapshot_generation_ = generation;
+  return planning_snapshot_;
 }
 
 void Service::RebaseOldBuckets() {
@@ -1202,6 +1217,7 @@ absl::Status Service::RestoreBucket(const BucketState& state) {
       s->override_info = o;
       s->override_expires = now + (o.expires_at - wall);
       s->has_override.store(true, std::memory_order_release);
+      planning_generation_.fetch_add(1, std::memory_order_release);
     } else {
       c = s->BaseConfigLocked().value_or(s->bucket->config());
     }
