@@ -31,6 +31,8 @@ absl::Status Positive(std::string_view field, int value) {
   return absl::InvalidArgumentError(fmt::format("{} = {}: must be >= 1", field, value));
 }
 
+constexpr int kSpreadRefresh = 8;  // Steps between recomputations of a full window's MAD.
+
 double NormalCdf(double z) { return 0.5 * std::erfc(-z / std::sqrt(2.0)); }
 
 }  // namespace
@@ -56,7 +58,11 @@ absl::Status ConformalDetectorOptions::Validate() const {
                               {"short_window", short_window},
                               {"long_window", long_window},
                               {"refractory", refractory},
-                              {"history_window", history_window}}) {
+                              {"history_window", history_window},
+                              {"season_max_period", season_max_period},
+                              {"season_run", season_run},
+                              {"context_window", context_window},
+                              {"context_run", context_run}}) {
     if (absl::Status s = Positive(field, value); !s.ok()) return s;
   }
   if (probation < 0) {
@@ -69,6 +75,25 @@ absl::Status ConformalDetectorOptions::Validate() const {
   if (!(tail_fraction > 0 && tail_fraction < 1)) {
     return absl::InvalidArgumentError(
         fmt::format("tail_fraction = {}: must be in (0, 1)", tail_fraction));
+  }
+  if (context_bins < 2 || context_bins > 64) {
+    return absl::InvalidArgumentError(
+        fmt::format("context_bins = {}: must be in [2, 64]", context_bins));
+  }
+  if (context_order < 1 || context_order > 16) {
+    return absl::InvalidArgumentError(
+        fmt::format("context_order = {}: must be in [1, 16]", context_order));
+  }
+  if (!(season_min_acf > 0 && season_min_acf <= 1)) {
+    return absl::InvalidArgumentError(
+        fmt::format("season_min_acf = {}: must be in (0, 1]", season_min_acf));
+  }
+  for (auto [field, value] : {std::pair<std::string_view, double>{"novelty_weight", novelty_weight},
+                              {"season_weight", season_weight},
+                              {"context_weight", context_weight}}) {
+    if (!(value >= 0 && value <= 1)) {
+      return absl::InvalidArgumentError(fmt::format("{} = {}: must be in [0, 1]", field, value));
+    }
   }
   if (long_window <= short_window) {
     return absl::InvalidArgumentError(
@@ -86,7 +111,22 @@ absl::StatusOr<std::unique_ptr<ConformalDetector>> ConformalDetector::Create(
 ConformalDetector::ConformalDetector(const ConformalDetectorOptions& o)
     : o_(o),
       calibration_(static_cast<size_t>(o.calibration_window)),
-      history_(static_cast<size_t>(o.history_window)) {}
+      history_(static_cast<size_t>(o.history_window)),
+      season_(o.season_max_period, o.season_min_acf, o.season_run, o.spread_window,
+              o.calibration_window, o.tail_fraction),
+      context_(o.context_bins, o.context_order, o.context_window, o.context_run,
+               o.calibration_window, o.tail_fraction) {}
+
+void ConformalDetector::ReplaySequenceTerms() {
+  // The sequence terms are not part of the saved state: they are rebuilt from the saved history
+  // of values, replayed in order, as if the detector had seen only those.
+  RankWindow replayed(static_cast<size_t>(o_.history_window));
+  for (double v : history_.arrival()) {
+    if (o_.season_weight > 0) season_.Observe(v, replayed.arrival());
+    if (o_.context_weight > 0) context_.Observe(v, replayed.sorted());
+    replayed.Push(v);
+  }
+}
 
 absl::StatusOr<std::unique_ptr<ConformalDetector>> ConformalDetector::Restore(
     const ConformalDetectorOptions& options, ConformalDetectorState state) {
@@ -123,6 +163,7 @@ absl::StatusOr<std::unique_ptr<ConformalDetector>> ConformalDetector::Restore(
   d->history_.Assign(state.history);
   d->seen_ = state.seen;
   d->since_flag_ = state.since_flag;
+  d->ReplaySequenceTerms();
   return d;
 }
 
@@ -148,19 +189,23 @@ AnomalyResult ConformalDetector::Observe(double x) {
   }
 
   // 1. Prediction and residual.
-  std::vector<double> scratch(values_.begin(), values_.end());
+  std::vector<double>& scratch = scratch_;
+  scratch.assign(values_.begin(), values_.end());
   const double predicted = Median(scratch);
   const double residual = x - predicted;
 
-  // 2. Robust scale: MAD of recent residuals, floored so a constant series still scales.
-  double spread = 0;
-  if (residuals_.size() >= 2) {
+  // 2. Robust scale: MAD of recent residuals, floored so a constant series still scales. Once
+  // the residual window is full the MAD moves slowly, so it is recomputed every
+  // kSpreadRefresh steps (the two selections over spread_window residuals were most of the cost).
+  if (residuals_.size() >= 2 &&
+      (residuals_.size() < static_cast<size_t>(o_.spread_window) || since_spread_ == 0)) {
     scratch.assign(residuals_.begin(), residuals_.end());
     const double center = Median(scratch);
     for (double& r : scratch) r = std::fabs(r - center);
-    spread = 1.4826 * Median(scratch);
+    mad_ = 1.4826 * Median(scratch);
   }
-  spread = std::max(spread, 1e-9 * std::max(1.0, std::fabs(predicted)));
+  since_spread_ = (since_spread_ + 1) % kSpreadRefresh;
+  const double spread = std::max(mad_, 1e-9 * std::max(1.0, std::fabs(predicted)));
   const double scaled = residual / spread;
   const double magnitude = std::fabs(scaled);
 
@@ -193,8 +238,18 @@ AnomalyResult ConformalDetector::Observe(double x) {
     novelty = o_.novelty_weight * (1 - q);
   }
 
-  // 5. Score, probation, refractory damping, flag and kind.
-  double score = std::max({point, likelihood, novelty});
+  // 5. Sequence terms (context.h): the season and the novelty of the recent context.
+  double seasonal = 0;
+  if (o_.season_weight > 0) {
+    seasonal = o_.season_weight * (1 - season_.Observe(x, history_.arrival()));
+  }
+  double contextual = 0;
+  if (o_.context_weight > 0) {
+    contextual = o_.context_weight * (1 - context_.Observe(x, history_.sorted()));
+  }
+
+  // 6. Score, probation, refractory damping, flag and kind.
+  double score = std::max({point, likelihood, novelty, seasonal, contextual});
   if (seen_ <= o_.probation) score = 0;
   if (since_flag_ >= 0) {
     if (since_flag_ < o_.refractory) score *= static_cast<double>(since_flag_) / o_.refractory;
@@ -204,8 +259,10 @@ AnomalyResult ConformalDetector::Observe(double x) {
   out.flag = out.score >= o_.flag_threshold;
   if (out.flag) {
     since_flag_ = 0;
-    if (std::max(point, novelty) >= likelihood) {
-      out.kind = residual >= 0 ? AnomalyKind::kSpike : AnomalyKind::kDip;
+    if (std::max({point, novelty, seasonal, contextual}) >= likelihood) {
+      // Against the season when one is in use, else against the local level.
+      const double sign = season_.period() > 0 ? season_.last_residual() : residual;
+      out.kind = sign >= 0 ? AnomalyKind::kSpike : AnomalyKind::kDip;
     } else {
       out.kind = AnomalyKind::kLevelShift;
     }
@@ -304,6 +361,24 @@ absl::Status SetOption(ConformalDetectorOptions& o, std::string_view assignment)
     o.tail_fraction = value;
   else if (key == "novelty_weight")
     o.novelty_weight = value;
+  else if (key == "season_weight")
+    o.season_weight = value;
+  else if (key == "season_min_acf")
+    o.season_min_acf = value;
+  else if (key == "season_max_period")
+    o.season_max_period = as_int;
+  else if (key == "season_run")
+    o.season_run = as_int;
+  else if (key == "context_weight")
+    o.context_weight = value;
+  else if (key == "context_bins")
+    o.context_bins = as_int;
+  else if (key == "context_order")
+    o.context_order = as_int;
+  else if (key == "context_window")
+    o.context_window = as_int;
+  else if (key == "context_run")
+    o.context_run = as_int;
   else
     return absl::InvalidArgumentError(fmt::format("unknown detector option '{}'", key));
   return o.Validate();

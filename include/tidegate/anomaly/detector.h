@@ -45,6 +45,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "tidegate/anomaly/context.h"
 #include "tidegate/anomaly/tail.h"
 
 namespace tidegate::anomaly {
@@ -78,6 +79,17 @@ struct ConformalDetectorOptions {
   int history_window = 4000;      // Value novelty: rank of x among this many past values.
   double novelty_weight = 1;      // 0 disables the value-novelty term.
   double tail_fraction = 0.05;    // Share of a sample fitted as its tail (tail.h).
+  // Seasonal term (context.h): 0 disables it.
+  double season_weight = 1;
+  double season_min_acf = 0.7;   // Autocorrelation at the period needed to use it.
+  int season_max_period = 1440;  // Longest period searched, in observations.
+  int season_run = 5;            // Median of this many scaled residuals is the statistic.
+  // Context novelty term (context.h): 0 disables it.
+  double context_weight = 1;
+  int context_bins = 8;       // Equal-frequency levels a value is quantised into.
+  int context_order = 3;      // Levels per context.
+  int context_window = 4000;  // Contexts remembered.
+  int context_run = 8;        // Steps whose surprises are summed.
 
   // OK, or InvalidArgument naming the field.
   absl::Status Validate() const;
@@ -111,6 +123,7 @@ class ConformalDetector final : public Detector {
 
  private:
   explicit ConformalDetector(const ConformalDetectorOptions& o);
+  void ReplaySequenceTerms();
 
   ConformalDetectorOptions o_;
   std::deque<double> values_;     // Last level_window values.
@@ -118,8 +131,13 @@ class ConformalDetector final : public Detector {
   RankWindow calibration_;        // Last calibration_window |scaled residuals|.
   std::deque<double> surprise_;   // Last long_window values of −log p.
   RankWindow history_;            // Last history_window values.
+  SeasonalTerm season_;
+  ContextNovelty context_;
   int64_t seen_ = 0;
   int64_t since_flag_ = -1;  // Steps since the last flag; -1: never flagged.
+  double mad_ = 0;           // 1.4826 · MAD of residuals_, refreshed every few steps.
+  int since_spread_ = 0;     // Steps since mad_ was computed, modulo the refresh interval.
+  std::vector<double> scratch_;
 };
 
 struct WindowedGaussianOptions {
