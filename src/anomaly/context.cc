@@ -29,8 +29,8 @@ SeasonalTerm::SeasonalTerm(int max_period, double min_acf, int run, int spread_w
     : max_period_(max_period),
       min_acf_(min_acf),
       run_(static_cast<size_t>(run)),
-      spread_window_(static_cast<size_t>(spread_window)),
       tail_fraction_(tail_fraction),
+      residuals_(static_cast<size_t>(spread_window)),
       calibration_(static_cast<size_t>(calibration_window)) {}
 
 void SeasonalTerm::FindPeriod(const std::deque<double>& recent) {
@@ -67,9 +67,8 @@ void SeasonalTerm::FindPeriod(const std::deque<double>& recent) {
   }
   if (found != period_) {  // A new period (or none): its residuals start afresh.
     period_ = found;
-    residuals_.clear();
+    residuals_.Assign({});
     magnitudes_.clear();
-    since_spread_ = 0;
     calibration_.Assign({});
   }
 }
@@ -94,19 +93,12 @@ double SeasonalTerm::Observe(double x, const std::deque<double>& recent) {
   last_residual_ = residual;
 
   if (residuals_.size() < kMinSamples) {  // Too few residuals for a spread: learn only.
-    residuals_.push_back(residual);
+    residuals_.Push(residual);
     return 1;
   }
-  // The MAD of recent residuals, refreshed every kSpreadRefresh steps (it moves slowly; this is
-  // most of the term's cost).
-  if (since_spread_ == 0) {
-    scratch_.assign(residuals_.begin(), residuals_.end());
-    const double center = MedianOf(scratch_);
-    for (double& r : scratch_) r = std::fabs(r - center);
-    mad_ = 1.4826 * MedianOf(scratch_);
-  }
-  since_spread_ = (since_spread_ + 1) % kSpreadRefresh;
-  const double spread = std::max(mad_, 1e-9 * std::max(1.0, std::fabs(x)));
+  double center = 0;
+  const double mad = 1.4826 * MedianAbsDeviation(residuals_.sorted(), &center);
+  const double spread = std::max(mad, 1e-9 * std::max(1.0, std::fabs(x)));
   // The statistic: the median of the last `run` magnitudes, so that a change of shape (a run of
   // large residuals) stands out and a single step's jitter at a steep edge of the cycle does not.
   magnitudes_.push_back(std::fabs(residual) / spread);
@@ -116,8 +108,7 @@ double SeasonalTerm::Observe(double x, const std::deque<double>& recent) {
   const double pvalue = calibration_.size() >= kMinSamples
                             ? UpperTailPValue(calibration_.sorted(), stat, tail_fraction_)
                             : 1.0;
-  residuals_.push_back(residual);
-  if (residuals_.size() > spread_window_) residuals_.pop_front();
+  residuals_.Push(residual);
   calibration_.Push(stat);
   return pvalue;
 }

@@ -31,8 +31,6 @@ absl::Status Positive(std::string_view field, int value) {
   return absl::InvalidArgumentError(fmt::format("{} = {}: must be >= 1", field, value));
 }
 
-constexpr int kSpreadRefresh = 8;  // Steps between recomputations of a full window's MAD.
-
 double NormalCdf(double z) { return 0.5 * std::erfc(-z / std::sqrt(2.0)); }
 
 }  // namespace
@@ -110,6 +108,7 @@ absl::StatusOr<std::unique_ptr<ConformalDetector>> ConformalDetector::Create(
 
 ConformalDetector::ConformalDetector(const ConformalDetectorOptions& o)
     : o_(o),
+      residuals_(static_cast<size_t>(o.spread_window)),
       calibration_(static_cast<size_t>(o.calibration_window)),
       history_(static_cast<size_t>(o.history_window)),
       season_(o.season_max_period, o.season_min_acf, o.season_run, o.spread_window,
@@ -157,7 +156,7 @@ absl::StatusOr<std::unique_ptr<ConformalDetector>> ConformalDetector::Restore(
   }
   std::unique_ptr<ConformalDetector> d(new ConformalDetector(options));
   d->values_.assign(state.values.begin(), state.values.end());
-  d->residuals_.assign(state.residuals.begin(), state.residuals.end());
+  d->residuals_.Assign(state.residuals);
   d->calibration_.Assign(state.calibration);
   d->surprise_.assign(state.surprise.begin(), state.surprise.end());
   d->history_.Assign(state.history);
@@ -170,7 +169,7 @@ absl::StatusOr<std::unique_ptr<ConformalDetector>> ConformalDetector::Restore(
 ConformalDetectorState ConformalDetector::State() const {
   ConformalDetectorState s;
   s.values.assign(values_.begin(), values_.end());
-  s.residuals.assign(residuals_.begin(), residuals_.end());
+  s.residuals.assign(residuals_.arrival().begin(), residuals_.arrival().end());
   s.calibration.assign(calibration_.arrival().begin(), calibration_.arrival().end());
   s.surprise.assign(surprise_.begin(), surprise_.end());
   s.history.assign(history_.arrival().begin(), history_.arrival().end());
@@ -194,18 +193,14 @@ AnomalyResult ConformalDetector::Observe(double x) {
   const double predicted = Median(scratch);
   const double residual = x - predicted;
 
-  // 2. Robust scale: MAD of recent residuals, floored so a constant series still scales. Once
-  // the residual window is full the MAD moves slowly, so it is recomputed every
-  // kSpreadRefresh steps (the two selections over spread_window residuals were most of the cost).
-  if (residuals_.size() >= 2 &&
-      (residuals_.size() < static_cast<size_t>(o_.spread_window) || since_spread_ == 0)) {
-    scratch.assign(residuals_.begin(), residuals_.end());
-    const double center = Median(scratch);
-    for (double& r : scratch) r = std::fabs(r - center);
-    mad_ = 1.4826 * Median(scratch);
+  // 2. Robust scale: MAD of recent residuals (kept sorted, so it costs O(spread_window / 2)),
+  // floored so a constant series still scales.
+  double mad = 0;
+  if (residuals_.size() >= 2) {
+    double center = 0;
+    mad = 1.4826 * MedianAbsDeviation(residuals_.sorted(), &center);
   }
-  since_spread_ = (since_spread_ + 1) % kSpreadRefresh;
-  const double spread = std::max(mad_, 1e-9 * std::max(1.0, std::fabs(predicted)));
+  const double spread = std::max(mad, 1e-9 * std::max(1.0, std::fabs(predicted)));
   const double scaled = residual / spread;
   const double magnitude = std::fabs(scaled);
 
@@ -271,7 +266,7 @@ AnomalyResult ConformalDetector::Observe(double x) {
   // State updates (after scoring: the score of x_t never uses x_t as its own reference).
   history_.Push(x);
   PushBounded(values_, x, static_cast<size_t>(o_.level_window));
-  PushBounded(residuals_, residual, static_cast<size_t>(o_.spread_window));
+  residuals_.Push(residual);
   calibration_.Push(magnitude);
   return out;
 }

@@ -53,17 +53,14 @@ class SeasonalTerm {
   int max_period_;
   double min_acf_;
   size_t run_;
-  size_t spread_window_;
   double tail_fraction_;
   int period_ = 0;
   int64_t seen_ = 0;
   int64_t next_search_ = 600;
   double last_residual_ = 0;
-  std::deque<double> residuals_;   // Raw seasonal residuals, for the MAD.
+  RankWindow residuals_;           // Raw seasonal residuals, for the MAD.
   std::deque<double> magnitudes_;  // Last `run` |scaled seasonal residuals|.
   std::vector<double> scratch_;
-  double mad_ = 0;  // 1.4826 · MAD of residuals_, refreshed every few steps.
-  int since_spread_ = 0;
   RankWindow calibration_;  // Past statistics (medians of `run` magnitudes).
 };
 

@@ -127,7 +127,7 @@ class ConformalDetector final : public Detector {
 
   ConformalDetectorOptions o_;
   std::deque<double> values_;     // Last level_window values.
-  std::deque<double> residuals_;  // Last spread_window raw residuals.
+  RankWindow residuals_;          // Last spread_window raw residuals.
   RankWindow calibration_;        // Last calibration_window |scaled residuals|.
   std::deque<double> surprise_;   // Last long_window values of −log p.
   RankWindow history_;            // Last history_window values.
@@ -135,8 +135,6 @@ class ConformalDetector final : public Detector {
   ContextNovelty context_;
   int64_t seen_ = 0;
   int64_t since_flag_ = -1;  // Steps since the last flag; -1: never flagged.
-  double mad_ = 0;           // 1.4826 · MAD of residuals_, refreshed every few steps.
-  int since_spread_ = 0;     // Steps since mad_ was computed, modulo the refresh interval.
   std::vector<double> scratch_;
 };
 
