@@ -31,6 +31,8 @@ absl::Status Positive(std::string_view field, int value) {
   return absl::InvalidArgumentError(fmt::format("{} = {}: must be >= 1", field, value));
 }
 
+constexpr double kSurpriseScale = 65536;  // Surprises are kept in units of 2^-16.
+
 double NormalCdf(double z) { return 0.5 * std::erfc(-z / std::sqrt(2.0)); }
 
 }  // namespace
@@ -86,7 +88,8 @@ absl::Status ConformalDetectorOptions::Validate() const {
     return absl::InvalidArgumentError(
         fmt::format("season_min_acf = {}: must be in (0, 1]", season_min_acf));
   }
-  for (auto [field, value] : {std::pair<std::string_view, double>{"novelty_weight", novelty_weight},
+  for (auto [field, value] : {std::pair<std::string_view, double>{"point_weight", point_weight},
+                              {"novelty_weight", novelty_weight},
                               {"season_weight", season_weight},
                               {"context_weight", context_weight}}) {
     if (!(value >= 0 && value <= 1)) {
@@ -150,6 +153,12 @@ absl::StatusOr<std::unique_ptr<ConformalDetector>> ConformalDetector::Restore(
       }
     }
   }
+  for (double v : state.surprise) {
+    if (!(v >= 0 && v <= 1000)) {  // −log p with p ≥ 1e-300 lies in [0, 691].
+      return absl::InvalidArgumentError(
+          fmt::format("detector state: surprise holds {}, outside [0, 1000]", v));
+    }
+  }
   if (state.seen < 0 || state.since_flag < -1) {
     return absl::InvalidArgumentError(fmt::format(
         "detector state: seen = {}, since_flag = {} out of range", state.seen, state.since_flag));
@@ -158,7 +167,7 @@ absl::StatusOr<std::unique_ptr<ConformalDetector>> ConformalDetector::Restore(
   d->values_.assign(state.values.begin(), state.values.end());
   d->residuals_.Assign(state.residuals);
   d->calibration_.Assign(state.calibration);
-  d->surprise_.assign(state.surprise.begin(), state.surprise.end());
+  for (double v : state.surprise) d->PushSurprise(std::llround(v * kSurpriseScale));
   d->history_.Assign(state.history);
   d->seen_ = state.seen;
   d->since_flag_ = state.since_flag;
@@ -171,11 +180,23 @@ ConformalDetectorState ConformalDetector::State() const {
   s.values.assign(values_.begin(), values_.end());
   s.residuals.assign(residuals_.arrival().begin(), residuals_.arrival().end());
   s.calibration.assign(calibration_.arrival().begin(), calibration_.arrival().end());
-  s.surprise.assign(surprise_.begin(), surprise_.end());
+  for (int64_t q : surprise_) s.surprise.push_back(static_cast<double>(q) / kSurpriseScale);
   s.history.assign(history_.arrival().begin(), history_.arrival().end());
   s.seen = seen_;
   s.since_flag = since_flag_;
   return s;
+}
+
+void ConformalDetector::PushSurprise(int64_t quantum) {
+  surprise_.push_back(quantum);
+  surprise_sum_ += quantum;
+  surprise_sum_sq_ += absl::int128(quantum) * quantum;
+  if (surprise_.size() > static_cast<size_t>(o_.long_window)) {
+    const int64_t old = surprise_.front();
+    surprise_.pop_front();
+    surprise_sum_ -= old;
+    surprise_sum_sq_ -= absl::int128(old) * old;
+  }
 }
 
 AnomalyResult ConformalDetector::Observe(double x) {
@@ -207,20 +228,27 @@ AnomalyResult ConformalDetector::Observe(double x) {
   // Conformal p-value against past scaled residuals, with a fitted tail beyond the largest few.
   const size_t n = calibration_.size();
   const double p = UpperTailPValue(calibration_.sorted(), magnitude, o_.tail_fraction);
-  const double point = n >= 30 ? 1 - p : 0;
+  const double point = n >= 30 ? o_.point_weight * (1 - p) : 0;
 
   // 3. Anomaly likelihood of the short-run mean surprise.
-  const double surprise = -std::log(std::max(p, 1e-300));
-  PushBounded(surprise_, surprise, static_cast<size_t>(o_.long_window));
+  // v is kept on a grid of 2^-16 as an integer, so the long-run sums are exact and O(1) to
+  // update, and a restored detector's sums equal the original's bit for bit.
+  const int64_t quantum = std::llround(-std::log(std::max(p, 1e-300)) * kSurpriseScale);
+  PushSurprise(quantum);
   double likelihood = 0;
   if (surprise_.size() >= static_cast<size_t>(2 * o_.short_window)) {
-    const double mean = std::accumulate(surprise_.begin(), surprise_.end(), 0.0) /
-                        static_cast<double>(surprise_.size());
-    double var = 0;
-    for (double v : surprise_) var += (v - mean) * (v - mean);
-    const double sd = std::max(std::sqrt(var / static_cast<double>(surprise_.size())), 0.05);
-    const auto short_begin = surprise_.end() - o_.short_window;
-    const double short_mean = std::accumulate(short_begin, surprise_.end(), 0.0) / o_.short_window;
+    const auto n_long = static_cast<int64_t>(surprise_.size());
+    const double mean =
+        static_cast<double>(surprise_sum_) / static_cast<double>(n_long) / kSurpriseScale;
+    // n² · var · scale² = n · Σq² − (Σq)², exact in 128 bits.
+    const absl::int128 spread_sq =
+        absl::int128(n_long) * surprise_sum_sq_ - absl::int128(surprise_sum_) * surprise_sum_;
+    const double var = static_cast<double>(spread_sq) / static_cast<double>(n_long) /
+                       static_cast<double>(n_long) / (kSurpriseScale * kSurpriseScale);
+    const double sd = std::max(std::sqrt(std::max(var, 0.0)), 0.05);
+    int64_t short_sum = 0;
+    for (auto it = surprise_.end() - o_.short_window; it != surprise_.end(); ++it) short_sum += *it;
+    const double short_mean = static_cast<double>(short_sum) / o_.short_window / kSurpriseScale;
     likelihood = NormalCdf((short_mean - mean) / sd);
   }
 
@@ -356,6 +384,8 @@ absl::Status SetOption(ConformalDetectorOptions& o, std::string_view assignment)
     o.tail_fraction = value;
   else if (key == "novelty_weight")
     o.novelty_weight = value;
+  else if (key == "point_weight")
+    o.point_weight = value;
   else if (key == "season_weight")
     o.season_weight = value;
   else if (key == "season_min_acf")

@@ -70,7 +70,8 @@ double MedianAbsDeviation(std::span<const double> sorted, double* median) {
   *median = m;
   // Distances below the median, nearest first: m − sorted[i] for i = lo, lo − 1, ...; above it:
   // sorted[j] − m for j = hi, hi + 1, ... Merge until the (mid + 1)-th smallest.
-  size_t hi = static_cast<size_t>(std::lower_bound(sorted.begin(), sorted.end(), m) - sorted.begin());
+  size_t hi =
+      static_cast<size_t>(std::lower_bound(sorted.begin(), sorted.end(), m) - sorted.begin());
   ptrdiff_t lo = static_cast<ptrdiff_t>(hi) - 1;
   double previous = 0, current = 0;
   for (size_t k = 0; k <= mid; ++k) {

@@ -43,6 +43,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/numeric/int128.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "tidegate/anomaly/context.h"
@@ -77,6 +78,7 @@ struct ConformalDetectorOptions {
   double flag_threshold = 0.999;  // Score at or above this raises the flag.
   int refractory = 200;           // Steps of damped scores after a flag.
   int history_window = 4000;      // Value novelty: rank of x among this many past values.
+  double point_weight = 1;        // 0: the point surprise only feeds the likelihood.
   double novelty_weight = 1;      // 0 disables the value-novelty term.
   double tail_fraction = 0.05;    // Share of a sample fitted as its tail (tail.h).
   // Seasonal term (context.h): 0 disables it.
@@ -124,13 +126,16 @@ class ConformalDetector final : public Detector {
  private:
   explicit ConformalDetector(const ConformalDetectorOptions& o);
   void ReplaySequenceTerms();
+  void PushSurprise(int64_t quantum);
 
   ConformalDetectorOptions o_;
-  std::deque<double> values_;     // Last level_window values.
-  RankWindow residuals_;          // Last spread_window raw residuals.
-  RankWindow calibration_;        // Last calibration_window |scaled residuals|.
-  std::deque<double> surprise_;   // Last long_window values of −log p.
-  RankWindow history_;            // Last history_window values.
+  std::deque<double> values_;         // Last level_window values.
+  RankWindow residuals_;              // Last spread_window raw residuals.
+  RankWindow calibration_;            // Last calibration_window |scaled residuals|.
+  std::deque<int64_t> surprise_;      // Last long_window values of −log p, in units of 2^-16.
+  int64_t surprise_sum_ = 0;          // Σ surprise_.
+  absl::int128 surprise_sum_sq_ = 0;  // Σ surprise_².
+  RankWindow history_;                // Last history_window values.
   SeasonalTerm season_;
   ContextNovelty context_;
   int64_t seen_ = 0;
