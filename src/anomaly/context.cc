@@ -54,9 +54,10 @@ void SeasonalTerm::FindPeriod(const std::deque<double>& recent) {
       for (size_t i = 0; i + lag < n; ++i) s += y[i] * y[i + lag];
       acf[lag] = s / var;
     }
-    // Past the first local minimum (short lags are high for any smooth series), the highest peak.
-    size_t lag = 2;
-    while (lag < max_lag && !(acf[lag] <= acf[lag - 1] && acf[lag] <= acf[lag + 1])) ++lag;
+    // Past the first zero crossing (short lags are high for any smooth series, and a trend or a
+    // random walk never crosses within n/2), the highest peak.
+    size_t lag = 1;
+    while (lag < max_lag && acf[lag] >= 0) ++lag;
     double best = min_acf_;
     for (size_t l = lag + 1; l < max_lag; ++l) {
       if (acf[l] >= acf[l - 1] && acf[l] >= acf[l + 1] && acf[l] >= best) {

@@ -151,7 +151,8 @@ TEST(ConformalDetectorTest, OptionsAreValidatedByName) {
 
 TEST(ConformalDetectorTest, RestoredStateContinuesBitForBit) {
   // A detector restored from State() mid-stream scores the rest exactly as the original, through
-  // probation, a flag and its refractory period.
+  // probation, a flag and its refractory period. The sequence terms are rebuilt from the saved
+  // history, so they match exactly while the history holds everything seen (here 200 < 300).
   ConformalDetectorOptions o;
   o.level_window = 8;
   o.spread_window = 40;
@@ -159,7 +160,7 @@ TEST(ConformalDetectorTest, RestoredStateContinuesBitForBit) {
   o.long_window = 60;
   o.probation = 30;
   o.refractory = 20;
-  o.history_window = 150;
+  o.history_window = 300;
   auto a = Make(o);
   std::vector<double> xs = Noise(400, 7);
   xs[250] = 170;  // A spike after the restore point.

@@ -73,12 +73,12 @@ struct ConformalDetectorOptions {
   int spread_window = 256;        // MAD of this many recent residuals scales them.
   int calibration_window = 4000;  // Conformal p-values against this many scaled residuals.
   int short_window = 6;           // Likelihood: short-run mean of −log p.
-  int long_window = 600;          // Likelihood: long-run mean and sd of −log p.
+  int long_window = 2400;         // Likelihood: long-run mean and sd of −log p.
   int probation = 150;            // Observations scored 0 while windows fill.
   double flag_threshold = 0.999;  // Score at or above this raises the flag.
   int refractory = 200;           // Steps of damped scores after a flag.
   int history_window = 4000;      // Value novelty: rank of x among this many past values.
-  double point_weight = 1;        // 0: the point surprise only feeds the likelihood.
+  double point_weight = 0;        // 0: the point surprise only feeds the likelihood.
   double novelty_weight = 1;      // 0 disables the value-novelty term.
   double tail_fraction = 0.05;    // Share of a sample fitted as its tail (tail.h).
   // Seasonal term (context.h): 0 disables it.
