@@ -22,11 +22,21 @@
 //      values, q_t = min(1, 2·min(1 + #{x_i ≥ x_t}, 1 + #{x_i ≤ x_t}) / (n + 1)), with the same
 //      tail fit at both ends, catches values outside the range seen so far once the local level
 //      of step 1 has adapted to them.
-//      Score = max(u_t, L_t, 1 − q_t), then a refractory period: after a flag, scores are
-//      multiplied by the fraction of `refractory` steps elapsed, so one event raises one alarm.
-//   5. Kind: kSpike / kDip when the point surprise dominates (by the residual's sign),
-//      kLevelShift when the likelihood does, kNone below the flag.
+//   5. Sequence terms (context.h). Seasonal: with a period P found causally by autocorrelation,
+//      the median of 5 residuals x_t − median(x_{t−P}, x_{t−2P}, x_{t−3P}), scaled by their MAD,
+//      gets a tail p-value p^S against its own past. Context novelty: values quantised by rank into
+//      `context_bins` levels, contexts of `context_order` levels, and the count of contexts unseen
+//      in `context_window` steps over the last `context_run` steps gets a tail p-value p^C.
+//      Score = max(point_weight·u_t, L_t, 1 − q_t, season_weight·(1 − p^S),
+//      context_weight·(1 − p^C)), then a refractory period: after a flag, scores are multiplied
+//      by the fraction of `refractory` steps elapsed, so one event raises one alarm. By default
+//      point_weight = 0: the point p-value only feeds L_t.
+//   6. Kind: kSpike / kDip when a value or sequence term dominates (by the sign of the residual
+//      from the season when one is in use, else from the local level), kLevelShift when the
+//      likelihood does, kNone below the flag.
 //   Missing observations (NaN) return score 0, flag false, and leave every state unchanged.
+//   The likelihood's sums are exact integer running sums (O(1)); the MAD comes from a sorted
+//   window in O(spread_window / 2).
 //   The first `probation` observations score 0 while the windows fill.
 //
 // WindowedGaussianDetector is the classic baseline: z = |x_t − μ_W| / σ_W over the previous W
@@ -113,9 +123,11 @@ class ConformalDetector final : public Detector {
  public:
   static absl::StatusOr<std::unique_ptr<ConformalDetector>> Create(
       const ConformalDetectorOptions& options);
-  // A detector that continues from `state` (as State() returned it). InvalidArgument when the
-  // options are invalid, a window holds more values than its option allows, a value is not
-  // finite, or the counters are negative (seen < 0, since_flag < -1) — naming the field.
+  // A detector that continues from `state` (as State() returned it). The sequence terms are not
+  // in the state: they are rebuilt by replaying `state.history`, exactly when the history holds
+  // everything seen. InvalidArgument when the options are invalid, a window holds more values
+  // than its option allows, a value is not finite, a surprise lies outside [0, 1000], or the
+  // counters are negative (seen < 0, since_flag < -1) — naming the field.
   static absl::StatusOr<std::unique_ptr<ConformalDetector>> Restore(
       const ConformalDetectorOptions& options, ConformalDetectorState state);
   AnomalyResult Observe(double x) override;
