@@ -107,8 +107,9 @@ struct ConformalDetectorOptions {
   absl::Status Validate() const;
 };
 
-// Everything a ConformalDetector has learnt, oldest value first in every window (for
-// checkpoints: the daemon persists it so that a restart resumes the detector).
+// What a ConformalDetector has learnt, oldest value first in every window (for checkpoints: the
+// daemon persists it so that a restart resumes the detector). The sequence terms are rebuilt
+// from `history` on Restore.
 struct ConformalDetectorState {
   std::vector<double> values;       // Last level_window values.
   std::vector<double> residuals;    // Last spread_window residuals.
