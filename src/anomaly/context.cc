@@ -18,9 +18,8 @@ double MedianOf(std::vector<double>& v) {
   return m;
 }
 
+// Below this many residuals (seasonal) or calibration samples a term learns only and scores 1.
 constexpr size_t kMinSamples = 30;
-constexpr int kSpreadRefresh = 8;  // Steps between recomputations of the seasonal MAD.  // Below
-                                   // this many calibration samples a term scores p = 1.
 
 }  // namespace
 
@@ -76,8 +75,7 @@ void SeasonalTerm::FindPeriod(const std::deque<double>& recent) {
 
 double SeasonalTerm::Observe(double x, const std::deque<double>& recent) {
   ++seen_;
-  if (max_period_ > 0 && static_cast<int64_t>(recent.size()) >= next_search_ - 1 &&
-      seen_ >= next_search_) {
+  if (max_period_ > 0 && seen_ >= next_search_) {
     FindPeriod(recent);
     next_search_ = next_search_ < 2400 ? 2 * next_search_ : next_search_ + 4000;
   }
