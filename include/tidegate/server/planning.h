@@ -92,6 +92,13 @@ struct PlanningOptions {
     o.probation = 60;
     o.refractory = 30;
     o.history_window = 720;
+    // The sequence terms (season, context novelty) are off here and the point surprise flags on
+    // its own, as before they existed: they keep windows of their own per class (a hash map of
+    // up to context_window contexts among them), and the daemon's memory per class has not been
+    // measured with them.
+    o.point_weight = 1;
+    o.season_weight = 0;
+    o.context_weight = 0;
     return o;
   }();
   // Drift: every closed fine step's one-step-ahead error, in units of the calibrated interval's
