@@ -261,6 +261,9 @@ class Service {
   ConfigInfo config_info() const;
   // The active configuration (an immutable snapshot).
   std::shared_ptr<const Config> config() const;
+  // config()->limits.max_body_bytes without taking a reference to the snapshot (the HTTP server
+  // reads it before every request).
+  size_t max_body_bytes() const { return max_body_bytes_.load(std::memory_order_relaxed); }
 
   struct Match;  // The result of matching one descriptor (service.cc).
 
@@ -335,10 +338,14 @@ class Service {
   std::mutex admin_mu_;  // Serialises ApplyConfig, SetOverride, ClearOverride, expiry.
 
   mutable std::shared_mutex classes_mu_;  // Guards classes_ (the map, not the states).
-  std::unordered_map<std::string, std::shared_ptr<ClassState>> classes_;  // By canonical key.
+  // By canonical key; found by string_view (transparent hash) without a copy of the key.
+  std::unordered_map<std::string, std::shared_ptr<ClassState>, DescriptorIndex::Hash,
+                     DescriptorIndex::Equal>
+      classes_;
 
   std::atomic<uint64_t> reports_accepted_{0};
   std::atomic<uint64_t> reports_rejected_{0};
+  std::atomic<size_t> max_body_bytes_{0};  // Of the config in rules_.
   std::atomic<uint64_t> unknown_allowed_{0};
   std::atomic<uint64_t> unknown_denied_{0};
   std::atomic<uint64_t> flush_failures_{0};
