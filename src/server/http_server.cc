@@ -588,7 +588,7 @@ ApiResponse HttpApi::Route(std::string_view method, std::string_view target,
       r.content_type = std::string(history::kExpositionContentType);
       r.body = service_.RenderMetrics();
       if (options_.planning != nullptr) r.body += options_.planning->RenderMetrics();
-      if (options_.store_metrics) r.body += options_.store_metrics();
+      if (options_.extra_metrics) r.body += options_.extra_metrics();
       return r;
     }
     const size_t q = target.find('?');
