@@ -20,6 +20,7 @@
 #include <mutex>
 #include <optional>
 
+#include "fmt/compile.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
 #include "server/planning_api.h"
@@ -97,7 +98,9 @@ void AppendJsonString(fmt::memory_buffer& out, std::string_view s) {
     return u >= 0x20 && u < 0x80 && c != '"' && c != '\\';
   });
   if (plain) {
-    fmt::format_to(std::back_inserter(out), "\"{}\"", s);
+    out.push_back('"');
+    out.append(s.data(), s.data() + s.size());
+    out.push_back('"');
   } else {
     const std::string escaped = json(s).dump(-1, ' ', false, json::error_handler_t::replace);
     out.append(escaped.data(), escaped.data() + escaped.size());
@@ -121,18 +124,21 @@ std::string CheckResponseJson(const CheckResponse& resp) {
     put(CodeName(st.code));
     put("\",\"current_limit\":");
     if (st.current_limit) {
-      fmt::format_to(std::back_inserter(out), "{{\"requests_per_unit\":{},\"unit\":\"{}\"}}",
+      fmt::format_to(std::back_inserter(out),
+                     FMT_COMPILE("{{\"requests_per_unit\":{},\"unit\":\"{}\"}}"),
                      st.current_limit->requests_per_unit, UnitName(st.current_limit->unit));
     } else {
       put("null");
     }
-    fmt::format_to(std::back_inserter(out), ",\"duration_until_reset_s\":{},\"limit_remaining\":{}",
+    fmt::format_to(std::back_inserter(out),
+                   FMT_COMPILE(",\"duration_until_reset_s\":{},\"limit_remaining\":{}"),
                    Seconds(st.duration_until_reset), st.limit_remaining);
     if (st.code == Code::kOverLimit) {
-      fmt::format_to(std::back_inserter(out), ",\"retry_after_s\":{}", Seconds(st.retry_after));
+      fmt::format_to(std::back_inserter(out), FMT_COMPILE(",\"retry_after_s\":{}"),
+                     Seconds(st.retry_after));
     }
-    fmt::format_to(std::back_inserter(out), ",\"shadow\":{},\"unknown\":{}}}", st.shadow,
-                   st.unknown);
+    fmt::format_to(std::back_inserter(out), FMT_COMPILE(",\"shadow\":{},\"unknown\":{}}}"),
+                   st.shadow, st.unknown);
   }
   put("]}");
   return fmt::to_string(out);
