@@ -87,19 +87,27 @@ bool HasControl(std::string_view s) {
   });
 }
 
-absl::Status CheckText(std::string_view field, std::string_view text, size_t max_len,
-                       bool allow_empty) {
+// `field()` names the field; it is called only for an error, so that checking a request's many
+// entries formats no names on the hot path.
+template <typename FieldName>
+absl::Status CheckTextNamed(const FieldName& field, std::string_view text, size_t max_len,
+                            bool allow_empty) {
   if (text.empty() && !allow_empty) {
-    return absl::InvalidArgumentError(fmt::format("{}: must not be empty", field));
+    return absl::InvalidArgumentError(fmt::format("{}: must not be empty", field()));
   }
   if (text.size() > max_len) {
     return absl::InvalidArgumentError(fmt::format(
-        "{}: {} bytes, at most {} allowed (limits.max_key_length)", field, text.size(), max_len));
+        "{}: {} bytes, at most {} allowed (limits.max_key_length)", field(), text.size(), max_len));
   }
   if (HasControl(text)) {
-    return absl::InvalidArgumentError(fmt::format("{}: contains a control character", field));
+    return absl::InvalidArgumentError(fmt::format("{}: contains a control character", field()));
   }
   return absl::OkStatus();
+}
+
+absl::Status CheckText(std::string_view field, std::string_view text, size_t max_len,
+                       bool allow_empty) {
+  return CheckTextNamed([field] { return field; }, text, max_len, allow_empty);
 }
 
 // Calls fn(entries, rule) for every rule all of whose path has values (a fixed class) and that
@@ -235,6 +243,7 @@ absl::StatusOr<std::unique_ptr<Service>> Service::Create(ServiceOptions options,
   TIDEGATE_ASSIGN_OR_RETURN(service->alerting_, alert::Engine::Create({}, {}, clock));
   auto empty = std::make_shared<Rules>();
   empty->config = std::make_shared<Config>(EmptyConfig());
+  service->max_body_bytes_.store(empty->config->limits.max_body_bytes, std::memory_order_relaxed);
   service->rules_.store(std::move(empty));
   TIDEGATE_RETURN_IF_ERROR(service->ApplyConfig(std::move(options.config)));
   return service;
@@ -292,10 +301,12 @@ absl::Status Service::ValidateRequest(const CheckRequest& request, const Config&
           d.entries.size(), std::min(limits.max_entries, shaping::kMaxDescriptorEntries)));
     }
     for (size_t j = 0; j < d.entries.size(); ++j) {
-      TIDEGATE_RETURN_IF_ERROR(CheckText(fmt::format("descriptors[{}].entries[{}].key", i, j),
-                                         d.entries[j].key, limits.max_key_length, false));
-      TIDEGATE_RETURN_IF_ERROR(CheckText(fmt::format("descriptors[{}].entries[{}].value", i, j),
-                                         d.entries[j].value, limits.max_key_length, true));
+      TIDEGATE_RETURN_IF_ERROR(
+          CheckTextNamed([&] { return fmt::format("descriptors[{}].entries[{}].key", i, j); },
+                         d.entries[j].key, limits.max_key_length, false));
+      TIDEGATE_RETURN_IF_ERROR(
+          CheckTextNamed([&] { return fmt::format("descriptors[{}].entries[{}].value", i, j); },
+                         d.entries[j].value, limits.max_key_length, true));
     }
     if (d.hits_addend && *d.hits_addend > 1'000'000'000) {
       return absl::InvalidArgumentError(
@@ -311,7 +322,7 @@ absl::Status Service::ValidateRequest(const CheckRequest& request, const Config&
 
 std::shared_ptr<Service::ClassState> Service::FindClass(std::string_view canonical) const {
   std::shared_lock lock(classes_mu_);
-  auto it = classes_.find(std::string(canonical));
+  auto it = classes_.find(canonical);
   return it == classes_.end() ? nullptr : it->second;
 }
 
@@ -945,6 +956,7 @@ absl::Status Service::ApplyConfig(Config config) {
   }
   // Validated above; only a failure to start a new delivery thread can fail here.
   TIDEGATE_RETURN_IF_ERROR(alerting_->Reconfigure(cfg.alerts, cfg.scaling));
+  max_body_bytes_.store(next->config->limits.max_body_bytes, std::memory_order_relaxed);
   rules_.store(std::move(next));
   return absl::OkStatus();
 }

@@ -259,6 +259,9 @@ class Service {
   ConfigInfo config_info() const;
   // The active configuration (an immutable snapshot).
   std::shared_ptr<const Config> config() const;
+  // config()->limits.max_body_bytes without taking a reference to the snapshot (the HTTP server
+  // reads it before every request).
+  size_t max_body_bytes() const { return max_body_bytes_.load(std::memory_order_relaxed); }
 
   struct Match;  // The result of matching one descriptor (service.cc).
 
@@ -336,7 +339,10 @@ class Service {
   std::mutex admin_mu_;  // Serialises ApplyConfig, SetOverride, ClearOverride, expiry.
 
   mutable std::shared_mutex classes_mu_;  // Guards classes_ (the map, not the states).
-  std::unordered_map<std::string, std::shared_ptr<ClassState>> classes_;  // By canonical key.
+  // By canonical key; found by string_view (transparent hash) without a copy of the key.
+  std::unordered_map<std::string, std::shared_ptr<ClassState>, DescriptorIndex::Hash,
+                     DescriptorIndex::Equal>
+      classes_;
   // Bumped after every change PlanningClasses shows; the snapshot is rebuilt when it moved.
   std::atomic<uint64_t> planning_generation_{1};
   std::mutex planning_mu_;  // Guards the two members below.
@@ -345,6 +351,7 @@ class Service {
 
   std::atomic<uint64_t> reports_accepted_{0};
   std::atomic<uint64_t> reports_rejected_{0};
+  std::atomic<size_t> max_body_bytes_{0};  // Of the config in rules_.
   std::atomic<uint64_t> unknown_allowed_{0};
   std::atomic<uint64_t> unknown_denied_{0};
   std::atomic<uint64_t> flush_failures_{0};
