@@ -5,6 +5,9 @@
 #
 #   bench/run_http.sh          (BUILD_DIR=build/release, REPS=3, DURATION=10, CONNECTIONS=64,
 #                               WORKERS=2: tidegated --http-threads and nginx worker_processes)
+#   BASELINE=/path/to/an/older/tidegated bench/run_http.sh
+#                              also runs that binary (label "baseline") in the same alternation,
+#                              for before/after comparisons under the same machine load
 #
 # Prints each run, the median requests/s of each server and the ratio tidegate / nginx (issue 7's
 # target: >= 0.7). Needs wrk and nginx (scripts/deps.sh bench).
@@ -16,8 +19,10 @@ DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-64}
 WORKERS=${WORKERS:-2}
 WRK_THREADS=${WRK_THREADS:-2}
+BASELINE=${BASELINE:-}
 TIDEGATED=$BUILD_DIR/src/exe/tidegated
 [ -x "$TIDEGATED" ] || { echo "run_http.sh: $TIDEGATED not built (target tidegated)" >&2; exit 1; }
+[ -z "$BASELINE" ] || [ -x "$BASELINE" ] || { echo "run_http.sh: $BASELINE is not executable" >&2; exit 1; }
 for c in wrk nginx curl; do
   command -v "$c" >/dev/null || { echo "run_http.sh: $c not found (scripts/deps.sh bench)" >&2; exit 1; }
 done
@@ -54,6 +59,15 @@ tg_port=$(free_port)
 "$TIDEGATED" --config "$out/tidegate.yaml" --data-dir "$out/data" --http-threads "$WORKERS" \
   --http-listen "127.0.0.1:$tg_port" --grpc-listen 127.0.0.1:0 >"$out/tidegated.log" 2>&1 &
 pids+=($!)
+tg_pid=$!
+if [ -n "$BASELINE" ]; then
+  bl_port=$(free_port)
+  "$BASELINE" --config "$out/tidegate.yaml" --data-dir "$out/data-baseline" \
+    --http-threads "$WORKERS" --http-listen "127.0.0.1:$bl_port" --grpc-listen 127.0.0.1:0 \
+    >"$out/baseline.log" 2>&1 &
+  pids+=($!)
+  bl_pid=$!
+fi
 
 # nginx: `return 204` for any request, access log off, keep-alive without a request cap.
 ng_port=$(free_port)
@@ -77,9 +91,9 @@ EOF
 nginx -p "$out/nginx" -c "$out/nginx/nginx.conf" &
 pids+=($!)
 ng_pid=$!
-tg_pid=${pids[0]}
 
 wait_http "http://127.0.0.1:$tg_port/healthz"
+[ -z "$BASELINE" ] || wait_http "http://127.0.0.1:$bl_port/healthz"
 wait_http "http://127.0.0.1:$ng_port/"
 
 # The same request to both: an Envoy-style check of one descriptor.
@@ -126,6 +140,7 @@ echo "# wrk -t$WRK_THREADS -c$CONNECTIONS -d${DURATION}s, $REPS runs per server 
 for _ in $(seq 1 "$REPS"); do
   run nginx "http://127.0.0.1:$ng_port/v1/check" "$ng_pid"
   run tidegate "http://127.0.0.1:$tg_port/v1/check" "$tg_pid"
+  [ -z "$BASELINE" ] || run baseline "http://127.0.0.1:$bl_port/v1/check" "$bl_pid"
 done
 
 median() {  # $1 = label, $2 = field
@@ -141,3 +156,10 @@ awk -v n="$ng" -v t="$tg" -v nc="$ng_cpu" -v tc="$tg_cpu" 'BEGIN {
     n, t, t / n
   printf "median server CPU per request: nginx %.1f us  tidegate %.1f us  ratio nginx/tidegate %.3f\n",
     nc, tc, nc / tc }'
+if [ -n "$BASELINE" ]; then
+  bl=$(median baseline rps)
+  bl_cpu=$(median baseline cpu_us_per_request)
+  awk -v n="$ng" -v b="$bl" -v bc="$bl_cpu" 'BEGIN {
+    printf "baseline (%s): median requests/s %.0f, ratio baseline/nginx %.3f, CPU per request %.1f us\n",
+      ENVIRON["BASELINE"], b, b / n, bc }'
+fi

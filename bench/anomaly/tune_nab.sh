@@ -11,14 +11,18 @@ BIN=${BUILD_DIR:-build/release}/bench/anomaly/nab_run
 DATA=${NAB_DATA:-../shared/data/NAB-dev}
 [ -x "$BIN" ] || { echo "tune_nab.sh: build first: make release" >&2; exit 1; }
 
-# One grid point per line: --set arguments for nab_run.
+# One grid point per line: --set arguments for nab_run. The terms (point, context) on or off, the
+# likelihood's long window, the refractory period, the season's autocorrelation gate and the flag
+# threshold; the rest stay at their defaults.
 GRID=()
-for flag in 0.999 0.9995; do
-  for calibration in 2000 4000; do
-    for refractory in 200 300; do
-      for history in 4000 8000; do
-        for tail in 0.02 0.05 0.1; do
-          GRID+=("flag_threshold=$flag calibration_window=$calibration refractory=$refractory history_window=$history tail_fraction=$tail")
+for point in 0 1; do
+  for context in 0 1; do
+    for long in 600 2400; do
+      for refractory in 200 300; do
+        for acf in 0.6 0.7; do
+          for flag in 0.999 0.9995; do
+            GRID+=("point_weight=$point context_weight=$context long_window=$long refractory=$refractory season_min_acf=$acf flag_threshold=$flag")
+          done
         done
       done
     done

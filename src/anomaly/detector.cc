@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <numeric>
 #include <span>
 
 namespace tidegate::anomaly {
@@ -31,6 +30,8 @@ absl::Status Positive(std::string_view field, int value) {
   return absl::InvalidArgumentError(fmt::format("{} = {}: must be >= 1", field, value));
 }
 
+constexpr double kSurpriseScale = 65536;  // Surprises are kept in units of 2^-16.
+
 double NormalCdf(double z) { return 0.5 * std::erfc(-z / std::sqrt(2.0)); }
 
 }  // namespace
@@ -56,7 +57,11 @@ absl::Status ConformalDetectorOptions::Validate() const {
                               {"short_window", short_window},
                               {"long_window", long_window},
                               {"refractory", refractory},
-                              {"history_window", history_window}}) {
+                              {"history_window", history_window},
+                              {"season_max_period", season_max_period},
+                              {"season_run", season_run},
+                              {"context_window", context_window},
+                              {"context_run", context_run}}) {
     if (absl::Status s = Positive(field, value); !s.ok()) return s;
   }
   if (probation < 0) {
@@ -69,6 +74,26 @@ absl::Status ConformalDetectorOptions::Validate() const {
   if (!(tail_fraction > 0 && tail_fraction < 1)) {
     return absl::InvalidArgumentError(
         fmt::format("tail_fraction = {}: must be in (0, 1)", tail_fraction));
+  }
+  if (context_bins < 2 || context_bins > 64) {
+    return absl::InvalidArgumentError(
+        fmt::format("context_bins = {}: must be in [2, 64]", context_bins));
+  }
+  if (context_order < 1 || context_order > 16) {
+    return absl::InvalidArgumentError(
+        fmt::format("context_order = {}: must be in [1, 16]", context_order));
+  }
+  if (!(season_min_acf > 0 && season_min_acf <= 1)) {
+    return absl::InvalidArgumentError(
+        fmt::format("season_min_acf = {}: must be in (0, 1]", season_min_acf));
+  }
+  for (auto [field, value] : {std::pair<std::string_view, double>{"point_weight", point_weight},
+                              {"novelty_weight", novelty_weight},
+                              {"season_weight", season_weight},
+                              {"context_weight", context_weight}}) {
+    if (!(value >= 0 && value <= 1)) {
+      return absl::InvalidArgumentError(fmt::format("{} = {}: must be in [0, 1]", field, value));
+    }
   }
   if (long_window <= short_window) {
     return absl::InvalidArgumentError(
@@ -85,8 +110,24 @@ absl::StatusOr<std::unique_ptr<ConformalDetector>> ConformalDetector::Create(
 
 ConformalDetector::ConformalDetector(const ConformalDetectorOptions& o)
     : o_(o),
+      residuals_(static_cast<size_t>(o.spread_window)),
       calibration_(static_cast<size_t>(o.calibration_window)),
-      history_(static_cast<size_t>(o.history_window)) {}
+      history_(static_cast<size_t>(o.history_window)),
+      season_(o.season_max_period, o.season_min_acf, o.season_run, o.spread_window,
+              o.calibration_window, o.tail_fraction),
+      context_(o.context_bins, o.context_order, o.context_window, o.context_run,
+               o.calibration_window, o.tail_fraction) {}
+
+void ConformalDetector::ReplaySequenceTerms() {
+  // The sequence terms are not part of the saved state: they are rebuilt from the saved history
+  // of values, replayed in order, as if the detector had seen only those.
+  RankWindow replayed(static_cast<size_t>(o_.history_window));
+  for (double v : history_.arrival()) {
+    if (o_.season_weight > 0) season_.Observe(v, replayed.arrival());
+    if (o_.context_weight > 0) context_.Observe(v, replayed.sorted());
+    replayed.Push(v);
+  }
+}
 
 absl::StatusOr<std::unique_ptr<ConformalDetector>> ConformalDetector::Restore(
     const ConformalDetectorOptions& options, ConformalDetectorState state) {
@@ -111,31 +152,50 @@ absl::StatusOr<std::unique_ptr<ConformalDetector>> ConformalDetector::Restore(
       }
     }
   }
+  for (double v : state.surprise) {
+    if (!(v >= 0 && v <= 1000)) {  // −log p with p ≥ 1e-300 lies in [0, 691].
+      return absl::InvalidArgumentError(
+          fmt::format("detector state: surprise holds {}, outside [0, 1000]", v));
+    }
+  }
   if (state.seen < 0 || state.since_flag < -1) {
     return absl::InvalidArgumentError(fmt::format(
         "detector state: seen = {}, since_flag = {} out of range", state.seen, state.since_flag));
   }
   std::unique_ptr<ConformalDetector> d(new ConformalDetector(options));
   d->values_.assign(state.values.begin(), state.values.end());
-  d->residuals_.assign(state.residuals.begin(), state.residuals.end());
+  d->residuals_.Assign(state.residuals);
   d->calibration_.Assign(state.calibration);
-  d->surprise_.assign(state.surprise.begin(), state.surprise.end());
+  for (double v : state.surprise) d->PushSurprise(std::llround(v * kSurpriseScale));
   d->history_.Assign(state.history);
   d->seen_ = state.seen;
   d->since_flag_ = state.since_flag;
+  d->ReplaySequenceTerms();
   return d;
 }
 
 ConformalDetectorState ConformalDetector::State() const {
   ConformalDetectorState s;
   s.values.assign(values_.begin(), values_.end());
-  s.residuals.assign(residuals_.begin(), residuals_.end());
+  s.residuals.assign(residuals_.arrival().begin(), residuals_.arrival().end());
   s.calibration.assign(calibration_.arrival().begin(), calibration_.arrival().end());
-  s.surprise.assign(surprise_.begin(), surprise_.end());
+  for (int64_t q : surprise_) s.surprise.push_back(static_cast<double>(q) / kSurpriseScale);
   s.history.assign(history_.arrival().begin(), history_.arrival().end());
   s.seen = seen_;
   s.since_flag = since_flag_;
   return s;
+}
+
+void ConformalDetector::PushSurprise(int64_t quantum) {
+  surprise_.push_back(quantum);
+  surprise_sum_ += quantum;
+  surprise_sum_sq_ += absl::int128(quantum) * quantum;
+  if (surprise_.size() > static_cast<size_t>(o_.long_window)) {
+    const int64_t old = surprise_.front();
+    surprise_.pop_front();
+    surprise_sum_ -= old;
+    surprise_sum_sq_ -= absl::int128(old) * old;
+  }
 }
 
 AnomalyResult ConformalDetector::Observe(double x) {
@@ -148,39 +208,46 @@ AnomalyResult ConformalDetector::Observe(double x) {
   }
 
   // 1. Prediction and residual.
-  std::vector<double> scratch(values_.begin(), values_.end());
+  std::vector<double>& scratch = scratch_;
+  scratch.assign(values_.begin(), values_.end());
   const double predicted = Median(scratch);
   const double residual = x - predicted;
 
-  // 2. Robust scale: MAD of recent residuals, floored so a constant series still scales.
-  double spread = 0;
+  // 2. Robust scale: MAD of recent residuals (kept sorted, so it costs O(spread_window / 2)),
+  // floored so a constant series still scales.
+  double mad = 0;
   if (residuals_.size() >= 2) {
-    scratch.assign(residuals_.begin(), residuals_.end());
-    const double center = Median(scratch);
-    for (double& r : scratch) r = std::fabs(r - center);
-    spread = 1.4826 * Median(scratch);
+    double center = 0;
+    mad = 1.4826 * MedianAbsDeviation(residuals_.sorted(), &center);
   }
-  spread = std::max(spread, 1e-9 * std::max(1.0, std::fabs(predicted)));
+  const double spread = std::max(mad, 1e-9 * std::max(1.0, std::fabs(predicted)));
   const double scaled = residual / spread;
   const double magnitude = std::fabs(scaled);
 
   // Conformal p-value against past scaled residuals, with a fitted tail beyond the largest few.
   const size_t n = calibration_.size();
   const double p = UpperTailPValue(calibration_.sorted(), magnitude, o_.tail_fraction);
-  const double point = n >= 30 ? 1 - p : 0;
+  const double point = n >= 30 ? o_.point_weight * (1 - p) : 0;
 
   // 3. Anomaly likelihood of the short-run mean surprise.
-  const double surprise = -std::log(std::max(p, 1e-300));
-  PushBounded(surprise_, surprise, static_cast<size_t>(o_.long_window));
+  // v is kept on a grid of 2^-16 as an integer, so the long-run sums are exact and O(1) to
+  // update, and a restored detector's sums equal the original's bit for bit.
+  const int64_t quantum = std::llround(-std::log(std::max(p, 1e-300)) * kSurpriseScale);
+  PushSurprise(quantum);
   double likelihood = 0;
   if (surprise_.size() >= static_cast<size_t>(2 * o_.short_window)) {
-    const double mean = std::accumulate(surprise_.begin(), surprise_.end(), 0.0) /
-                        static_cast<double>(surprise_.size());
-    double var = 0;
-    for (double v : surprise_) var += (v - mean) * (v - mean);
-    const double sd = std::max(std::sqrt(var / static_cast<double>(surprise_.size())), 0.05);
-    const auto short_begin = surprise_.end() - o_.short_window;
-    const double short_mean = std::accumulate(short_begin, surprise_.end(), 0.0) / o_.short_window;
+    const auto n_long = static_cast<int64_t>(surprise_.size());
+    const double mean =
+        static_cast<double>(surprise_sum_) / static_cast<double>(n_long) / kSurpriseScale;
+    // n² · var · scale² = n · Σq² − (Σq)², exact in 128 bits.
+    const absl::int128 spread_sq =
+        absl::int128(n_long) * surprise_sum_sq_ - absl::int128(surprise_sum_) * surprise_sum_;
+    const double var = static_cast<double>(spread_sq) / static_cast<double>(n_long) /
+                       static_cast<double>(n_long) / (kSurpriseScale * kSurpriseScale);
+    const double sd = std::max(std::sqrt(std::max(var, 0.0)), 0.05);
+    int64_t short_sum = 0;
+    for (auto it = surprise_.end() - o_.short_window; it != surprise_.end(); ++it) short_sum += *it;
+    const double short_mean = static_cast<double>(short_sum) / o_.short_window / kSurpriseScale;
     likelihood = NormalCdf((short_mean - mean) / sd);
   }
 
@@ -193,8 +260,18 @@ AnomalyResult ConformalDetector::Observe(double x) {
     novelty = o_.novelty_weight * (1 - q);
   }
 
-  // 5. Score, probation, refractory damping, flag and kind.
-  double score = std::max({point, likelihood, novelty});
+  // 5. Sequence terms (context.h): the season and the novelty of the recent context.
+  double seasonal = 0;
+  if (o_.season_weight > 0) {
+    seasonal = o_.season_weight * (1 - season_.Observe(x, history_.arrival()));
+  }
+  double contextual = 0;
+  if (o_.context_weight > 0) {
+    contextual = o_.context_weight * (1 - context_.Observe(x, history_.sorted()));
+  }
+
+  // 6. Score, probation, refractory damping, flag and kind.
+  double score = std::max({point, likelihood, novelty, seasonal, contextual});
   if (seen_ <= o_.probation) score = 0;
   if (since_flag_ >= 0) {
     if (since_flag_ < o_.refractory) score *= static_cast<double>(since_flag_) / o_.refractory;
@@ -204,8 +281,10 @@ AnomalyResult ConformalDetector::Observe(double x) {
   out.flag = out.score >= o_.flag_threshold;
   if (out.flag) {
     since_flag_ = 0;
-    if (std::max(point, novelty) >= likelihood) {
-      out.kind = residual >= 0 ? AnomalyKind::kSpike : AnomalyKind::kDip;
+    if (std::max({point, novelty, seasonal, contextual}) >= likelihood) {
+      // Against the season when one is in use, else against the local level.
+      const double sign = season_.period() > 0 ? season_.last_residual() : residual;
+      out.kind = sign >= 0 ? AnomalyKind::kSpike : AnomalyKind::kDip;
     } else {
       out.kind = AnomalyKind::kLevelShift;
     }
@@ -214,7 +293,7 @@ AnomalyResult ConformalDetector::Observe(double x) {
   // State updates (after scoring: the score of x_t never uses x_t as its own reference).
   history_.Push(x);
   PushBounded(values_, x, static_cast<size_t>(o_.level_window));
-  PushBounded(residuals_, residual, static_cast<size_t>(o_.spread_window));
+  residuals_.Push(residual);
   calibration_.Push(magnitude);
   return out;
 }
@@ -304,6 +383,26 @@ absl::Status SetOption(ConformalDetectorOptions& o, std::string_view assignment)
     o.tail_fraction = value;
   else if (key == "novelty_weight")
     o.novelty_weight = value;
+  else if (key == "point_weight")
+    o.point_weight = value;
+  else if (key == "season_weight")
+    o.season_weight = value;
+  else if (key == "season_min_acf")
+    o.season_min_acf = value;
+  else if (key == "season_max_period")
+    o.season_max_period = as_int;
+  else if (key == "season_run")
+    o.season_run = as_int;
+  else if (key == "context_weight")
+    o.context_weight = value;
+  else if (key == "context_bins")
+    o.context_bins = as_int;
+  else if (key == "context_order")
+    o.context_order = as_int;
+  else if (key == "context_window")
+    o.context_window = as_int;
+  else if (key == "context_run")
+    o.context_run = as_int;
   else
     return absl::InvalidArgumentError(fmt::format("unknown detector option '{}'", key));
   return o.Validate();

@@ -63,6 +63,30 @@ void RankWindow::Assign(std::span<const double> oldest_first) {
   std::sort(sorted_.begin(), sorted_.end());
 }
 
+double MedianAbsDeviation(std::span<const double> sorted, double* median) {
+  const size_t n = sorted.size();
+  const size_t mid = n / 2;
+  const double m = n % 2 == 0 ? (sorted[mid] + sorted[mid - 1]) / 2 : sorted[mid];
+  *median = m;
+  // Distances below the median, nearest first: m − sorted[i] for i = lo, lo − 1, ...; above it:
+  // sorted[j] − m for j = hi, hi + 1, ... Merge until the (mid + 1)-th smallest.
+  size_t hi =
+      static_cast<size_t>(std::lower_bound(sorted.begin(), sorted.end(), m) - sorted.begin());
+  ptrdiff_t lo = static_cast<ptrdiff_t>(hi) - 1;
+  double previous = 0, current = 0;
+  for (size_t k = 0; k <= mid; ++k) {
+    previous = current;
+    const bool take_low =
+        hi >= n || (lo >= 0 && m - sorted[static_cast<size_t>(lo)] <= sorted[hi] - m);
+    if (take_low) {
+      current = m - sorted[static_cast<size_t>(lo--)];
+    } else {
+      current = sorted[hi++] - m;
+    }
+  }
+  return n % 2 == 0 ? (current + previous) / 2 : current;
+}
+
 double UpperTailPValue(std::span<const double> sorted, double x, double tail_fraction) {
   const size_t n = sorted.size();
   if (n == 0) return 1;

@@ -33,6 +33,7 @@
 #include "CLI/CLI.hpp"
 #include "fmt/format.h"
 #include "tidegate/common/clock.h"
+#include "tidegate/server/certificate_mirror.h"
 #include "tidegate/server/config.h"
 #include "tidegate/server/http_server.h"
 #include "tidegate/server/planning.h"
@@ -162,6 +163,22 @@ int Run(int argc, char** argv) {
       std::chrono::duration_cast<std::chrono::milliseconds>(core.config()->schedule.planning_tick)
           .count()));
 
+  // gRPC serves TLS from validated copies of the configured pair, which it watches; a reload
+  // installs a new pair there only when it is valid (a bad one is logged and counted, and the
+  // previous pair keeps serving).
+  std::unique_ptr<CertificateMirror> grpc_certificates;
+#ifdef TIDEGATE_WITH_GRPC
+  if (const auto& tls = core.config()->tls.grpc) {
+    auto mirror = CertificateMirror::Create(
+        (std::filesystem::path(data_dir) / "tls" / "grpc").string(), *tls, "tls.grpc");
+    if (!mirror.ok()) {
+      Log(std::string(mirror.status().message()));
+      return 1;
+    }
+    grpc_certificates = *std::move(mirror);
+  }
+#endif
+
   std::mutex reload_mu;
   // The config and the TLS files it names: a change of either triggers a reload.
   auto watched_mtime = [&] {
@@ -183,6 +200,18 @@ int Run(int argc, char** argv) {
     absl::StatusOr<Config> next = LoadConfig(config_path);  // Also checks the TLS files.
     absl::Status applied = next.ok() ? core.ApplyConfig(*std::move(next)) : next.status();
     config_mtime = watched_mtime();
+    // The gRPC pair of the config in force (the new one, or the previous one when the new was
+    // refused): installed if it changed and is valid, otherwise the installed pair stays.
+    if (const auto& tls = core.config()->tls.grpc; tls && grpc_certificates) {
+      const uint64_t installed = grpc_certificates->installed();
+      if (absl::Status s = grpc_certificates->Update(*tls); !s.ok()) {
+        Log(fmt::format(
+            "tls.grpc: new certificate not installed, the previous one keeps serving: {}",
+            std::string(s.message())));
+      } else if (grpc_certificates->installed() != installed) {
+        Log("tls.grpc: new certificate installed");
+      }
+    }
     if (!applied.ok()) return applied;
     // New certificates for new connections; a failure keeps the previous certificate.
     if (const auto& tls = core.config()->tls.http; tls && http_server && http_server->tls()) {
@@ -198,7 +227,11 @@ int Run(int argc, char** argv) {
   HttpApiOptions api_options;
   if (!config_path.empty()) api_options.reload = reload;
   api_options.planning = planning->get();
-  if (spool != nullptr) api_options.store_metrics = [spool] { return spool->RenderMetrics(); };
+  api_options.extra_metrics = [spool, &grpc_certificates] {
+    std::string out = spool != nullptr ? spool->RenderMetrics() : std::string();
+    if (grpc_certificates) out += grpc_certificates->RenderMetrics();
+    return out;
+  };
   HttpApi api(core, api_options);
   HttpServerOptions http_options;
   http_options.host = http_addr->first;
@@ -223,10 +256,10 @@ int Run(int argc, char** argv) {
   // limits.max_body_bytes; larger ones gRPC refuses itself (RESOURCE_EXHAUSTED).
   grpc_options.max_receive_message_bytes =
       static_cast<int>(std::max<size_t>(4 << 20, core.config()->limits.max_body_bytes));
-  if (const auto& tls = core.config()->tls.grpc) {
-    grpc_options.tls_cert_file = tls->cert_file;
-    grpc_options.tls_key_file = tls->key_file;
-    grpc_options.tls_client_ca_file = tls->client_ca_file;
+  if (grpc_certificates) {
+    grpc_options.tls_cert_file = grpc_certificates->cert_file();
+    grpc_options.tls_key_file = grpc_certificates->key_file();
+    grpc_options.tls_client_ca_file = grpc_certificates->client_ca_file();
   }
   auto grpc = GrpcServer::Start(grpc_listen, {&rls}, grpc_options);
   if (!grpc.ok()) {

@@ -1538,20 +1538,13 @@ absl::StatusOr<Config> LoadConfig(const std::string& path) {
 
 namespace {
 
-std::string ExactKey(std::string_view key, std::string_view value) {
-  std::string k;
-  k.reserve(key.size() + 1 + value.size());
-  k.append(key).push_back('\0');
-  k.append(value);
-  return k;
-}
-
 void IndexLevel(std::vector<DescriptorRule>& level, DescriptorIndex& index) {
   index = DescriptorIndex{};
   for (size_t i = 0; i < level.size(); ++i) {
     DescriptorRule& r = level[i];
     if (r.value) {
-      index.exact.emplace(ExactKey(r.key, *r.value), static_cast<uint32_t>(i));  // First wins.
+      index.exact.emplace(DescriptorIndex::KeyValue{r.key, *r.value},
+                          static_cast<uint32_t>(i));  // First wins.
     } else {
       index.wildcard[r.key] = static_cast<uint32_t>(i);  // Last wins, as in the ordered scan.
     }
@@ -1570,10 +1563,11 @@ const DescriptorRule* MatchLevel(const std::vector<DescriptorRule>& level,
                                  const DescriptorIndex& index, std::string_view key,
                                  std::string_view value) {
   if (index.indexed == level.size() && !level.empty()) {
-    if (auto it = index.exact.find(ExactKey(key, value)); it != index.exact.end()) {
+    if (auto it = index.exact.find(DescriptorIndex::KeyValueView{key, value});
+        it != index.exact.end()) {
       return &level[it->second];
     }
-    auto it = index.wildcard.find(std::string(key));
+    auto it = index.wildcard.find(key);
     return it == index.wildcard.end() ? nullptr : &level[it->second];
   }
   const DescriptorRule* wildcard = nullptr;

@@ -68,8 +68,9 @@ absl::StatusOr<std::string> ReadPemFile(const std::string& file, std::string_vie
 // kTlsRefreshSeconds and serves new handshakes with what it read, so a rotated certificate is used
 // without a restart. gRPC 1.51 does not keep the previous pair when the new key does not match
 // the new certificate (it logs "Invalid private key" and handshakes fail until the files are
-// fixed): the config reload reports such a pair, but cannot shield gRPC from it. The files are read
-// here first so that a missing one is a clear error at start rather than failing handshakes.
+// fixed), so tidegated points it at a CertificateMirror's copies, which only ever hold a valid
+// pair. The files are read here first so that a missing one is a clear error at start rather
+// than failing handshakes.
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
     const GrpcServer::Options& options) {
   if (options.tls_cert_file.empty()) return grpc::InsecureServerCredentials();

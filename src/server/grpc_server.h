@@ -37,7 +37,8 @@ class GrpcServer {
     // TLS with these PEM files when tls_cert_file is non-empty; with tls_client_ca_file, clients
     // must present a certificate that CA signed (mutual TLS). The files are watched (every
     // kTlsRefreshSeconds): new handshakes use a rotated certificate without a restart; a key
-    // that does not match its certificate makes handshakes fail until fixed (gRPC 1.51).
+    // that does not match its certificate makes handshakes fail until fixed (gRPC 1.51), so
+    // tidegated passes a CertificateMirror's validated copies (certificate_mirror.h).
     std::string tls_cert_file;
     std::string tls_key_file;
     std::string tls_client_ca_file;

@@ -20,6 +20,7 @@
 #include <mutex>
 #include <optional>
 
+#include "fmt/compile.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
 #include "server/planning_api.h"
@@ -97,7 +98,9 @@ void AppendJsonString(fmt::memory_buffer& out, std::string_view s) {
     return u >= 0x20 && u < 0x80 && c != '"' && c != '\\';
   });
   if (plain) {
-    fmt::format_to(std::back_inserter(out), "\"{}\"", s);
+    out.push_back('"');
+    out.append(s.data(), s.data() + s.size());
+    out.push_back('"');
   } else {
     const std::string escaped = json(s).dump(-1, ' ', false, json::error_handler_t::replace);
     out.append(escaped.data(), escaped.data() + escaped.size());
@@ -121,18 +124,21 @@ std::string CheckResponseJson(const CheckResponse& resp) {
     put(CodeName(st.code));
     put("\",\"current_limit\":");
     if (st.current_limit) {
-      fmt::format_to(std::back_inserter(out), "{{\"requests_per_unit\":{},\"unit\":\"{}\"}}",
+      fmt::format_to(std::back_inserter(out),
+                     FMT_COMPILE("{{\"requests_per_unit\":{},\"unit\":\"{}\"}}"),
                      st.current_limit->requests_per_unit, UnitName(st.current_limit->unit));
     } else {
       put("null");
     }
-    fmt::format_to(std::back_inserter(out), ",\"duration_until_reset_s\":{},\"limit_remaining\":{}",
+    fmt::format_to(std::back_inserter(out),
+                   FMT_COMPILE(",\"duration_until_reset_s\":{},\"limit_remaining\":{}"),
                    Seconds(st.duration_until_reset), st.limit_remaining);
     if (st.code == Code::kOverLimit) {
-      fmt::format_to(std::back_inserter(out), ",\"retry_after_s\":{}", Seconds(st.retry_after));
+      fmt::format_to(std::back_inserter(out), FMT_COMPILE(",\"retry_after_s\":{}"),
+                     Seconds(st.retry_after));
     }
-    fmt::format_to(std::back_inserter(out), ",\"shadow\":{},\"unknown\":{}}}", st.shadow,
-                   st.unknown);
+    fmt::format_to(std::back_inserter(out), FMT_COMPILE(",\"shadow\":{},\"unknown\":{}}}"),
+                   st.shadow, st.unknown);
   }
   put("]}");
   return fmt::to_string(out);
@@ -200,23 +206,48 @@ class Fields {
   }
 };
 
-absl::StatusOr<std::vector<Entry>> ParseEntries(const json& j, const std::string& path) {
-  if (!j.is_array()) return absl::InvalidArgumentError(fmt::format("{}: must be an array", path));
+// Entries at `path()`, which is called only to name an error: the check's hot path parses a few
+// entries per request and formats no field names for them.
+template <typename PathFn>
+absl::StatusOr<std::vector<Entry>> ParseEntriesAt(const json& j, const PathFn& path) {
+  if (!j.is_array()) return absl::InvalidArgumentError(fmt::format("{}: must be an array", path()));
   std::vector<Entry> entries;
+  entries.reserve(j.size());
   for (size_t i = 0; i < j.size(); ++i) {
-    const std::string ip = fmt::format("{}[{}]", path, i);
-    TIDEGATE_RETURN_IF_ERROR(Fields::ExpectObject(j[i], ip, {"key", "value"}));
-    if (!j[i].contains("key")) {
-      return absl::InvalidArgumentError(fmt::format("{}.key: required", ip));
+    const json& e = j[i];
+    const auto ip = [&] { return fmt::format("{}[{}]", path(), i); };
+    if (!e.is_object()) {
+      return absl::InvalidArgumentError(fmt::format("{}: must be an object", ip()));
     }
-    Entry e;
-    TIDEGATE_ASSIGN_OR_RETURN(e.key, Fields::String(j[i]["key"], ip + ".key"));
-    if (j[i].contains("value")) {
-      TIDEGATE_ASSIGN_OR_RETURN(e.value, Fields::String(j[i]["value"], ip + ".value"));
+    const json* key = nullptr;
+    const json* value = nullptr;
+    for (auto it = e.begin(); it != e.end(); ++it) {
+      if (it.key() == "key") {
+        key = &*it;
+      } else if (it.key() == "value") {
+        value = &*it;
+      } else {
+        return absl::InvalidArgumentError(fmt::format("{}.{}: unknown field", ip(), it.key()));
+      }
     }
-    entries.push_back(std::move(e));
+    if (key == nullptr) return absl::InvalidArgumentError(fmt::format("{}.key: required", ip()));
+    Entry& out = entries.emplace_back();
+    if (!key->is_string()) {
+      return absl::InvalidArgumentError(fmt::format("{}.key: must be a string", ip()));
+    }
+    out.key = key->get_ref<const std::string&>();
+    if (value != nullptr) {
+      if (!value->is_string()) {
+        return absl::InvalidArgumentError(fmt::format("{}.value: must be a string", ip()));
+      }
+      out.value = value->get_ref<const std::string&>();
+    }
   }
   return entries;
+}
+
+absl::StatusOr<std::vector<Entry>> ParseEntries(const json& j, const std::string& path) {
+  return ParseEntriesAt(j, [&path]() -> const std::string& { return path; });
 }
 
 absl::StatusOr<RateLimit> ParseLimit(const json& j, const std::string& path) {
@@ -240,29 +271,46 @@ absl::StatusOr<RateLimit> ParseLimit(const json& j, const std::string& path) {
 
 // {"domain": ..., "descriptors": [{"entries": [...], "limit": {...}, "hits_addend": n}], ...}
 absl::StatusOr<std::vector<Descriptor>> ParseDescriptors(const json& body) {
-  if (!body.contains("descriptors")) {
-    return absl::InvalidArgumentError("descriptors: required");
-  }
-  const json& ds = body["descriptors"];
+  const auto found = body.find("descriptors");
+  if (found == body.end()) return absl::InvalidArgumentError("descriptors: required");
+  const json& ds = *found;
   if (!ds.is_array()) return absl::InvalidArgumentError("descriptors: must be an array");
   std::vector<Descriptor> out;
+  out.reserve(ds.size());
   for (size_t i = 0; i < ds.size(); ++i) {
-    const std::string path = fmt::format("descriptors[{}]", i);
-    TIDEGATE_RETURN_IF_ERROR(
-        Fields::ExpectObject(ds[i], path, {"entries", "limit", "hits_addend"}));
-    Descriptor d;
-    if (!ds[i].contains("entries")) {
-      return absl::InvalidArgumentError(fmt::format("{}.entries: required", path));
+    const json& dj = ds[i];
+    // Named only for an error (see ParseEntriesAt).
+    const auto path = [i] { return fmt::format("descriptors[{}]", i); };
+    if (!dj.is_object()) {
+      return absl::InvalidArgumentError(fmt::format("{}: must be an object", path()));
     }
-    TIDEGATE_ASSIGN_OR_RETURN(d.entries, ParseEntries(ds[i]["entries"], path + ".entries"));
-    if (ds[i].contains("limit")) {
-      TIDEGATE_ASSIGN_OR_RETURN(d.limit, ParseLimit(ds[i]["limit"], path + ".limit"));
+    const json* entries = nullptr;
+    const json* limit = nullptr;
+    const json* hits_addend = nullptr;
+    for (auto it = dj.begin(); it != dj.end(); ++it) {
+      if (it.key() == "entries") {
+        entries = &*it;
+      } else if (it.key() == "limit") {
+        limit = &*it;
+      } else if (it.key() == "hits_addend") {
+        hits_addend = &*it;
+      } else {
+        return absl::InvalidArgumentError(fmt::format("{}.{}: unknown field", path(), it.key()));
+      }
     }
-    if (ds[i].contains("hits_addend")) {
+    if (entries == nullptr) {
+      return absl::InvalidArgumentError(fmt::format("{}.entries: required", path()));
+    }
+    Descriptor& d = out.emplace_back();
+    TIDEGATE_ASSIGN_OR_RETURN(
+        d.entries, ParseEntriesAt(*entries, [&] { return fmt::format("{}.entries", path()); }));
+    if (limit != nullptr) {
+      TIDEGATE_ASSIGN_OR_RETURN(d.limit, ParseLimit(*limit, path() + ".limit"));
+    }
+    if (hits_addend != nullptr) {
       TIDEGATE_ASSIGN_OR_RETURN(d.hits_addend,
-                                Fields::Unsigned(ds[i]["hits_addend"], path + ".hits_addend", 1e9));
+                                Fields::Unsigned(*hits_addend, path() + ".hits_addend", 1e9));
     }
-    out.push_back(std::move(d));
   }
   return out;
 }
@@ -546,7 +594,7 @@ ApiResponse HttpApi::Route(std::string_view method, std::string_view target,
       r.content_type = std::string(history::kExpositionContentType);
       r.body = service_.RenderMetrics();
       if (options_.planning != nullptr) r.body += options_.planning->RenderMetrics();
-      if (options_.store_metrics) r.body += options_.store_metrics();
+      if (options_.extra_metrics) r.body += options_.extra_metrics();
       return r;
     }
     const size_t q = target.find('?');
@@ -862,6 +910,45 @@ using SteadyTime = std::chrono::steady_clock::time_point;
 using WorkerSocket = tcp::socket::rebind_executor<asio::io_context::executor_type>::other;
 using WorkerStream = beast::basic_stream<tcp, asio::io_context::executor_type>;
 
+void AppendDecimal(std::string& out, uint64_t v) {
+  char digits[20];
+  const auto [end, ec] = std::to_chars(digits, digits + sizeof digits, v);
+  out.append(digits, end);
+}
+
+// Writes `r` as an HTTP/1.x response (status line, headers, body) into `out`, replacing what was
+// there. This is what Beast's response serializer produced for the same message (Server,
+// Content-Type, the response's own headers, Content-Length except where a status has no body,
+// Connection as keep-alive requires for the version), written as one buffer: on the check's hot
+// path Beast's buffer sequences cost more CPU than the admission itself.
+void SerializeResponse(const ApiResponse& r, unsigned version, bool keep_alive, std::string& out) {
+  out.clear();
+  out.append("HTTP/1.");
+  out.push_back(version == 10 ? '0' : '1');
+  out.push_back(' ');
+  AppendDecimal(out, static_cast<uint64_t>(r.status));
+  out.push_back(' ');
+  const auto reason = http::obsolete_reason(static_cast<http::status>(r.status));
+  out.append(reason.data(), reason.size());
+  out.append("\r\nServer: tidegated\r\nContent-Type: ");
+  out.append(r.content_type);
+  out.append("\r\n");
+  for (const auto& [name, value] : r.headers) {
+    out.append(name).append(": ").append(value).append("\r\n");
+  }
+  // 1xx, 204 and 304 answers carry neither a body nor a Content-Length (RFC 9110, 8.6).
+  const bool bodiless = r.status < 200 || r.status == 204 || r.status == 304;
+  if (!bodiless) {
+    out.append("Content-Length: ");
+    AppendDecimal(out, r.body.size());
+    out.append("\r\n");
+  }
+  if (version == 10 && keep_alive) out.append("Connection: keep-alive\r\n");
+  if (version != 10 && !keep_alive) out.append("Connection: close\r\n");
+  out.append("\r\n");
+  if (!bodiless) out.append(r.body);
+}
+
 // What a Worker's sweep needs of a connection.
 class Connection {
  public:
@@ -962,7 +1049,7 @@ class Session : public Connection, public std::enable_shared_from_this<Session<k
   void Read() {
     parser_.emplace();
     parser_->header_limit(kHeaderLimit);
-    parser_->body_limit(service_.config()->limits.max_body_bytes);
+    parser_->body_limit(service_.max_body_bytes());
     Arm();
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&Session::OnRead, this->shared_from_this()));
@@ -980,7 +1067,7 @@ class Session : public Connection, public std::enable_shared_from_this<Session<k
     if (ec == http::error::body_limit) {
       r = ErrorResponse(413, "INVALID_ARGUMENT",
                         fmt::format("body: larger than limits.max_body_bytes = {} bytes",
-                                    service_.config()->limits.max_body_bytes));
+                                    service_.max_body_bytes()));
     } else if (ec == http::error::header_limit) {
       r = ErrorResponse(431, "INVALID_ARGUMENT",
                         fmt::format("headers: larger than {} bytes", kHeaderLimit));
@@ -1008,21 +1095,14 @@ class Session : public Connection, public std::enable_shared_from_this<Session<k
         r = api_.Handle(method, target, req.body(), authorization);
       }
     }
-    auto& res = response_.emplace(static_cast<http::status>(r.status), version);
-    res.set(http::field::server, "tidegated");
-    res.set(http::field::content_type, r.content_type);
-    for (const auto& [k, v] : r.headers) res.set(k, v);
-    res.body() = std::move(r.body);
-    res.keep_alive(keep_alive);
-    res.prepare_payload();
+    SerializeResponse(r, version, keep_alive, out_);
     Arm();
-    http::async_write(
-        stream_, res,
+    asio::async_write(
+        stream_, asio::buffer(out_),
         beast::bind_front_handler(&Session::OnWrite, this->shared_from_this(), keep_alive));
   }
 
   void OnWrite(bool keep_alive, beast::error_code ec, size_t) {
-    response_.reset();
     if (ec || !keep_alive) return Close();
     Read();
   }
@@ -1052,7 +1132,7 @@ class Session : public Connection, public std::enable_shared_from_this<Session<k
   Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
-  std::optional<http::response<http::string_body>> response_;  // While it is written.
+  std::string out_;  // The response being written; its capacity is reused by the next.
   HttpApi& api_;
   Service& service_;
   Worker& worker_;

@@ -339,7 +339,10 @@ void Planning::Stop() {
 
 void Planning::RequestTraining() { training_requested_.store(true, std::memory_order_release); }
 
-void Planning::SyncClasses(const std::vector<PlanningClass>& classes) {
+void Planning::SyncClasses(std::shared_ptr<const std::vector<PlanningClass>> snapshot) {
+  if (snapshot == synced_classes_) return;  // Nothing a model depends on changed.
+  synced_classes_ = snapshot;
+  const std::vector<PlanningClass>& classes = *snapshot;
   std::set<std::string> present;
   for (const PlanningClass& c : classes) {
     present.insert(c.key);
@@ -755,13 +758,19 @@ absl::Status Planning::Tick() {
   Clock& clock = service_.clock();
   const MonoTime t0 = clock.Now();
   const WallTime wall = clock.WallNow();
-  const std::vector<PlanningClass> classes = service_.PlanningClasses();
+  const std::shared_ptr<const std::vector<PlanningClass>> snapshot = service_.PlanningClasses();
+  const std::vector<PlanningClass>& classes = *snapshot;
   const std::shared_ptr<const Config> config = service_.config();
 
-  // Rebuild the planner when the configuration or the class list changed.
-  uint64_t h = Fnv1a(config->version);
-  for (const PlanningClass& c : classes) h = Fnv1a(c.key, Fnv1a("\n", h));
-  const std::string signature = fmt::format("{}:{:x}", classes.size(), h);
+  // Rebuild the planner when the configuration or the class list changed (an override or a
+  // request's limit also gives a new snapshot, with the same signature).
+  std::string signature = planner_signature_;
+  if (snapshot != signed_classes_) {
+    signed_classes_ = snapshot;
+    uint64_t h = Fnv1a(config->version);
+    for (const PlanningClass& c : classes) h = Fnv1a(c.key, Fnv1a("\n", h));
+    signature = fmt::format("{}:{:x}", classes.size(), h);
+  }
   if (signature != planner_signature_) {
     planner_signature_ = signature;
     plan::PlannerConfig pc;
@@ -867,11 +876,23 @@ absl::Status Planning::Tick() {
   info.duration_ms = Seconds(clock.Now() - t0) * 1e3;
   {
     std::lock_guard lock(plan_mu_);
-    std::set<std::string> present;
+    if (snapshot != planned_classes_) {
+      // The records of this class list, by position (records of dropped classes are erased).
+      plan_records_.assign(classes.size(), nullptr);
+      std::set<std::string_view> present;
+      for (size_t i = 0; i < classes.size(); ++i) {
+        present.insert(classes[i].key);
+        std::unique_ptr<PlanRecord>& rec = plans_[classes[i].key];
+        if (!rec) rec = std::make_unique<PlanRecord>();
+        plan_records_[i] = rec.get();
+      }
+      for (auto it = plans_.begin(); it != plans_.end();) {
+        it = present.count(it->first) ? std::next(it) : plans_.erase(it);
+      }
+      planned_classes_ = snapshot;
+    }
     for (size_t i = 0; i < classes.size(); ++i) {
-      present.insert(classes[i].key);
-      auto& rec = plans_[classes[i].key];
-      if (!rec) rec = std::make_unique<PlanRecord>();
+      PlanRecord* rec = plan_records_[i];
       PlanPoint& p = points[i];
       const PlanPoint& last = rec->points.empty() ? p : rec->points.back();
       const bool changed_reason =
@@ -884,9 +905,6 @@ absl::Status Planning::Tick() {
         while (rec->points.size() > options_.plan_history) rec->points.pop_front();
       }
       rec->current = std::move(p);
-    }
-    for (auto it = plans_.begin(); it != plans_.end();) {
-      it = present.count(it->first) ? std::next(it) : plans_.erase(it);
     }
     last_tick_ = info;
   }
@@ -1192,7 +1210,8 @@ void Planning::LoadLstm() {
 
 absl::StatusOr<std::vector<forecast::Series>> Planning::LstmSeries(Duration window,
                                                                    int* classes_asking) {
-  const std::vector<PlanningClass> classes = service_.PlanningClasses();
+  const std::shared_ptr<const std::vector<PlanningClass>> snapshot = service_.PlanningClasses();
+  const std::vector<PlanningClass>& classes = *snapshot;
   *classes_asking = 0;
   for (const PlanningClass& c : classes) {
     if (c.predict && c.predict->model == "lstm") ++*classes_asking;

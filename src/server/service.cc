@@ -8,6 +8,7 @@
 #include <set>
 #include <utility>
 
+#include "absl/cleanup/cleanup.h"
 #include "fmt/format.h"
 #include "tidegate/common/status.h"
 #include "tidegate/history/exposition.h"
@@ -87,19 +88,27 @@ bool HasControl(std::string_view s) {
   });
 }
 
-absl::Status CheckText(std::string_view field, std::string_view text, size_t max_len,
-                       bool allow_empty) {
+// `field()` names the field; it is called only for an error, so that checking a request's many
+// entries formats no names on the hot path.
+template <typename FieldName>
+absl::Status CheckTextNamed(const FieldName& field, std::string_view text, size_t max_len,
+                            bool allow_empty) {
   if (text.empty() && !allow_empty) {
-    return absl::InvalidArgumentError(fmt::format("{}: must not be empty", field));
+    return absl::InvalidArgumentError(fmt::format("{}: must not be empty", field()));
   }
   if (text.size() > max_len) {
     return absl::InvalidArgumentError(fmt::format(
-        "{}: {} bytes, at most {} allowed (limits.max_key_length)", field, text.size(), max_len));
+        "{}: {} bytes, at most {} allowed (limits.max_key_length)", field(), text.size(), max_len));
   }
   if (HasControl(text)) {
-    return absl::InvalidArgumentError(fmt::format("{}: contains a control character", field));
+    return absl::InvalidArgumentError(fmt::format("{}: contains a control character", field()));
   }
   return absl::OkStatus();
+}
+
+absl::Status CheckText(std::string_view field, std::string_view text, size_t max_len,
+                       bool allow_empty) {
+  return CheckTextNamed([field] { return field; }, text, max_len, allow_empty);
 }
 
 // Calls fn(entries, rule) for every rule all of whose path has values (a fixed class) and that
@@ -252,6 +261,7 @@ absl::StatusOr<std::unique_ptr<Service>> Service::Create(ServiceOptions options,
   TIDEGATE_ASSIGN_OR_RETURN(service->alerting_, alert::Engine::Create({}, {}, clock));
   auto empty = std::make_shared<Rules>();
   empty->config = std::make_shared<Config>(EmptyConfig());
+  service->max_body_bytes_.store(empty->config->limits.max_body_bytes, std::memory_order_relaxed);
   service->rules_.store(std::move(empty));
   TIDEGATE_RETURN_IF_ERROR(service->ApplyConfig(std::move(options.config)));
   return service;
@@ -309,10 +319,12 @@ absl::Status Service::ValidateRequest(const CheckRequest& request, const Config&
           d.entries.size(), std::min(limits.max_entries, shaping::kMaxDescriptorEntries)));
     }
     for (size_t j = 0; j < d.entries.size(); ++j) {
-      TIDEGATE_RETURN_IF_ERROR(CheckText(fmt::format("descriptors[{}].entries[{}].key", i, j),
-                                         d.entries[j].key, limits.max_key_length, false));
-      TIDEGATE_RETURN_IF_ERROR(CheckText(fmt::format("descriptors[{}].entries[{}].value", i, j),
-                                         d.entries[j].value, limits.max_key_length, true));
+      TIDEGATE_RETURN_IF_ERROR(
+          CheckTextNamed([&] { return fmt::format("descriptors[{}].entries[{}].key", i, j); },
+                         d.entries[j].key, limits.max_key_length, false));
+      TIDEGATE_RETURN_IF_ERROR(
+          CheckTextNamed([&] { return fmt::format("descriptors[{}].entries[{}].value", i, j); },
+                         d.entries[j].value, limits.max_key_length, true));
     }
     if (d.hits_addend && *d.hits_addend > 1'000'000'000) {
       return absl::InvalidArgumentError(
@@ -328,7 +340,7 @@ absl::Status Service::ValidateRequest(const CheckRequest& request, const Config&
 
 std::shared_ptr<Service::ClassState> Service::FindClass(std::string_view canonical) const {
   std::shared_lock lock(classes_mu_);
-  auto it = classes_.find(std::string(canonical));
+  auto it = classes_.find(canonical);
   return it == classes_.end() ? nullptr : it->second;
 }
 
@@ -397,8 +409,11 @@ absl::StatusOr<std::shared_ptr<Service::ClassState>> Service::ClassFor(
   state->entries_label = EntriesString(key.entries);
   state->key = std::move(key);
   state->canonical = canonical;
-  std::unique_lock lock(classes_mu_);
-  classes_.emplace(std::move(canonical), state);
+  {
+    std::unique_lock lock(classes_mu_);
+    classes_.emplace(std::move(canonical), state);
+  }
+  planning_generation_.fetch_add(1, std::memory_order_release);
   return state;
 }
 
@@ -467,6 +482,7 @@ absl::StatusOr<CheckResponse> Service::Check(const CheckRequest& request) {
         std::lock_guard lock(s.mu);
         if (s.request_limit != d.limit) {
           s.request_limit = d.limit;
+          planning_generation_.fetch_add(1, std::memory_order_release);
           if (!s.has_override.load(std::memory_order_relaxed) && s.bucket) {
             if (auto base = s.BaseConfigLocked()) {
               TIDEGATE_RETURN_IF_ERROR(s.bucket->Replan(*base, clock_.Now()));
@@ -794,6 +810,7 @@ absl::StatusOr<OverrideInfo> Service::SetOverride(const OverrideRequest& request
   state->override_info = info;
   state->override_expires = now + request.ttl;
   state->has_override.store(true, std::memory_order_release);
+  planning_generation_.fetch_add(1, std::memory_order_release);
   return info;
 }
 
@@ -809,6 +826,7 @@ absl::Status Service::ClearOverride(const ClassKey& key) {
   }
   state->override_info.reset();
   state->has_override.store(false, std::memory_order_release);
+  planning_generation_.fetch_add(1, std::memory_order_release);
   if (auto base = state->BaseConfigLocked(); base && state->bucket) {
     TIDEGATE_RETURN_IF_ERROR(state->bucket->Replan(*base, clock_.Now()));
   }
@@ -828,6 +846,7 @@ void Service::ExpireOverridesLocked(MonoTime now) {
     if (!s->override_info || now < s->override_expires) continue;
     s->override_info.reset();
     s->has_override.store(false, std::memory_order_release);
+    planning_generation_.fetch_add(1, std::memory_order_release);
     if (auto base = s->BaseConfigLocked(); base && s->bucket) (void)s->bucket->Replan(*base, now);
   }
 }
@@ -909,6 +928,8 @@ absl::Status Service::ApplyConfig(Config config) {
   }
 
   std::lock_guard admin(admin_mu_);
+  // Whether it is applied or not, the classes may have changed: the planning snapshot is rebuilt.
+  absl::Cleanup replan = [this] { planning_generation_.fetch_add(1, std::memory_order_release); };
   const std::shared_ptr<const Rules> old = rules_.load();
   auto next = std::make_shared<Rules>();
   IndexDescriptors(config);  // Moving the config below keeps the positions and pointers valid.
@@ -1029,6 +1050,7 @@ absl::Status Service::ApplyConfig(Config config) {
     }
   }
   pool_.store(std::move(next_pool));
+  max_body_bytes_.store(next->config->limits.max_body_bytes, std::memory_order_relaxed);
   rules_.store(std::move(next));
   return absl::OkStatus();
 }
@@ -1178,8 +1200,14 @@ void Service::FlushDemand(bool all) {
   }
 }
 
-std::vector<PlanningClass> Service::PlanningClasses() {
+std::shared_ptr<const std::vector<PlanningClass>> Service::PlanningClasses() {
   std::lock_guard admin(admin_mu_);  // Rule pointers stay valid: no ApplyConfig meanwhile.
+  std::lock_guard cache(planning_mu_);
+  // Read before the build: a change made during it moves the generation past the cached one.
+  const uint64_t generation = planning_generation_.load(std::memory_order_acquire);
+  if (planning_snapshot_ != nullptr && planning_snapshot_generation_ == generation) {
+    return planning_snapshot_;
+  }
   std::vector<std::shared_ptr<ClassState>> states;
   {
     std::shared_lock lock(classes_mu_);
@@ -1188,17 +1216,19 @@ std::vector<PlanningClass> Service::PlanningClasses() {
       if (s->bucket) states.push_back(s);
     }
   }
-  std::vector<PlanningClass> out;
-  out.reserve(states.size());
+  std::sort(states.begin(), states.end(),
+            [](const auto& a, const auto& b) { return a->display < b->display; });
+  auto out = std::make_shared<std::vector<PlanningClass>>();
+  out->reserve(states.size());
   for (const auto& s : states) {
-    PlanningClass c;
+    std::lock_guard lock(s->mu);
+    std::optional<BucketConfig> st = s->StaticConfigLocked();
+    if (!st) continue;  // A limit of 0 or none: nothing to plan.
+    PlanningClass& c = out->emplace_back();
     c.key = s->display;
     c.canonical = s->canonical;
     c.tenant = s->key.tenant;
     c.series_class = s->series_class;
-    c.admitted = s->admitted.load(std::memory_order_relaxed);
-    c.refused = s->refused.load(std::memory_order_relaxed);
-    std::lock_guard lock(s->mu);
     c.priority = s->priority;
     c.weight = s->weight;
     if (s->rule != nullptr) {
@@ -1207,16 +1237,13 @@ std::vector<PlanningClass> Service::PlanningClasses() {
       c.cost = s->rule->cost;
       c.predict = s->rule->predict;
     }
-    std::optional<BucketConfig> st = s->StaticConfigLocked();
-    if (!st) continue;  // A limit of 0 or none: nothing to plan.
     c.static_config = *st;
     c.has_override = s->override_info.has_value();
     c.has_request_limit = s->request_limit.has_value();
-    out.push_back(std::move(c));
   }
-  std::sort(out.begin(), out.end(),
-            [](const PlanningClass& a, const PlanningClass& b) { return a.key < b.key; });
-  return out;
+  planning_snapshot_ = std::move(out);
+  planning_snapshot_generation_ = generation;
+  return planning_snapshot_;
 }
 
 void Service::RebaseOldBuckets() {
@@ -1307,6 +1334,7 @@ absl::Status Service::RestoreBucket(const BucketState& state) {
       s->override_info = o;
       s->override_expires = now + (o.expires_at - wall);
       s->has_override.store(true, std::memory_order_release);
+      planning_generation_.fetch_add(1, std::memory_order_release);
     } else {
       c = s->BaseConfigLocked().value_or(s->bucket->config());
     }

@@ -91,6 +91,47 @@ TEST(ConformalDetectorTest, RefractoryDampsRepeatedAlarms) {
   EXPECT_FALSE(d->Observe(200).flag);  // One event, one alarm.
 }
 
+// A cycle of period 48 (a plateau at 80 for 16 steps, else 20) with Gaussian noise (sd 1).
+std::vector<double> Cycle(int n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> noise(0, 1);
+  std::vector<double> v(static_cast<size_t>(n));
+  for (int t = 0; t < n; ++t)
+    v[static_cast<size_t>(t)] = ((t % 48) < 16 ? 80.0 : 20.0) + noise(rng);
+  return v;
+}
+
+TEST(ConformalDetectorTest, AMissingPlateauIsFlaggedByTheSequenceTermsOnly) {
+  // Every value of the event (20 ± noise where the plateau should be) is common, and it is no
+  // spike relative to the local level; only the season and the context say it is out of place.
+  std::vector<double> xs = Cycle(3600, 12);
+  for (size_t t = 3360; t < 3376; ++t) xs[t] -= 60;  // 3360 = 70 periods: the plateau is missing.
+  for (bool sequence : {true, false}) {
+    ConformalDetectorOptions o = NoRefractory();
+    if (!sequence) o.season_weight = o.context_weight = 0;
+    auto d = Make(o);
+    int event_flags = 0, other_flags = 0;
+    for (size_t t = 0; t < xs.size(); ++t) {
+      const AnomalyResult r = d->Observe(xs[t]);
+      if (t >= 3360 && t < 3376) {
+        event_flags += r.flag;
+        if (r.flag) {
+          EXPECT_EQ(r.kind, AnomalyKind::kDip) << t;  // Below the season.
+        }
+      } else if (t > 1500) {
+        other_flags += r.flag;
+      }
+    }
+    if (sequence) {
+      EXPECT_GE(event_flags, 1);
+    } else {
+      EXPECT_EQ(event_flags, 0);
+    }
+    // Without a refractory period, noise alarms come in small bursts: under 1 % of 2100 steps.
+    EXPECT_LE(other_flags, 21) << "sequence terms " << sequence;
+  }
+}
+
 TEST(ConformalDetectorTest, MissingValuesNeitherScoreNorChangeState) {
   auto a = Make();
   auto b = Make();
@@ -146,12 +187,24 @@ TEST(ConformalDetectorTest, OptionsAreValidatedByName) {
   ConformalDetectorOptions q;
   EXPECT_THAT(std::string(SetOption(q, "tail_fraction=1").message()),
               HasSubstr("tail_fraction = 1: must be in (0, 1)"));
+  ConformalDetectorOptions c;
+  EXPECT_THAT(std::string(SetOption(c, "context_bins=1").message()),
+              HasSubstr("context_bins = 1: must be in [2, 64]"));
+  ConformalDetectorOptions e;
+  EXPECT_THAT(std::string(SetOption(e, "season_min_acf=0").message()),
+              HasSubstr("season_min_acf = 0"));
+  ConformalDetectorOptions r;
+  EXPECT_THAT(std::string(SetOption(r, "point_weight=2").message()),
+              HasSubstr("point_weight = 2: must be in [0, 1]"));
+  EXPECT_TRUE(SetOption(r, "point_weight=1").ok());
+  EXPECT_EQ(r.point_weight, 1);
   EXPECT_EQ(MakeDetector("nope").status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST(ConformalDetectorTest, RestoredStateContinuesBitForBit) {
   // A detector restored from State() mid-stream scores the rest exactly as the original, through
-  // probation, a flag and its refractory period.
+  // probation, a flag and its refractory period. The sequence terms are rebuilt from the saved
+  // history, so they match exactly while the history holds everything seen (here 200 < 300).
   ConformalDetectorOptions o;
   o.level_window = 8;
   o.spread_window = 40;
@@ -159,7 +212,7 @@ TEST(ConformalDetectorTest, RestoredStateContinuesBitForBit) {
   o.long_window = 60;
   o.probation = 30;
   o.refractory = 20;
-  o.history_window = 150;
+  o.history_window = 300;
   auto a = Make(o);
   std::vector<double> xs = Noise(400, 7);
   xs[250] = 170;  // A spike after the restore point.
@@ -199,6 +252,9 @@ TEST(ConformalDetectorTest, RestoreRefusesStateThatDoesNotFitTheOptions) {
   EXPECT_THAT(d.status().message(), HasSubstr("since_flag = -2"));
   s.since_flag = -1;
   EXPECT_TRUE(ConformalDetector::Restore(o, s).ok());
+  s.surprise = {1, 1e300};  // Not a −log p: refused rather than overflowing the running sums.
+  d = ConformalDetector::Restore(o, s);
+  EXPECT_THAT(d.status().message(), HasSubstr("surprise holds"));
 }
 
 TEST(WindowedGaussianDetectorTest, ScoresTailProbability) {

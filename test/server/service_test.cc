@@ -295,6 +295,40 @@ TEST_F(ServiceTest, OverrideChangesTheBucketAndExpires) {
   EXPECT_EQ(service_->ClearOverride(key).code(), absl::StatusCode::kNotFound);
 }
 
+TEST_F(ServiceTest, PlanningSnapshotChangesOnlyWithWhatItShows) {
+  const auto find = [](const std::vector<PlanningClass>& v, std::string_view key) {
+    auto it = std::find_if(v.begin(), v.end(), [&](const auto& c) { return c.key == key; });
+    return it == v.end() ? nullptr : &*it;
+  };
+  const std::shared_ptr<const std::vector<PlanningClass>> first = service_->PlanningClasses();
+  ASSERT_NE(find(*first, "shop/class=checkout"), nullptr);
+  EXPECT_FALSE(find(*first, "shop/class=checkout")->has_override);
+  // Checks of existing classes and ticks change nothing it shows: the same snapshot.
+  MustCheck(Req({{{"class", "checkout"}}}));
+  ASSERT_TRUE(service_->Tick().ok());
+  EXPECT_EQ(service_->PlanningClasses(), first);
+
+  shaping::ClassKey key{"shop", {{"class", "checkout"}}};
+  ASSERT_TRUE(service_->SetOverride({key, 100.0, 50.0, std::chrono::seconds(30)}).ok());
+  const std::shared_ptr<const std::vector<PlanningClass>> overridden = service_->PlanningClasses();
+  EXPECT_NE(overridden, first);
+  EXPECT_TRUE(find(*overridden, "shop/class=checkout")->has_override);
+  clock_.Advance(std::chrono::seconds(31));
+  ASSERT_TRUE(service_->Tick().ok());  // The override expires.
+  const std::shared_ptr<const std::vector<PlanningClass>> expired = service_->PlanningClasses();
+  EXPECT_NE(expired, overridden);
+  EXPECT_FALSE(find(*expired, "shop/class=checkout")->has_override);
+
+  // A request's own descriptor limit, and a new class.
+  CheckRequest limited = Req({{{"class", "checkout"}}});
+  limited.descriptors[0].limit = RateLimit{7, Unit::kSecond};
+  MustCheck(limited);
+  const std::shared_ptr<const std::vector<PlanningClass>> with_limit = service_->PlanningClasses();
+  EXPECT_NE(with_limit, expired);
+  EXPECT_TRUE(find(*with_limit, "shop/class=checkout")->has_request_limit);
+  EXPECT_EQ(service_->PlanningClasses(), with_limit);
+}
+
 TEST_F(ServiceTest, OverrideValidation) {
   shaping::ClassKey key{"shop", {{"class", "checkout"}}};
   EXPECT_EQ(service_->SetOverride({key, std::nullopt, std::nullopt, std::chrono::seconds(1)})

@@ -1,8 +1,8 @@
 // End-to-end test of certificate rotation in tidegated: certificates made with the openssl command
 // line, the daemon serving HTTPS and gRPC over TLS; the files are replaced and a new connection
-// sees the new certificate's serial and subject — after SIGHUP for HTTP, by itself for gRPC
-// (gRPC watches the files) — and a key that does not match its certificate is refused with a
-// clear error while HTTP keeps the previous certificate.
+// sees the new certificate's serial and subject — after SIGHUP for HTTP, and for gRPC once the
+// daemon has installed the new pair where gRPC watches it — and a key that does not match its
+// certificate is refused with a clear error while HTTP and gRPC keep the previous certificate.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <openssl/ssl.h>
@@ -212,8 +212,17 @@ TEST_F(TidegatedTlsTest, RotatedCertificatesServeNewConnectionsWithoutRestart) {
   EXPECT_THAT(log, HasSubstr("tls.http.key_file: '"));
   EXPECT_THAT(log, HasSubstr("is not the private key of the certificate in"));
   EXPECT_EQ(PeerCertificate(http_port_, false), "2002 tidegate-two");
-  // gRPC (1.51) watches the files itself and does not keep the previous pair when the new key
-  // does not match: its handshakes fail until the files are fixed (docs/user/configuration.md).
+  if (grpc_port_ != 0) {
+    // gRPC serves the daemon's validated copies: the bad pair never reaches them, and after
+    // gRPC's own refresh period (1 s) has passed several times it still handshakes with two.
+    WaitForLog("tls.grpc: new certificate not installed, the previous one keeps serving");
+    for (int i = 0; i < 4; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(750));
+      EXPECT_EQ(PeerCertificate(grpc_port_, true), "2002 tidegate-two") << "after " << i;
+    }
+    EXPECT_EQ(Slurp((dir_ / "data/tls/grpc/current/cert.pem").string()),
+              Slurp((dir_ / "two.crt").string()));
+  }
 
   // Fixed: the next reload applies it.
   Install("one", "one");

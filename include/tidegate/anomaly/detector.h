@@ -22,11 +22,21 @@
 //      values, q_t = min(1, 2·min(1 + #{x_i ≥ x_t}, 1 + #{x_i ≤ x_t}) / (n + 1)), with the same
 //      tail fit at both ends, catches values outside the range seen so far once the local level
 //      of step 1 has adapted to them.
-//      Score = max(u_t, L_t, 1 − q_t), then a refractory period: after a flag, scores are
-//      multiplied by the fraction of `refractory` steps elapsed, so one event raises one alarm.
-//   5. Kind: kSpike / kDip when the point surprise dominates (by the residual's sign),
-//      kLevelShift when the likelihood does, kNone below the flag.
+//   5. Sequence terms (context.h). Seasonal: with a period P found causally by autocorrelation,
+//      the median of 5 residuals x_t − median(x_{t−P}, x_{t−2P}, x_{t−3P}), scaled by their MAD,
+//      gets a tail p-value p^S against its own past. Context novelty: values quantised by rank into
+//      `context_bins` levels, contexts of `context_order` levels, and the count of contexts unseen
+//      in `context_window` steps over the last `context_run` steps gets a tail p-value p^C.
+//      Score = max(point_weight·u_t, L_t, 1 − q_t, season_weight·(1 − p^S),
+//      context_weight·(1 − p^C)), then a refractory period: after a flag, scores are multiplied
+//      by the fraction of `refractory` steps elapsed, so one event raises one alarm. By default
+//      point_weight = 0: the point p-value only feeds L_t.
+//   6. Kind: kSpike / kDip when a value or sequence term dominates (by the sign of the residual
+//      from the season when one is in use, else from the local level), kLevelShift when the
+//      likelihood does, kNone below the flag.
 //   Missing observations (NaN) return score 0, flag false, and leave every state unchanged.
+//   The likelihood's sums are exact integer running sums (O(1)); the MAD comes from a sorted
+//   window in O(spread_window / 2).
 //   The first `probation` observations score 0 while the windows fill.
 //
 // WindowedGaussianDetector is the classic baseline: z = |x_t − μ_W| / σ_W over the previous W
@@ -43,8 +53,10 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/numeric/int128.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "tidegate/anomaly/context.h"
 #include "tidegate/anomaly/tail.h"
 
 namespace tidegate::anomaly {
@@ -71,20 +83,33 @@ struct ConformalDetectorOptions {
   int spread_window = 256;        // MAD of this many recent residuals scales them.
   int calibration_window = 4000;  // Conformal p-values against this many scaled residuals.
   int short_window = 6;           // Likelihood: short-run mean of −log p.
-  int long_window = 600;          // Likelihood: long-run mean and sd of −log p.
+  int long_window = 2400;         // Likelihood: long-run mean and sd of −log p.
   int probation = 150;            // Observations scored 0 while windows fill.
   double flag_threshold = 0.999;  // Score at or above this raises the flag.
   int refractory = 200;           // Steps of damped scores after a flag.
   int history_window = 4000;      // Value novelty: rank of x among this many past values.
+  double point_weight = 0;        // 0: the point surprise only feeds the likelihood.
   double novelty_weight = 1;      // 0 disables the value-novelty term.
   double tail_fraction = 0.05;    // Share of a sample fitted as its tail (tail.h).
+  // Seasonal term (context.h): 0 disables it.
+  double season_weight = 1;
+  double season_min_acf = 0.7;   // Autocorrelation at the period needed to use it.
+  int season_max_period = 1440;  // Longest period searched, in observations.
+  int season_run = 5;            // Median of this many scaled residuals is the statistic.
+  // Context novelty term (context.h): 0 disables it.
+  double context_weight = 1;
+  int context_bins = 8;       // Equal-frequency levels a value is quantised into.
+  int context_order = 3;      // Levels per context.
+  int context_window = 4000;  // Contexts remembered.
+  int context_run = 8;        // Steps whose surprises are summed.
 
   // OK, or InvalidArgument naming the field.
   absl::Status Validate() const;
 };
 
-// Everything a ConformalDetector has learnt, oldest value first in every window (for
-// checkpoints: the daemon persists it so that a restart resumes the detector).
+// What a ConformalDetector has learnt, oldest value first in every window (for checkpoints: the
+// daemon persists it so that a restart resumes the detector). The sequence terms are rebuilt
+// from `history` on Restore.
 struct ConformalDetectorState {
   std::vector<double> values;       // Last level_window values.
   std::vector<double> residuals;    // Last spread_window residuals.
@@ -99,9 +124,11 @@ class ConformalDetector final : public Detector {
  public:
   static absl::StatusOr<std::unique_ptr<ConformalDetector>> Create(
       const ConformalDetectorOptions& options);
-  // A detector that continues from `state` (as State() returned it). InvalidArgument when the
-  // options are invalid, a window holds more values than its option allows, a value is not
-  // finite, or the counters are negative (seen < 0, since_flag < -1) — naming the field.
+  // A detector that continues from `state` (as State() returned it). The sequence terms are not
+  // in the state: they are rebuilt by replaying `state.history`, exactly when the history holds
+  // everything seen. InvalidArgument when the options are invalid, a window holds more values
+  // than its option allows, a value is not finite, a surprise lies outside [0, 1000], or the
+  // counters are negative (seen < 0, since_flag < -1) — naming the field.
   static absl::StatusOr<std::unique_ptr<ConformalDetector>> Restore(
       const ConformalDetectorOptions& options, ConformalDetectorState state);
   AnomalyResult Observe(double x) override;
@@ -111,15 +138,22 @@ class ConformalDetector final : public Detector {
 
  private:
   explicit ConformalDetector(const ConformalDetectorOptions& o);
+  void ReplaySequenceTerms();
+  void PushSurprise(int64_t quantum);
 
   ConformalDetectorOptions o_;
-  std::deque<double> values_;     // Last level_window values.
-  std::deque<double> residuals_;  // Last spread_window raw residuals.
-  RankWindow calibration_;        // Last calibration_window |scaled residuals|.
-  std::deque<double> surprise_;   // Last long_window values of −log p.
-  RankWindow history_;            // Last history_window values.
+  std::deque<double> values_;         // Last level_window values.
+  RankWindow residuals_;              // Last spread_window raw residuals.
+  RankWindow calibration_;            // Last calibration_window |scaled residuals|.
+  std::deque<int64_t> surprise_;      // Last long_window values of −log p, in units of 2^-16.
+  int64_t surprise_sum_ = 0;          // Σ surprise_.
+  absl::int128 surprise_sum_sq_ = 0;  // Σ surprise_².
+  RankWindow history_;                // Last history_window values.
+  SeasonalTerm season_;
+  ContextNovelty context_;
   int64_t seen_ = 0;
   int64_t since_flag_ = -1;  // Steps since the last flag; -1: never flagged.
+  std::vector<double> scratch_;
 };
 
 struct WindowedGaussianOptions {

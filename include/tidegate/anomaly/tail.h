@@ -53,6 +53,12 @@ class RankWindow {
   std::vector<double> sorted_;  // Invariant: a sorted permutation of arrival_.
 };
 
+// The median of `sorted` (ascending, non-empty; the mean of the middle two for an even size) in
+// *median, and returns the median absolute deviation from it, by the same even-size rule. O(n/2)
+// by merging the distances on either side of the median, which come out sorted; the same values,
+// bit for bit, as selecting the medians of the raw and the deviation samples.
+double MedianAbsDeviation(std::span<const double> sorted, double* median);
+
 // The upper-tail p-value of x against `sorted` (ascending), in (0, 1]; 1 for an empty sample.
 // `tail_fraction` in (0, 1) sets the tail size k; see the header comment.
 double UpperTailPValue(std::span<const double> sorted, double x, double tail_fraction);

@@ -93,10 +93,41 @@ inline constexpr int kDefaultPriority = 2;  // "normal"
 // classes side by side). Positions rather than pointers, so a copied config stays consistent.
 // Built by IndexDescriptors; a level whose index was not built (or no longer matches its size)
 // is scanned in order instead, with the same result.
+// Lookups take string_views (transparent hash and equality): matching a request builds no key
+// strings.
 struct DescriptorIndex {
-  size_t indexed = 0;                                  // The level's size when built.
-  std::unordered_map<std::string, uint32_t> exact;     // key + '\0' + value -> first such rule.
-  std::unordered_map<std::string, uint32_t> wildcard;  // key -> last rule of that key, no value.
+  struct KeyValue {
+    std::string key, value;
+  };
+  struct KeyValueView {
+    std::string_view key, value;
+  };
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+    size_t operator()(const KeyValueView& kv) const {
+      const size_t h = (*this)(kv.key);
+      return h ^ ((*this)(kv.value) + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2));
+    }
+    size_t operator()(const KeyValue& kv) const { return (*this)(KeyValueView{kv.key, kv.value}); }
+  };
+  struct Equal {
+    using is_transparent = void;
+    bool operator()(std::string_view a, std::string_view b) const { return a == b; }
+    bool operator()(const KeyValue& a, const KeyValueView& b) const {
+      return a.key == b.key && a.value == b.value;
+    }
+    bool operator()(const KeyValueView& a, const KeyValue& b) const {
+      return b.key == a.key && b.value == a.value;
+    }
+    bool operator()(const KeyValue& a, const KeyValue& b) const {
+      return a.key == b.key && a.value == b.value;
+    }
+  };
+  size_t indexed = 0;                                         // The level's size when built.
+  std::unordered_map<KeyValue, uint32_t, Hash, Equal> exact;  // (key, value) -> first such rule.
+  std::unordered_map<std::string, uint32_t, Hash, Equal> wildcard;  // key -> last rule of that
+                                                                    // key, without a value.
 };
 
 struct DescriptorRule {

@@ -67,8 +67,8 @@ struct HttpApiOptions {
   // without forecasts or plans.
   const Planning* planning = nullptr;
   // Appended to /metrics (tidegated: the history spool's counters and, with the Prometheus store,
-  // the history samples Prometheus scrapes). Null: nothing.
-  std::function<std::string()> store_metrics;
+  // the history samples Prometheus scrapes; the gRPC certificate reloads). Null: nothing.
+  std::function<std::string()> extra_metrics;
 };
 
 class HttpApi {

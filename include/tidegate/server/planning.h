@@ -92,6 +92,13 @@ struct PlanningOptions {
     o.probation = 60;
     o.refractory = 30;
     o.history_window = 720;
+    // The sequence terms (season, context novelty) are off here and the point surprise flags on
+    // its own, as before they existed: they keep windows of their own per class (a hash map of
+    // up to context_window contexts among them), and the daemon's memory per class has not been
+    // measured with them.
+    o.point_weight = 1;
+    o.season_weight = 0;
+    o.context_weight = 0;
     return o;
   }();
   // Drift: every closed fine step's one-step-ahead error, in units of the calibrated interval's
@@ -328,7 +335,9 @@ class Planning {
 
   Planning(Service& service, PlanningOptions options, CronSchedule schedule,
            learn::DriftDetector drift);
-  void SyncClasses(const std::vector<PlanningClass>& classes);
+  // Creates the models of new classes and drops those of removed ones (a no-op for the snapshot
+  // it saw last).
+  void SyncClasses(std::shared_ptr<const std::vector<PlanningClass>> snapshot);
   void CatchUp(ModelState& m, WallTime now);
   absl::Status Fit(ModelState& m, WallTime now);
   void Publish(ModelState& m);
@@ -348,7 +357,8 @@ class Planning {
 
   // Worker-owned model states (work_mu_ also serialises Checkpoint/Restore with the worker).
   mutable std::mutex work_mu_;
-  std::map<std::string, std::unique_ptr<ModelState>> models_;  // By key.
+  std::map<std::string, std::unique_ptr<ModelState>> models_;         // By key.
+  std::shared_ptr<const std::vector<PlanningClass>> synced_classes_;  // models_ follows it.
   std::optional<WallTime> next_training_;
   learn::DriftDetector drift_;  // One CUSUM per class key.
   std::atomic<bool> training_requested_{false};
@@ -362,11 +372,15 @@ class Planning {
 
   mutable std::mutex plan_mu_;
   std::map<std::string, std::unique_ptr<PlanRecord>> plans_;
+  // The tick's class list and its records in plans_, by position (tick thread; plan_mu_).
+  std::shared_ptr<const std::vector<PlanningClass>> planned_classes_;
+  std::vector<PlanRecord*> plan_records_;
   std::optional<TickInfo> last_tick_;
 
   // Planner, rebuilt when the class list or the config changes (tick thread only).
   std::optional<plan::Planner> planner_;
   std::string planner_signature_;
+  std::shared_ptr<const std::vector<PlanningClass>> signed_classes_;  // The signature's list.
 
   // Metrics.
   std::atomic<uint64_t> fits_ok_{0}, fits_failed_{0}, ticks_{0};

@@ -204,8 +204,6 @@ struct PlanningClass {
   shaping::BucketConfig static_config;  // The bucket without plan or override.
   bool has_override = false;
   bool has_request_limit = false;
-  uint64_t admitted = 0;
-  uint64_t refused = 0;
 };
 
 // A class bucket's state, for checkpoints (planning.h saves and restores it).
@@ -279,11 +277,17 @@ class Service {
   std::shared_ptr<const Config> config() const;
   // The borrowing pool; nullopt unless the config enables borrowing.
   std::optional<PoolInfo> pool_info() const;
+  // config()->limits.max_body_bytes without taking a reference to the snapshot (the HTTP server
+  // reads it before every request).
+  size_t max_body_bytes() const { return max_body_bytes_.load(std::memory_order_relaxed); }
 
   struct Match;  // The result of matching one descriptor (service.cc).
 
-  // Planning (planning.h). Every class with a bucket, sorted by key.
-  std::vector<PlanningClass> PlanningClasses();
+  // Planning (planning.h). Every class with a bucket, sorted by key. An immutable snapshot, rebuilt
+  // only after something it shows changed (a class created or dropped, a config applied, an
+  // override set or expired, a request's descriptor limit changed): the same pointer until then, so
+  // callers may skip work when it is the one they saw last.
+  std::shared_ptr<const std::vector<PlanningClass>> PlanningClasses();
   // Sets (or, with nullopt, clears) a class's plan. The bucket is re-planned to it at once unless
   // an override or a request's descriptor limit is active (they win; the plan applies again when
   // they end). NotFound for an unknown class; InvalidArgument for an invalid bucket config.
@@ -356,10 +360,19 @@ class Service {
   std::mutex admin_mu_;  // Serialises ApplyConfig, SetOverride, ClearOverride, expiry.
 
   mutable std::shared_mutex classes_mu_;  // Guards classes_ (the map, not the states).
-  std::unordered_map<std::string, std::shared_ptr<ClassState>> classes_;  // By canonical key.
+  // By canonical key; found by string_view (transparent hash) without a copy of the key.
+  std::unordered_map<std::string, std::shared_ptr<ClassState>, DescriptorIndex::Hash,
+                     DescriptorIndex::Equal>
+      classes_;
+  // Bumped after every change PlanningClasses shows; the snapshot is rebuilt when it moved.
+  std::atomic<uint64_t> planning_generation_{1};
+  std::mutex planning_mu_;  // Guards the two members below.
+  std::shared_ptr<const std::vector<PlanningClass>> planning_snapshot_;
+  uint64_t planning_snapshot_generation_ = 0;
 
   std::atomic<uint64_t> reports_accepted_{0};
   std::atomic<uint64_t> reports_rejected_{0};
+  std::atomic<size_t> max_body_bytes_{0};  // Of the config in rules_.
   std::atomic<uint64_t> unknown_allowed_{0};
   std::atomic<uint64_t> unknown_denied_{0};
   std::atomic<uint64_t> flush_failures_{0};
