@@ -112,19 +112,26 @@ ConformalDetector::ConformalDetector(const ConformalDetectorOptions& o)
     : o_(o),
       residuals_(static_cast<size_t>(o.spread_window)),
       calibration_(static_cast<size_t>(o.calibration_window)),
-      history_(static_cast<size_t>(o.history_window)),
-      season_(o.season_max_period, o.season_min_acf, o.season_run, o.spread_window,
-              o.calibration_window, o.tail_fraction),
-      context_(o.context_bins, o.context_order, o.context_window, o.context_run,
-               o.calibration_window, o.tail_fraction) {}
+      history_(static_cast<size_t>(o.history_window)) {
+  if (o.season_weight > 0) {
+    season_ =
+        std::make_unique<SeasonalTerm>(o.season_max_period, o.season_min_acf, o.season_run,
+                                       o.spread_window, o.calibration_window, o.tail_fraction);
+  }
+  if (o.context_weight > 0) {
+    context_ =
+        std::make_unique<ContextNovelty>(o.context_bins, o.context_order, o.context_window,
+                                         o.context_run, o.calibration_window, o.tail_fraction);
+  }
+}
 
 void ConformalDetector::ReplaySequenceTerms() {
   // The sequence terms are not part of the saved state: they are rebuilt from the saved history
   // of values, replayed in order, as if the detector had seen only those.
   RankWindow replayed(static_cast<size_t>(o_.history_window));
   for (double v : history_.arrival()) {
-    if (o_.season_weight > 0) season_.Observe(v, replayed.arrival());
-    if (o_.context_weight > 0) context_.Observe(v, replayed.sorted());
+    if (season_) season_->Observe(v, replayed.arrival());
+    if (context_) context_->Observe(v, replayed.sorted());
     replayed.Push(v);
   }
 }
@@ -262,12 +269,12 @@ AnomalyResult ConformalDetector::Observe(double x) {
 
   // 5. Sequence terms (context.h): the season and the novelty of the recent context.
   double seasonal = 0;
-  if (o_.season_weight > 0) {
-    seasonal = o_.season_weight * (1 - season_.Observe(x, history_.arrival()));
+  if (season_) {
+    seasonal = o_.season_weight * (1 - season_->Observe(x, history_.arrival()));
   }
   double contextual = 0;
-  if (o_.context_weight > 0) {
-    contextual = o_.context_weight * (1 - context_.Observe(x, history_.sorted()));
+  if (context_) {
+    contextual = o_.context_weight * (1 - context_->Observe(x, history_.sorted()));
   }
 
   // 6. Score, probation, refractory damping, flag and kind.
@@ -283,7 +290,7 @@ AnomalyResult ConformalDetector::Observe(double x) {
     since_flag_ = 0;
     if (std::max({point, novelty, seasonal, contextual}) >= likelihood) {
       // Against the season when one is in use, else against the local level.
-      const double sign = season_.period() > 0 ? season_.last_residual() : residual;
+      const double sign = season_ && season_->period() > 0 ? season_->last_residual() : residual;
       out.kind = sign >= 0 ? AnomalyKind::kSpike : AnomalyKind::kDip;
     } else {
       out.kind = AnomalyKind::kLevelShift;

@@ -149,8 +149,10 @@ class ConformalDetector final : public Detector {
   int64_t surprise_sum_ = 0;          // Σ surprise_.
   absl::int128 surprise_sum_sq_ = 0;  // Σ surprise_².
   RankWindow history_;                // Last history_window values.
-  SeasonalTerm season_;
-  ContextNovelty context_;
+  // The sequence terms, only when their weight is > 0 (each holds several windows: a detector
+  // without them stays small, as the daemon keeps one per class).
+  std::unique_ptr<SeasonalTerm> season_;
+  std::unique_ptr<ContextNovelty> context_;
   int64_t seen_ = 0;
   int64_t since_flag_ = -1;  // Steps since the last flag; -1: never flagged.
   std::vector<double> scratch_;
