@@ -7,17 +7,6 @@
 namespace tidegate::anomaly {
 namespace {
 
-// Median of a small vector (modified in place).
-double MedianOf(std::vector<double>& v) {
-  const size_t mid = v.size() / 2;
-  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(mid), v.end());
-  double m = v[mid];
-  if (v.size() % 2 == 0) {
-    m = (m + *std::max_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(mid))) / 2;
-  }
-  return m;
-}
-
 // Below this many residuals (seasonal) or calibration samples a term learns only and scores 1.
 constexpr size_t kMinSamples = 30;
 
@@ -103,7 +92,7 @@ double SeasonalTerm::Observe(double x, const std::deque<double>& recent) {
   magnitudes_.push_back(std::fabs(residual) / spread);
   if (magnitudes_.size() > run_) magnitudes_.pop_front();
   scratch_.assign(magnitudes_.begin(), magnitudes_.end());
-  const double stat = MedianOf(scratch_);
+  const double stat = MedianInPlace(scratch_);
   const double pvalue = calibration_.size() >= kMinSamples
                             ? UpperTailPValue(calibration_.sorted(), stat, tail_fraction_)
                             : 1.0;

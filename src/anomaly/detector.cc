@@ -9,16 +9,6 @@
 namespace tidegate::anomaly {
 namespace {
 
-double Median(std::vector<double>& v) {
-  const size_t mid = v.size() / 2;
-  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(mid), v.end());
-  double m = v[mid];
-  if (v.size() % 2 == 0) {
-    m = (m + *std::max_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(mid))) / 2;
-  }
-  return m;
-}
-
 template <typename T>
 void PushBounded(std::deque<T>& q, T v, size_t cap) {
   q.push_back(v);
@@ -217,7 +207,7 @@ AnomalyResult ConformalDetector::Observe(double x) {
   // 1. Prediction and residual.
   std::vector<double>& scratch = scratch_;
   scratch.assign(values_.begin(), values_.end());
-  const double predicted = Median(scratch);
+  const double predicted = MedianInPlace(scratch);
   const double residual = x - predicted;
 
   // 2. Robust scale: MAD of recent residuals (kept sorted, so it costs O(spread_window / 2)),

@@ -63,6 +63,16 @@ void RankWindow::Assign(std::span<const double> oldest_first) {
   std::sort(sorted_.begin(), sorted_.end());
 }
 
+double MedianInPlace(std::vector<double>& v) {
+  const size_t mid = v.size() / 2;
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(mid), v.end());
+  double m = v[mid];
+  if (v.size() % 2 == 0) {
+    m = (m + *std::max_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(mid))) / 2;
+  }
+  return m;
+}
+
 double MedianAbsDeviation(std::span<const double> sorted, double* median) {
   const size_t n = sorted.size();
   const size_t mid = n / 2;

@@ -53,6 +53,10 @@ class RankWindow {
   std::vector<double> sorted_;  // Invariant: a sorted permutation of arrival_.
 };
 
+// The median of `v` (non-empty; the mean of the middle two for an even size), by selection: O(n),
+// and `v` is reordered.
+double MedianInPlace(std::vector<double>& v);
+
 // The median of `sorted` (ascending, non-empty; the mean of the middle two for an even size) in
 // *median, and returns the median absolute deviation from it, by the same even-size rule. O(n/2)
 // by merging the distances on either side of the median, which come out sorted; the same values,
