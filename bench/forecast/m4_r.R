@@ -2,20 +2,46 @@
 # Runs R forecast's auto.arima and ets (and prophet when installed) on the M4 hourly split and
 # scores them exactly as tidegate's metrics.h does (M4 definitions, 95 % intervals).
 #
-#   Rscript bench/forecast/m4_r.R DATA_DIR [models=auto.arima,ets] [limit=0] [out.csv]
+#   Rscript bench/forecast/m4_r.R DATA_DIR [models=auto.arima,ets] [limit=0] [out.csv] [shard=K/N]
+#   Rscript bench/forecast/m4_r.R --summarise out1.csv [out2.csv ...]
 #
 # Prints one line per model: name, series, sMAPE, MASE, OWA (vs the official Naive2 18.383 / 2.395),
 # MSIS, coverage, fit+forecast seconds (wall) and CPU seconds (user + system of this process).
 # Writes per-series rows (with both times) to out.csv when given, one row as each series is done
-# (a run over all 414 series takes hours of R time: the file shows how far it is).
+# (a run over all 414 series takes hours of R time: the file shows how far it is). With shard K/N
+# the run takes every N-th series starting at the K-th (1-based), so N processes share the cores;
+# --summarise prints the same table from the per-series rows of one or more such files.
+args <- commandArgs(trailingOnly = TRUE)
+table_header <- function() {
+  cat(sprintf("%-12s %6s %8s %8s %8s %8s %8s %10s %10s\n", "model", "series", "sMAPE", "MASE", "OWA",
+              "MSIS", "cover", "seconds", "cpu"))
+}
+table_row <- function(model, smape, mase, msis, coverage, seconds, cpu) {
+  owa <- 0.5 * (mean(smape) / 18.383 + mean(mase) / 2.395)
+  cat(sprintf("%-12s %6d %8.3f %8.3f %8.3f %8.3f %8.3f %10.2f %10.2f\n", paste0("R:", model),
+              length(smape), mean(smape), mean(mase), owa, mean(msis), mean(coverage), sum(seconds),
+              sum(cpu)))
+}
+if (length(args) >= 2 && args[1] == "--summarise") {
+  rows <- do.call(rbind, lapply(args[-1], read.csv, stringsAsFactors = FALSE))
+  table_header()
+  for (model in unique(rows$model)) {
+    r <- rows[rows$model == model, ]
+    table_row(model, r$smape, r$mase, r$msis, r$coverage, r$seconds, r$cpu_seconds)
+  }
+  quit(save = "no")
+}
 suppressMessages(library(forecast))
 
-args <- commandArgs(trailingOnly = TRUE)
 if (length(args) < 1) stop("usage: m4_r.R DATA_DIR [models] [limit] [out.csv]")
 data_dir <- args[1]
 models <- if (length(args) >= 2) strsplit(args[2], ",")[[1]] else c("auto.arima", "ets")
 limit <- if (length(args) >= 3) as.integer(args[3]) else 0L
 out_csv <- if (length(args) >= 4) args[4] else ""
+shard <- if (length(args) >= 5) as.integer(strsplit(args[5], "/")[[1]]) else c(1L, 1L)
+if (length(shard) != 2 || anyNA(shard) || shard[2] < 1 || shard[1] < 1 || shard[1] > shard[2]) {
+  stop(paste("shard must be K/N with 1 <= K <= N, got", args[5]))
+}
 
 read_m4 <- function(path) {
   raw <- read.csv(path, header = TRUE, stringsAsFactors = FALSE)
@@ -31,6 +57,7 @@ train <- read_m4(file.path(data_dir, "Train", "Hourly-train.csv"))
 test <- read_m4(file.path(data_dir, "Test", "Hourly-test.csv"))
 ids <- names(train)
 if (limit > 0) ids <- head(ids, limit)
+ids <- ids[seq(shard[1], length(ids), by = shard[2])]
 
 m <- 24; h <- 48; alpha <- 0.05
 smape <- function(y, f) mean(ifelse(abs(y) + abs(f) > 0, 200 * abs(y - f) / (abs(y) + abs(f)), 0))
@@ -61,18 +88,16 @@ fit_forecast <- function(model, x) {
 if (nchar(out_csv) > 0) {
   cat("model,id,smape,mase,msis,coverage,seconds,cpu_seconds\n", file = out_csv)
 }
-cat(sprintf("%-12s %6s %8s %8s %8s %8s %8s %10s %10s\n", "model", "series", "sMAPE", "MASE", "OWA",
-            "MSIS", "cover", "seconds", "cpu"))
+table_header()
 cpu_now <- function() { p <- proc.time(); p[["user.self"]] + p[["sys.self"]] }
 for (model in models) {
-  s1 <- s2 <- s3 <- s4 <- numeric(0)
-  total <- 0; total_cpu <- 0
+  s1 <- s2 <- s3 <- s4 <- seconds <- cpu <- numeric(0)
   for (id in ids) {
     x <- train[[id]]; y <- test[[id]][1:h]
     t0 <- proc.time()[["elapsed"]]; c0 <- cpu_now()
     f <- fit_forecast(model, x)
     dt <- proc.time()[["elapsed"]] - t0; dc <- cpu_now() - c0
-    total <- total + dt; total_cpu <- total_cpu + dc
+    seconds <- c(seconds, dt); cpu <- c(cpu, dc)
     sc <- scale_of(x)
     r <- c(smape(y, f$mean), mean(abs(y - f$mean)) / sc, msis(y, f$lower, f$upper, sc),
            mean(y >= f$lower & y <= f$upper))
@@ -82,7 +107,5 @@ for (model in models) {
                   dt, dc), file = out_csv, append = TRUE)
     }
   }
-  owa <- 0.5 * (mean(s1) / 18.383 + mean(s2) / 2.395)
-  cat(sprintf("%-12s %6d %8.3f %8.3f %8.3f %8.3f %8.3f %10.2f %10.2f\n", paste0("R:", model),
-              length(ids), mean(s1), mean(s2), owa, mean(s3), mean(s4), total, total_cpu))
+  table_row(model, s1, s2, s3, s4, seconds, cpu)
 }
