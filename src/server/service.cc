@@ -144,6 +144,9 @@ struct Service::Rules {
   std::shared_ptr<const Config> config;
   uint64_t generation = 0;
   WallTime loaded_at{};
+  // Null unless borrowing is enabled. Kept with the config so that a check loads one snapshot;
+  // ApplyConfig carries its bucket (and level) over to the next config's Rules.
+  std::shared_ptr<const Pool> pool;
 };
 
 // The borrowing pool of a config with `borrowing.enabled`.
@@ -497,7 +500,7 @@ absl::StatusOr<CheckResponse> Service::Check(const CheckRequest& request) {
     if (retry) continue;
 
     const MonoTime now = clock_.Now();
-    const std::shared_ptr<const Pool> pool = pool_.load();
+    const Pool* pool = rules->pool.get();
     for (Charge& c : charges) {
       ClassState& s = *c.state;
       DescriptorStatus& st = response.statuses[c.index];
@@ -632,7 +635,7 @@ absl::StatusOr<SettleResponse> Service::Settle(const SettleRequest& request) {
   SettleResponse response;
   const double delta = request.actual - request.charged;
   const MonoTime now = clock_.Now();
-  const std::shared_ptr<const Pool> pool = pool_.load();
+  const Pool* pool = rules->pool.get();
   const DomainConfig* domain = pool ? rules->config->FindDomain(request.domain) : nullptr;
   for (const Descriptor& d : request.descriptors) {
     ClassKey key;
@@ -1041,7 +1044,7 @@ absl::Status Service::ApplyConfig(Config config) {
     next_pool = std::make_shared<Pool>();
     next_pool->resource = cfg.borrowing.resource;
     next_pool->cost_headroom = cfg.borrowing.borrow.cost_headroom;
-    const std::shared_ptr<const Pool> old_pool = pool_.load();
+    const Pool* old_pool = old->pool.get();
     if (old_pool && old_pool->resource == next_pool->resource &&
         old_pool->bucket->Replan(*pool_config, now).ok()) {
       next_pool->bucket = old_pool->bucket;
@@ -1049,14 +1052,15 @@ absl::Status Service::ApplyConfig(Config config) {
       TIDEGATE_ASSIGN_OR_RETURN(next_pool->bucket, TokenBucket::Create(*pool_config, now));
     }
   }
-  pool_.store(std::move(next_pool));
+  next->pool = std::move(next_pool);
   max_body_bytes_.store(next->config->limits.max_body_bytes, std::memory_order_relaxed);
   rules_.store(std::move(next));
   return absl::OkStatus();
 }
 
 std::optional<PoolInfo> Service::pool_info() const {
-  const std::shared_ptr<const Pool> pool = pool_.load();
+  const std::shared_ptr<const Rules> rules = rules_.load();
+  const Pool* pool = rules->pool.get();
   if (!pool) return std::nullopt;
   PoolInfo info;
   info.resource = pool->resource;
@@ -1367,7 +1371,7 @@ std::string Service::RenderMetrics() {
   std::sort(states.begin(), states.end(),
             [](const auto& a, const auto& b) { return a->canonical < b->canonical; });
   const MonoTime now = clock_.Now();
-  const std::shared_ptr<const Pool> pool = pool_.load();
+  const std::shared_ptr<const Pool> pool = rules_.load()->pool;
   ExpositionFamily decisions{"tidegate_decisions_total",
                              "Check decisions per class and code (shadow: refused in shadow mode, "
                              "reported OK).",

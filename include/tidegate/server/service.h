@@ -355,8 +355,6 @@ class Service {
   std::unique_ptr<shaping::BucketRegistry> registry_;
 
   std::atomic<std::shared_ptr<const Rules>> rules_;
-  // Null unless borrowing is enabled. Replaced by ApplyConfig; its bucket carries its level over.
-  std::atomic<std::shared_ptr<const Pool>> pool_;
   std::mutex admin_mu_;  // Serialises ApplyConfig, SetOverride, ClearOverride, expiry.
 
   mutable std::shared_mutex classes_mu_;  // Guards classes_ (the map, not the states).
