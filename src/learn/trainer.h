@@ -4,12 +4,20 @@
 // on the pinball loss and copies the weights back out. Everything else in tidegate works on
 // Weights and never includes torch headers.
 //
+// trainer_torch.cc is built as a module, libtidegate_learn_torch.so, that Create loads (dlopen)
+// the first time a trainer is needed: libtorch and the libraries it pulls in cost ~160 MB of
+// resident memory and seconds of start-up in every process that maps them, and most runs of
+// tidegated and tidegate never train. Create looks for the module next to the running executable,
+// then where the build put it; without it, training fails with FailedPrecondition (forecasting
+// with a saved model needs no libtorch).
+//
 // Thread-safety: a NetTrainer is used by one thread. Create sets torch's intra-op thread count
 // (process-wide).
 #ifndef TIDEGATE_SRC_LEARN_TRAINER_H_
 #define TIDEGATE_SRC_LEARN_TRAINER_H_
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -33,7 +41,8 @@ struct Batch {
 class NetTrainer {
  public:
   virtual ~NetTrainer() = default;
-  // Internal if libtorch fails (the message carries torch's).
+  // Internal if libtorch fails (the message carries torch's); FailedPrecondition if the module
+  // cannot be loaded.
   static absl::StatusOr<std::unique_ptr<NetTrainer>> Create(const Weights& init,
                                                             const LstmOptions& options,
                                                             int threads);
@@ -45,6 +54,11 @@ class NetTrainer {
   // The current weights.
   virtual Weights Get() const = 0;
 };
+
+// The module's entry point, by name: NetTrainer* (const Weights&, const LstmOptions&, int threads,
+// std::string* error) — a trainer, or null with `error` set.
+inline constexpr char kTrainerModuleEntry[] = "tidegate_learn_torch_create_v1";
+inline constexpr char kTrainerModuleName[] = "libtidegate_learn_torch.so";
 
 }  // namespace tidegate::learn
 

@@ -1,4 +1,6 @@
-// The one translation unit that includes libtorch (it compiles slowly; keep it small).
+// The one translation unit that includes libtorch (it compiles slowly; keep it small). It is built
+// as its own module, libtidegate_learn_torch.so, which trainer.cc loads on the first training, so
+// that a process that never trains maps neither libtorch nor its dependencies.
 #include <fmt/format.h>
 #include <torch/torch.h>
 
@@ -124,14 +126,16 @@ class TorchTrainer final : public NetTrainer {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<NetTrainer>> NetTrainer::Create(const Weights& init,
-                                                               const LstmOptions& options,
-                                                               int threads) {
+// The module's one entry point (trainer.h, kTrainerModuleEntry): a new trainer, or null with
+// `error` set. Exceptions never cross the module boundary.
+extern "C" __attribute__((visibility("default"))) NetTrainer* tidegate_learn_torch_create_v1(
+    const Weights& init, const LstmOptions& options, int threads, std::string* error) {
   try {
     torch::set_num_threads(threads);
-    return std::unique_ptr<NetTrainer>(new TorchTrainer(init, options));
+    return new TorchTrainer(init, options);
   } catch (const std::exception& e) {
-    return absl::InternalError(fmt::format("libtorch could not build the network: {}", e.what()));
+    *error = fmt::format("libtorch could not build the network: {}", e.what());
+    return nullptr;
   }
 }
 

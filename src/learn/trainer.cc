@@ -1,0 +1,74 @@
+// NetTrainer::Create: loads the libtorch module (trainer_torch.cc) once and asks it for a trainer.
+#include "learn/trainer.h"
+
+#include <dlfcn.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace tidegate::learn {
+namespace {
+
+using CreateFn = NetTrainer* (*)(const Weights&, const LstmOptions&, int, std::string*);
+
+struct Module {
+  CreateFn create = nullptr;
+  std::string error;  // Why it could not be loaded, when create is null.
+};
+
+// Where to look, in order: next to the running executable (an installed layout), then the build
+// tree's copy (TIDEGATE_TORCH_MODULE, set by src/learn/CMakeLists.txt).
+std::vector<std::string> Candidates() {
+  std::vector<std::string> paths;
+  std::error_code ec;
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) paths.push_back((exe.parent_path() / kTrainerModuleName).string());
+#ifdef TIDEGATE_TORCH_MODULE
+  paths.emplace_back(TIDEGATE_TORCH_MODULE);
+#endif
+  return paths;
+}
+
+Module Load() {
+  Module m;
+  std::string tried;
+  for (const std::string& path : Candidates()) {
+    if (access(path.c_str(), R_OK) != 0) {
+      tried += fmt::format("{}{} (not found)", tried.empty() ? "" : "; ", path);
+      continue;
+    }
+    // Never closed: libtorch registers global state on load.
+    void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (handle == nullptr) {
+      const char* why = dlerror();
+      tried +=
+          fmt::format("{}{} ({})", tried.empty() ? "" : "; ", path, why ? why : "dlopen failed");
+      continue;
+    }
+    m.create = reinterpret_cast<CreateFn>(dlsym(handle, kTrainerModuleEntry));
+    if (m.create != nullptr) return m;
+    tried +=
+        fmt::format("{}{} (no symbol {})", tried.empty() ? "" : "; ", path, kTrainerModuleEntry);
+  }
+  m.error = fmt::format("LSTM training needs the libtorch module {}; tried: {}", kTrainerModuleName,
+                        tried.empty() ? "no location" : tried);
+  return m;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<NetTrainer>> NetTrainer::Create(const Weights& init,
+                                                               const LstmOptions& options,
+                                                               int threads) {
+  static const Module module = Load();
+  if (module.create == nullptr) return absl::FailedPreconditionError(module.error);
+  std::string error;
+  std::unique_ptr<NetTrainer> trainer(module.create(init, options, threads, &error));
+  if (trainer == nullptr) return absl::InternalError(error);
+  return trainer;
+}
+
+}  // namespace tidegate::learn
