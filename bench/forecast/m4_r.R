@@ -3,7 +3,7 @@
 # scores them exactly as tidegate's metrics.h does (M4 definitions, 95 % intervals).
 #
 #   Rscript bench/forecast/m4_r.R DATA_DIR [models=auto.arima,ets] [limit=0] [out.csv] [shard=K/N]
-#   Rscript bench/forecast/m4_r.R --summarise out1.csv [out2.csv ...]
+#   Rscript bench/forecast/m4_r.R --summarise out1.csv [out2.csv ...] [--tidegate backtest.csv]
 #
 # Prints one line per model: name, series, sMAPE, MASE, OWA (vs the official Naive2 18.383 / 2.395),
 # MSIS, coverage, fit+forecast seconds (wall) and CPU seconds (user + system of this process).
@@ -23,11 +23,31 @@ table_row <- function(model, smape, mase, msis, coverage, seconds, cpu) {
               sum(cpu)))
 }
 if (length(args) >= 2 && args[1] == "--summarise") {
-  rows <- do.call(rbind, lapply(args[-1], read.csv, stringsAsFactors = FALSE))
+  files <- args[-1]
+  tg_file <- ""
+  if (length(files) >= 2 && files[length(files) - 1] == "--tidegate") {
+    tg_file <- files[length(files)]
+    files <- head(files, -2)
+  }
+  rows <- do.call(rbind, lapply(files, read.csv, stringsAsFactors = FALSE))
   table_header()
   for (model in unique(rows$model)) {
     r <- rows[rows$model == model, ]
     table_row(model, r$smape, r$mase, r$msis, r$coverage, r$seconds, r$cpu_seconds)
+  }
+  if (nchar(tg_file) > 0) {
+    # tidegate's per-series rows (tidegate backtest --out) on the same series as the first model,
+    # so that a run over part of the series compares like with like.
+    tg <- read.csv(tg_file, stringsAsFactors = FALSE)
+    for (model in unique(rows$model)) {
+      ids <- rows$id[rows$model == model]
+      t <- tg[tg$id %in% ids, ]
+      if (nrow(t) != length(ids)) stop(paste(tg_file, "lacks some of the series of", model))
+      cat(sprintf("%-12s %6d %8.3f %8.3f %8.3f %8.3f %8.3f %10.2f %10s   (on %s's series)\n",
+                  paste0("tidegate:", t$model[1]), nrow(t), mean(t$smape), mean(t$mase),
+                  0.5 * (mean(t$smape) / 18.383 + mean(t$mase) / 2.395), mean(t$msis),
+                  mean(t$coverage), sum(t$seconds), "-", model))
+    }
   }
   quit(save = "no")
 }
