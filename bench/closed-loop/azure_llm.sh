@@ -16,6 +16,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/levels.sh"
 bin=${1:-$here/../../build/release/bench/closed-loop/closed_loop_sim}
 data=${2:-$here/../../../shared/data/traffic/azure_llm_inference_2023}
+shift $(($# < 2 ? $# : 2))
 model=${MODEL:-naive}
 peak_window=${PEAK_WINDOW:-300}  # seconds over which "peak demand" is measured
 tmp=$(mktemp -d)
@@ -32,14 +33,15 @@ for name, cls, tier in (("AzureLLMInferenceTrace_conv.csv", "conversation", 0),
             ts = r["TIMESTAMP"]
             base, frac = (ts.split(".") + ["0"])[:2]
             t = datetime.datetime.strptime(base, "%Y-%m-%d %H:%M:%S").timestamp() + float("0." + frac)
-            rows.append((t, cls, tier, int(r["ContextTokens"]) + int(r["GeneratedTokens"])))
+            ctx = int(r["ContextTokens"])
+            rows.append((t, cls, tier, ctx + int(r["GeneratedTokens"]), ctx))
 rows.sort()
 t0 = rows[0][0]
 win = collections.Counter()
 with open(out, "w") as f:
-    f.write("time_s,class,tier,cost\n")
-    for t, cls, tier, cost in rows:
-        f.write(f"{t - t0:.6f},{cls},{tier},{cost}\n")
+    f.write("time_s,class,tier,cost,known_cost\n")
+    for t, cls, tier, cost, known in rows:
+        f.write(f"{t - t0:.6f},{cls},{tier},{cost},{known}\n")
         win[int((t - t0) // pw)] += cost
 end = rows[-1][0] - t0
 print(f"{max(win.values()) / pw:.1f} {end / 2:.0f} {len(rows)} {end:.0f}")
@@ -48,4 +50,4 @@ read -r peak warmup n end < "$tmp/meta"
 echo "Azure LLM trace: $n requests over $end s; peak demand $peak tokens/s ($peak_window s windows);"
 echo "warm-up (training) $warmup s, test period after it; model '$model'."
 run_levels "$bin" "$tmp/trace.csv" cpu_ms "$peak" "$warmup" "$tmp" --cost-resource cpu_ms \
-  --timeout 20 --slo 5 --model "$model" --plan-step 10
+  --timeout 20 --slo 5 --model "$model" --plan-step 10 "$@"
