@@ -25,9 +25,10 @@
 // delays everything behind it by s, so where a count of requests on time is what matters, small
 // requests are the better loan.
 //
-// Costs: the pool is charged the request's cost as known at admission (declared by the caller, or
-// the class's learned mean cost); callers true it up with pool.Settle(actual − charged) when the
-// actual cost is known, and refund the charge of a request that was never served.
+// Costs: the pool is charged the request's cost as known at admission (declared by the caller —
+// the part it knows plus UnknownCostEstimator's estimate of the rest, below — or the class's
+// learned mean cost); callers true it up with pool.Settle(actual − charged) when the actual cost
+// is known, and refund the charge of a request that was never served.
 //
 // Borrowed requests are charged to the pool only, not to the class's bucket nor its parents.
 //
