@@ -180,7 +180,9 @@ void RegisterSimulateCommand(CLI::App& app) {
   cmd->add_option("--borrow-cost", o->borrow_cost,
                   "Predictive: what the pool is charged at admission, settled at completion: "
                   "declared (the trace's known_cost plus the class's learned estimate of the "
-                  "rest), foresight (the whole cost), mean (the class's training mean cost)")
+                  "rest), foresight (the whole cost), mean (the class's training mean cost); "
+                  "the last one given counts")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast)
       ->capture_default_str();
   cmd->add_option("--borrow-cost-spread", o->config.borrow_cost_spread,
                   "Predictive, declared: estimate of the unknown part = its mean + this many "
