@@ -50,7 +50,7 @@ win = collections.Counter()
 with open(out, "w") as f:
     f.write("time_s,class,tier,cost,known_cost\n")
     for t, cls, tier, cost, known in rows:
-        f.write(f"{t - t0:.6f},{cls},{tier},{cost:g},{known}\n")
+        f.write(f"{t - t0:.6f},{cls},{tier},{cost:.10g},{known}\n")
         win[int((t - t0) // pw)] += cost
 end = rows[-1][0] - t0
 print(f"{max(win.values()) / pw:.1f} {end / 2:.0f} {len(rows)} {end:.0f}")
