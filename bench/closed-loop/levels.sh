@@ -55,3 +55,30 @@ print()
 print("\n".join(verdicts))
 PY
 }
+
+# Runs the predictive policy alone with extra flags at the three levels, after run_levels (whose
+# oracle it is measured against), and prints one labelled row per level:
+#
+#   run_variant LABEL BIN TRACE RESOURCE PEAK WARMUP OUTDIR [extra `simulate` flags …]
+run_variant() {
+  local label=$1 bin=$2 trace=$3 resource=$4 peak=$5 warmup=$6 out=$7
+  shift 7
+  local k cap
+  for k in 0.7 1.0 1.3; do
+    cap=$(python3 -c "print(f'{$peak * $k:.6g}')")
+    nice "$bin" simulate --trace "$trace" --capacity "$resource=$cap" --policy predictive \
+      --warmup "$warmup" --json "$out/variant_$k.json" "$@" > /dev/null
+  done
+  python3 - "$out" "$label" <<'PY'
+import json, sys
+out, label = sys.argv[1], sys.argv[2]
+for k in ("0.7", "1.0", "1.3"):
+    with open(f"{out}/result_{k}.json") as f:
+        oracle = next(p for p in json.load(f)["policies"] if p["policy"] == "oracle")
+    with open(f"{out}/variant_{k}.json") as f:
+        p = json.load(f)["policies"][0]
+    c = next(t for t in p["tiers"] if t["tier"] == 0)
+    print(f"| {k}x | {label} | {c['rejected']:,} | {c['timed_out']:,} | {c['p99_s']:.2f} | "
+          f"{p['total']['good'] / max(1, oracle['total']['good']):.3f} |")
+PY
+}

@@ -35,6 +35,7 @@ struct SimulateCommandOptions {
   std::vector<std::string> policies = {"all"};
   std::string cost_resource = "cpu_ms";
   std::vector<double> borrow_reserve;  // Empty = SimConfig's default.
+  std::string borrow_cost = "declared";
   sim::SimConfig config;
   std::string json;
   std::string svg;
@@ -94,6 +95,7 @@ absl::Status RunSimulateCommand(SimulateCommandOptions options, std::ostream& ou
     std::copy(options.borrow_reserve.begin(), options.borrow_reserve.end(),
               options.config.borrow_tier_reserve.begin());
   }
+  TIDEGATE_ASSIGN_OR_RETURN(options.config.borrow_cost, sim::ParseBorrowCost(options.borrow_cost));
   std::vector<sim::PolicyKind> policies;
   for (const std::string& p : options.policies) {
     if (p == "all") {
@@ -175,9 +177,20 @@ void RegisterSimulateCommand(CLI::App& app) {
                   "Predictive: a borrower needs (1 + this) times its cost free below its tier's "
                   "limit")
       ->capture_default_str();
-  cmd->add_option("--borrow-declared-cost", o->config.borrow_declared_cost,
-                  "Predictive: charge the pool each request's trace cost at admission (true) or "
-                  "its class's mean cost, settled at completion (false)")
+  cmd->add_option("--borrow-cost", o->borrow_cost,
+                  "Predictive: what the pool is charged at admission, settled at completion: "
+                  "declared (the trace's known_cost plus the class's learned estimate of the "
+                  "rest), foresight (the whole cost), mean (the class's training mean cost); "
+                  "the last one given counts")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast)
+      ->capture_default_str();
+  cmd->add_option("--borrow-cost-spread", o->config.borrow_cost_spread,
+                  "Predictive, declared: estimate of the unknown part = its mean + this many "
+                  "standard deviations over the class's completed requests")
+      ->capture_default_str();
+  cmd->add_option("--borrow-cost-weight", o->config.borrow_cost_weight,
+                  "Predictive, declared: weight of the newest completion in that mean (running "
+                  "mean over the first 1/weight)")
       ->capture_default_str();
   cmd->add_option("--borrow-sync", o->config.borrow_sync,
                   "Predictive: keep the pool's backlog in step with completion times")

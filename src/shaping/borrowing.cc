@@ -92,6 +92,31 @@ void BacklogSync::AddShift(double s) noexcept {
   }
 }
 
+absl::StatusOr<UnknownCostEstimator> UnknownCostEstimator::Create(double weight, double spread) {
+  if (!(weight > 0 && weight <= 1)) {
+    return absl::InvalidArgumentError(
+        fmt::format("unknown-cost weight = {}: must be in (0, 1]", weight));
+  }
+  if (!(spread >= 0) || !std::isfinite(spread)) {
+    return absl::InvalidArgumentError(
+        fmt::format("unknown-cost spread = {}: must be finite and >= 0", spread));
+  }
+  return UnknownCostEstimator(weight, spread);
+}
+
+absl::Status UnknownCostEstimator::Observe(double unknown) noexcept {
+  if (!(unknown >= 0) || !std::isfinite(unknown)) {
+    return absl::InvalidArgumentError(
+        fmt::format("unknown cost = {}: must be finite and >= 0", unknown));
+  }
+  ++n_;
+  const double a = std::max(1.0 / static_cast<double>(n_), weight_);
+  const double d = unknown - mean_;
+  mean_ += a * d;
+  var_ = (1 - a) * (var_ + a * d * d);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<BucketConfig> PoolConfig(double capacity_per_s, double horizon_s,
                                         const std::array<double, kMaxTiers>& tier_reserve) {
   if (!(capacity_per_s > 0) || !std::isfinite(capacity_per_s)) {

@@ -44,6 +44,26 @@ absl::StatusOr<PolicyKind> ParsePolicy(std::string_view name) {
       name));
 }
 
+std::string_view BorrowCostName(BorrowCost c) {
+  switch (c) {
+    case BorrowCost::kDeclared:
+      return "declared";
+    case BorrowCost::kForesight:
+      return "foresight";
+    case BorrowCost::kClassMean:
+      return "mean";
+  }
+  return "?";
+}
+
+absl::StatusOr<BorrowCost> ParseBorrowCost(std::string_view name) {
+  if (name == "declared") return BorrowCost::kDeclared;
+  if (name == "foresight") return BorrowCost::kForesight;
+  if (name == "mean") return BorrowCost::kClassMean;
+  return absl::InvalidArgumentError(
+      fmt::format("--borrow-cost: unknown mode '{}' (known: declared, foresight, mean)", name));
+}
+
 absl::Status SimConfig::Validate() const {
   auto bad = [](std::string_view field, double v, std::string_view rule) {
     return absl::InvalidArgumentError(fmt::format("{} = {}: {}", field, v, rule));
@@ -75,6 +95,12 @@ absl::Status SimConfig::Validate() const {
   if (!(borrow_cost_headroom >= 0) || !std::isfinite(borrow_cost_headroom)) {
     return bad("borrow_cost_headroom", borrow_cost_headroom, "must be finite and >= 0");
   }
+  if (absl::Status s =
+          shaping::UnknownCostEstimator::Create(borrow_cost_weight, borrow_cost_spread).status();
+      !s.ok()) {
+    return absl::InvalidArgumentError(
+        fmt::format("borrow_cost_weight / borrow_cost_spread: {}", std::string(s.message())));
+  }
   if (borrow_horizon_s != 0) {
     if (absl::Status s = shaping::PoolConfig(1, 1, borrow_tier_reserve).status(); !s.ok()) {
       return absl::InvalidArgumentError(
@@ -103,6 +129,8 @@ struct Signal {
   double latency_s;       // < 0: timed out.
   double pool_delta = 0;  // Borrowing pool: actual cost - estimate charged at admission.
   std::optional<shaping::BacklogSync::Ticket> ticket;  // Borrowing pool: completion to sync.
+  int32_t cls = -1;     // Completed: the class whose unknown-cost estimate learns ...
+  double unknown = -1;  // ... this unknown part of the cost (< 0: nothing to learn).
   bool operator>(const Signal& o) const { return time_s > o.time_s; }
 };
 
@@ -244,6 +272,11 @@ class Run {
                                   shaping::PoolConfig(cfg_.capacity[pool_resource_], horizon_s,
                                                       cfg_.borrow_tier_reserve));
         TIDEGATE_ASSIGN_OR_RETURN(pool_, shaping::TokenBucket::Create(pool, Mono(0)));
+        for (size_t c = 0; c < n_; ++c) {
+          TIDEGATE_ASSIGN_OR_RETURN(auto e, shaping::UnknownCostEstimator::Create(
+                                                cfg_.borrow_cost_weight, cfg_.borrow_cost_spread));
+          unknown_cost_.push_back(e);
+        }
       }
       TIDEGATE_ASSIGN_OR_RETURN(auto planner, plan::Planner::Create(pc));
       planner_.emplace(std::move(planner));
@@ -268,6 +301,7 @@ class Run {
         if (s.ticket.has_value() && cfg_.borrow_sync) {
           sync_.Completed(*pool_, *s.ticket, Mono(s.time_s));
         }
+        if (s.unknown >= 0) (void)unknown_cost_[s.cls].Observe(s.unknown);
       }
       if (s.latency_s < 0 || s.latency_s > cfg_.slo_s) tick_bad_ = true;
       if (s.latency_s >= 0) {
@@ -284,13 +318,14 @@ class Run {
     if (test) ++m.offered;
     bool admit = true;
     std::optional<shaping::BacklogSync::Ticket> ticket;
+    const double charged = PoolEstimate(a);
     if (policy_ == PolicyKind::kGradient && in_flight_ >= limit_) admit = false;
     if (policy_ == PolicyKind::kOracle) {
       admit = oracle_[index];
     } else if (admit) {
-      const shaping::BorrowDecision d = shaping::AcquireOrBorrow(
-          *buckets_[a.cls], 1.0, pool_.get(), PoolEstimate(a), Mono(a.time_s),
-          trace_.classes[a.cls].tier, cfg_.borrow_cost_headroom);
+      const shaping::BorrowDecision d =
+          shaping::AcquireOrBorrow(*buckets_[a.cls], 1.0, pool_.get(), charged, Mono(a.time_s),
+                                   trace_.classes[a.cls].tier, cfg_.borrow_cost_headroom);
       admit = d.admitted();
       if (admit && pool_ != nullptr) ticket = sync_.Admitted(*pool_, Mono(a.time_s));
       if (d.borrowed && test) ++m.borrowed;
@@ -307,7 +342,7 @@ class Run {
     const size_t bin = test ? static_cast<size_t>(a.time_s - cfg_.warmup_s) : 0;
     if (wait > cfg_.timeout_s) {
       // Abandoned: consumes nothing, so the pool gets its estimate back.
-      signals_.push({a.time_s + cfg_.timeout_s, -1, -PoolEstimate(a), std::nullopt});
+      signals_.push({a.time_s + cfg_.timeout_s, -1, -charged, std::nullopt, -1, -1.0});
       if (test) {
         ++m.timed_out;
         violated_[a.cls][bin] = 1;
@@ -317,8 +352,11 @@ class Run {
     const double s = ServiceSeconds(trace_, cfg_, a);
     busy_until_ = start + s;
     const double latency = wait + s;
-    signals_.push(
-        {busy_until_, latency, pool_ == nullptr ? 0.0 : PoolCost(a) - PoolEstimate(a), ticket});
+    if (pool_ != nullptr) {
+      signals_.push({busy_until_, latency, PoolCost(a) - charged, ticket, a.cls, a.unknown_cost});
+    } else {
+      signals_.push({busy_until_, latency, 0.0, std::nullopt, -1, -1.0});
+    }
     // Busy time inside the test period (a service may straddle either end).
     busy_s_ += std::max(0.0, std::min(busy_until_, trace_.end_s) - std::max(start, cfg_.warmup_s));
     if (test) {
@@ -426,13 +464,22 @@ class Run {
     return absl::OkStatus();
   }
 
-  // What the borrowing pool is charged at admission: the request's cost as the trace gives it
-  // (declared by the caller, as `hits_addend` in a rate-limit request) or the class's mean cost
-  // (the planner's learned cost); the difference to the actual cost is settled at completion.
+  // What the borrowing pool is charged at admission (SimConfig::borrow_cost): the known part of
+  // the cost plus the class's estimate of the rest (declared by the caller, as `hits_addend` in
+  // a rate-limit request), the whole trace cost (foresight), or the class's training mean cost;
+  // the difference to the actual cost is settled at completion.
   double PoolEstimate(const Arrival& a) const {
     if (pool_ == nullptr) return 0;
     if (pool_resource_ != cfg_.cost_resource) return 1.0;
-    return cfg_.borrow_declared_cost ? a.cost : mean_cost_[a.cls];
+    switch (cfg_.borrow_cost) {
+      case BorrowCost::kForesight:
+        return a.cost;
+      case BorrowCost::kClassMean:
+        return mean_cost_[a.cls];
+      case BorrowCost::kDeclared:
+        break;
+    }
+    return a.cost - a.unknown_cost + unknown_cost_[a.cls].Estimate();
   }
   double PoolCost(const Arrival& a) const {
     return pool_resource_ == cfg_.cost_resource ? a.cost : 1.0;
@@ -551,6 +598,7 @@ class Run {
   std::vector<std::shared_ptr<shaping::TokenBucket>> buckets_;
   std::shared_ptr<shaping::TokenBucket> pool_;  // Predictive with borrowing; else null.
   shaping::BacklogSync sync_;
+  std::vector<shaping::UnknownCostEstimator> unknown_cost_;  // Per class, with a pool.
   int pool_resource_ = 0;
 
   // Server and signals.

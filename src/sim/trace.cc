@@ -44,7 +44,8 @@ absl::StatusOr<Trace> ParseTrace(std::string_view text, std::string_view name, u
   std::unordered_map<std::string, int> class_index;
   size_t line_no = 0, pos = 0;
   std::vector<std::string_view> header;
-  int c_time = -1, c_class = -1, c_tier = -1, c_cost = -1, c_rate = -1, c_interval = -1;
+  int c_time = -1, c_class = -1, c_tier = -1, c_cost = -1, c_rate = -1, c_interval = -1,
+      c_known = -1;
   while (pos <= text.size()) {
     size_t e = text.find('\n', pos);
     if (e == std::string_view::npos) e = text.size();
@@ -66,6 +67,7 @@ absl::StatusOr<Trace> ParseTrace(std::string_view text, std::string_view name, u
         if (f[i] == "cost") c_cost = static_cast<int>(i);
         if (f[i] == "rate_per_s") c_rate = static_cast<int>(i);
         if (f[i] == "interval_s") c_interval = static_cast<int>(i);
+        if (f[i] == "known_cost") c_known = static_cast<int>(i);
       }
       for (auto [col, cname] : {std::pair{c_time, "time_s"}, std::pair{c_class, "class"},
                                 std::pair{c_tier, "tier"}, std::pair{c_cost, "cost"}}) {
@@ -96,12 +98,21 @@ absl::StatusOr<Trace> ParseTrace(std::string_view text, std::string_view name, u
       *out = v;
       return absl::OkStatus();
     };
-    double t = 0, tier_d = 0, cost = 0, rate = 0, interval = 1;
+    double t = 0, tier_d = 0, cost = 0, rate = 0, interval = 1, known = 0;
     if (auto s = number(c_time, &t); !s.ok()) return s;
     if (auto s = number(c_tier, &tier_d); !s.ok()) return s;
     if (auto s = number(c_cost, &cost); !s.ok()) return s;
     if (c_rate >= 0) {
       if (auto s = number(c_rate, &rate); !s.ok()) return s;
+    }
+    known = cost;
+    if (c_known >= 0) {
+      if (auto s = number(c_known, &known); !s.ok()) return s;
+      if (known > cost) {
+        return RowError(
+            name, line_no,
+            fmt::format("column 'known_cost': {} exceeds the cost {}", f[c_known], f[c_cost]));
+      }
     }
     if (c_interval >= 0) {
       if (auto s = number(c_interval, &interval); !s.ok()) return s;
@@ -124,7 +135,7 @@ absl::StatusOr<Trace> ParseTrace(std::string_view text, std::string_view name, u
     }
     const int32_t cls = it->second;
     if (c_rate < 0) {
-      trace.arrivals.push_back({t, cls, cost});
+      trace.arrivals.push_back({t, cls, cost, cost - known});
       trace.end_s = std::max(trace.end_s, t);
     } else {
       // Poisson arrivals: exponential gaps at `rate` over [t, t + interval).
@@ -132,7 +143,7 @@ absl::StatusOr<Trace> ParseTrace(std::string_view text, std::string_view name, u
       if (rate > 0) {
         std::exponential_distribution<double> gap(rate);
         for (double a = t + gap(rng); a < t + interval; a += gap(rng)) {
-          trace.arrivals.push_back({a, cls, cost});
+          trace.arrivals.push_back({a, cls, cost, cost - known});
         }
       }
     }

@@ -205,5 +205,54 @@ TEST_F(BorrowingTest, PoolConfigIsCapacityTimesHorizonAndRefusesBadInput) {
             absl::StatusCode::kInvalidArgument);  // Tier 0 reserves nothing.
 }
 
+TEST(UnknownCostEstimatorTest, RunningMeanAndVarianceThenExponentialWeights) {
+  auto e = UnknownCostEstimator::Create(/*weight=*/0.25, /*spread=*/0);
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_EQ(e->Estimate(), 0);  // Nothing completed yet: declare the known part alone.
+  // The first 1/w = 4 completions: the plain mean and (population) variance.
+  for (double x : {10.0, 20.0, 30.0, 40.0}) ASSERT_TRUE(e->Observe(x).ok());
+  EXPECT_EQ(e->completions(), 4);
+  EXPECT_NEAR(e->mean(), 25, 1e-9);
+  EXPECT_NEAR(e->stddev(), std::sqrt(125.0), 1e-9);
+  EXPECT_NEAR(e->Estimate(), 25, 1e-9);
+  // Then weight 0.25: m += 0.25 (x - m), v = 0.75 (v + 0.25 d^2).
+  ASSERT_TRUE(e->Observe(65).ok());
+  EXPECT_NEAR(e->mean(), 35, 1e-9);
+  EXPECT_NEAR(e->stddev(), std::sqrt(0.75 * (125 + 0.25 * 1600)), 1e-9);
+  // A drift is followed: after many completions of 100 the mean is there.
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(e->Observe(100).ok());
+  EXPECT_NEAR(e->mean(), 100, 1e-6);
+  EXPECT_NEAR(e->stddev(), 0, 1e-3);
+}
+
+TEST(UnknownCostEstimatorTest, SpreadDeclaresMoreForAWiderClass) {
+  auto narrow = UnknownCostEstimator::Create(0.01, 2);
+  auto wide = UnknownCostEstimator::Create(0.01, 2);
+  ASSERT_TRUE(narrow.ok() && wide.ok());
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE(narrow->Observe(i % 2 == 0 ? 90 : 110).ok());  // Mean 100, sd 10.
+    ASSERT_TRUE(wide->Observe(i % 2 == 0 ? 0 : 200).ok());     // Mean 100, sd 100.
+  }
+  EXPECT_NEAR(narrow->Estimate(), 100 + 2 * 10, 1e-9);
+  EXPECT_NEAR(wide->Estimate(), 100 + 2 * 100, 1e-9);
+}
+
+TEST(UnknownCostEstimatorTest, RefusesBadInput) {
+  EXPECT_THAT(std::string(UnknownCostEstimator::Create(0, 0).status().message()),
+              HasSubstr("unknown-cost weight = 0"));
+  EXPECT_THAT(std::string(UnknownCostEstimator::Create(1.5, 0).status().message()),
+              HasSubstr("unknown-cost weight = 1.5"));
+  EXPECT_THAT(std::string(UnknownCostEstimator::Create(0.1, -1).status().message()),
+              HasSubstr("unknown-cost spread = -1"));
+  EXPECT_FALSE(UnknownCostEstimator::Create(0.1, std::numeric_limits<double>::infinity()).ok());
+  auto e = UnknownCostEstimator::Create(0.1, 1);
+  ASSERT_TRUE(e.ok());
+  ASSERT_TRUE(e->Observe(5).ok());
+  EXPECT_THAT(std::string(e->Observe(-1).message()), HasSubstr("unknown cost = -1"));
+  EXPECT_FALSE(e->Observe(std::numeric_limits<double>::quiet_NaN()).ok());
+  EXPECT_EQ(e->completions(), 1);  // The refused observations changed nothing.
+  EXPECT_EQ(e->Estimate(), 5);
+}
+
 }  // namespace
 }  // namespace tidegate::shaping

@@ -65,6 +65,34 @@ TEST(TraceTest, MalformedRowsNameFileLineAndReason) {
   EXPECT_EQ(LoadTrace("/nonexistent/trace.csv", 1).status().code(), absl::StatusCode::kNotFound);
 }
 
+TEST(TraceTest, KnownCostIsThePartOfTheCostKnownAtAdmission) {
+  auto t = ParseTrace("time_s,class,tier,cost,known_cost\n1,a,0,10,7\n2,a,0,4,4\n3,b,1,5,0\n",
+                      "t.csv", 1);
+  ASSERT_TRUE(t.ok()) << t.status();
+  ASSERT_EQ(t->arrivals.size(), 3u);
+  EXPECT_EQ(t->arrivals[0].cost, 10);
+  EXPECT_EQ(t->arrivals[0].unknown_cost, 3);
+  EXPECT_EQ(t->arrivals[1].unknown_cost, 0);
+  EXPECT_EQ(t->arrivals[2].unknown_cost, 5);
+  // Without the column the whole cost is known.
+  auto all = ParseTrace("time_s,class,tier,cost\n1,a,0,10\n", "t.csv", 1);
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_EQ(all->arrivals[0].unknown_cost, 0);
+  // Per interval: every request of the row has the row's known part.
+  auto iv = ParseTrace("time_s,class,tier,rate_per_s,cost,known_cost\n0,a,0,50,8,6\n", "t.csv", 1);
+  ASSERT_TRUE(iv.ok()) << iv.status();
+  ASSERT_FALSE(iv->arrivals.empty());
+  EXPECT_EQ(iv->arrivals[0].unknown_cost, 2);
+
+  const std::string h = "time_s,class,tier,cost,known_cost\n";
+  ExpectParseError(h + "1,a,0,10,7\n2,a,0,3,5\n",
+                   "t.csv:3: column 'known_cost': 5 exceeds the cost 3");
+  ExpectParseError(h + "1,a,0,10,x\n", "t.csv:2: column 'known_cost': 'x' is not a finite number");
+  ExpectParseError(h + "1,a,0,10,-2\n", "t.csv:2: column 'known_cost': -2 is negative");
+  ExpectParseError(h + "1,a,0,10,nan\n", "t.csv:2: column 'known_cost': 'nan' is not a finite");
+  ExpectParseError(h + "1,a,0,10\n", "t.csv:2: 4 fields, header has 5");
+}
+
 SimConfig RequestsCapacity(double per_s) {
   SimConfig c;
   c.capacity[kReq] = per_s;
@@ -190,6 +218,61 @@ TEST(SimulatorTest, BorrowingLendsWhatTheCriticalTierLeavesToTheLowerTier) {
   EXPECT_LE(with->tiers[0].rejected, without->tiers[0].rejected) << table;
   EXPECT_LE(with->tiers[0].p99_s, c.slo_s) << table;
   EXPECT_EQ(with->total.timed_out, 0) << table;
+}
+
+// Two tiers of requests whose known part is small (10) or large (200), 20 % large, plus an
+// unknown part uniform in [0, 40] (an LLM request's prompt tokens and generated tokens), on a
+// cpu_ms capacity of `capacity` per second.
+Trace PartlyKnownCosts(uint64_t seed, bool unknown_declared_unknown) {
+  std::mt19937_64 rng(seed);
+  Trace t;
+  t.classes = {{"critical", 0}, {"batch", 1}};
+  std::exponential_distribution<double> gap(9);
+  std::uniform_real_distribution<double> u(0, 1);
+  for (double time = gap(rng); time < 400; time += gap(rng)) {
+    const int32_t cls = u(rng) < 1.0 / 3 ? 0 : 1;
+    const double known = u(rng) < 0.2 ? 200 : 10;
+    const double unknown = std::floor(40 * u(rng));
+    t.arrivals.push_back({time, cls, known + unknown, unknown_declared_unknown ? unknown : 0});
+  }
+  t.end_s = 400;
+  return t;
+}
+
+TEST(SimulatorTest, DeclaredCostIsTheKnownPartPlusTheClasssLearnedEstimate) {
+  SimConfig c;
+  c.capacity[kCpu] = 450;
+  c.warmup_s = 200;
+  c.slo_s = 1;
+  c.timeout_s = 4;
+  // Nothing unknown: the declaration is the whole cost, the same run as foresight.
+  const Trace known = PartlyKnownCosts(21, false);
+  c.borrow_cost = BorrowCost::kDeclared;
+  auto declared = Simulate(known, c, PolicyKind::kPredictive);
+  c.borrow_cost = BorrowCost::kForesight;
+  auto foresight = Simulate(known, c, PolicyKind::kPredictive);
+  ASSERT_TRUE(declared.ok() && foresight.ok());
+  EXPECT_EQ(declared->total.good, foresight->total.good);
+  EXPECT_EQ(declared->total.borrowed, foresight->total.borrowed);
+  EXPECT_EQ(declared->tiers[0].rejected, foresight->tiers[0].rejected);
+
+  // The unknown part is learned from completions: the declaration tells large requests from
+  // small ones, as foresight does and the class's mean cost cannot.
+  const Trace partly = PartlyKnownCosts(21, true);
+  std::vector<SimResult> runs;
+  for (BorrowCost b : {BorrowCost::kForesight, BorrowCost::kDeclared, BorrowCost::kClassMean}) {
+    c.borrow_cost = b;
+    auto r = Simulate(partly, c, PolicyKind::kPredictive);
+    ASSERT_TRUE(r.ok()) << r.status();
+    r->policy = BorrowCostName(b);
+    runs.push_back(*r);
+  }
+  const std::string table = FormatTable(runs);
+  EXPECT_EQ(runs[0].total.good, foresight->total.good) << table;  // Same trace costs.
+  EXPECT_GT(runs[1].total.good, runs[2].total.good) << table;
+  EXPECT_GE(runs[1].total.good, 0.98 * runs[0].total.good) << table;
+  // The class mean lets critical requests in behind large ones that finish late.
+  EXPECT_GT(runs[1].tiers[0].good, runs[2].tiers[0].good) << table;
 }
 
 // Exhaustive optimum: the largest subset of test-period arrivals that the FIFO server completes
@@ -347,6 +430,18 @@ TEST(SimulatorTest, RefusesBadConfiguration) {
   c.borrow_tier_reserve = {0, 0.5, 0.1, 0.1};
   EXPECT_THAT(std::string(Simulate(t, c, PolicyKind::kPredictive).status().message()),
               HasSubstr("borrow_tier_reserve"));
+  c = RequestsCapacity(15);
+  c.borrow_cost_weight = 0;
+  EXPECT_THAT(std::string(Simulate(t, c, PolicyKind::kPredictive).status().message()),
+              HasSubstr("unknown-cost weight = 0"));
+  c = RequestsCapacity(15);
+  c.borrow_cost_spread = -0.5;
+  EXPECT_THAT(std::string(Simulate(t, c, PolicyKind::kPredictive).status().message()),
+              HasSubstr("unknown-cost spread = -0.5"));
+  EXPECT_THAT(std::string(ParseBorrowCost("psychic").status().message()),
+              HasSubstr("--borrow-cost: unknown mode 'psychic'"));
+  EXPECT_EQ(*ParseBorrowCost("mean"), BorrowCost::kClassMean);
+  EXPECT_EQ(BorrowCostName(*ParseBorrowCost("declared")), "declared");
   EXPECT_EQ(ParsePolicy("fancy").status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(*ParsePolicy("reactive"), PolicyKind::kAimd);
 }

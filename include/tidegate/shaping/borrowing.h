@@ -25,9 +25,10 @@
 // delays everything behind it by s, so where a count of requests on time is what matters, small
 // requests are the better loan.
 //
-// Costs: the pool is charged the request's cost as known at admission (declared by the caller, or
-// the class's learned mean cost); callers true it up with pool.Settle(actual − charged) when the
-// actual cost is known, and refund the charge of a request that was never served.
+// Costs: the pool is charged the request's cost as known at admission (declared by the caller —
+// the part it knows plus UnknownCostEstimator's estimate of the rest, below — or the class's
+// learned mean cost); callers true it up with pool.Settle(actual − charged) when the actual cost
+// is known, and refund the charge of a request that was never served.
 //
 // Borrowed requests are charged to the pool only, not to the class's bucket nor its parents.
 //
@@ -38,6 +39,8 @@
 
 #include <array>
 #include <atomic>
+#include <cmath>
+#include <cstdint>
 
 #include "absl/status/statusor.h"
 #include "tidegate/common/clock.h"
@@ -104,6 +107,46 @@ class BacklogSync {
   // The latest admission's ticket (predicted done in ns since the clock's epoch, and S then).
   std::atomic<int64_t> last_done_ns_{0};
   std::atomic<double> last_shift_s_{0};
+};
+
+// A class's estimate of the part of a request's cost that is not known at admission — an LLM
+// request's generated tokens, where the prompt's tokens are known — learned from the class's
+// completed requests only (causal: nothing about a request is used before it completes). The
+// pool is charged the declared cost
+//
+//   declared = known + m + k·σ
+//
+// and the difference to the actual cost is settled when the request completes. m and σ are the
+// mean and standard deviation of the unknown part over the class's completions: the plain running
+// mean and variance over the first 1/w completions, exponentially weighted with weight w after
+// that (so the estimate starts unbiased and then follows drift):
+//
+//   n ← n + 1;   a = max(1/n, w);   d = x − m;   m ← m + a·d;   v ← (1 − a)·(v + a·d²);   σ = √v
+//
+// k (`spread`) ≥ 0 is a cost-uncertainty headroom: k = 0 declares the mean; k > 0 charges a
+// request more when the class's unknown part is spread wide, which keeps the pool's backlog from
+// running short of the server's. Before the first completion m = σ = 0 (the known part alone).
+//
+// Thread-safety: none; one owner per class (or a lock around it).
+class UnknownCostEstimator {
+ public:
+  // InvalidArgument naming the field unless 0 < weight <= 1 and spread is finite and >= 0.
+  static absl::StatusOr<UnknownCostEstimator> Create(double weight, double spread);
+
+  // Folds the unknown part of a completed request (actual − known) in. Not finite or < 0:
+  // InvalidArgument, nothing changes.
+  absl::Status Observe(double unknown) noexcept;
+  // m + k·σ: what to declare on top of the known part (0 before any completion).
+  double Estimate() const noexcept { return mean_ + spread_ * std::sqrt(var_); }
+  double mean() const noexcept { return mean_; }
+  double stddev() const noexcept { return std::sqrt(var_); }
+  int64_t completions() const noexcept { return n_; }
+
+ private:
+  UnknownCostEstimator(double weight, double spread) : weight_(weight), spread_(spread) {}
+  double weight_, spread_;
+  double mean_ = 0, var_ = 0;
+  int64_t n_ = 0;
 };
 
 // The pool's configuration for a server of `capacity_per_s` (the pool's resource per second) and

@@ -50,6 +50,9 @@ struct Arrival {
   double time_s = 0;  // Seconds from the trace's origin.
   int32_t cls = 0;    // Index into Trace::classes.
   double cost = 1;    // Units of SimConfig::cost_resource.
+  // The part of `cost` not known at admission (an LLM request's generated tokens; the prompt's
+  // are known): the caller declares cost - unknown_cost. 0 = the whole cost is known.
+  double unknown_cost = 0;
 };
 
 // Background load: from time_s until the next step, `fraction` of the server is taken by work
@@ -68,12 +71,15 @@ struct Trace {
 };
 
 // Parses a trace CSV (the header picks the format; columns in any order, extra columns ignored):
-//   per request:  time_s,class,tier,cost                 one row per request
-//   per interval: time_s,class,tier,rate_per_s,cost[,interval_s]
+//   per request:  time_s,class,tier,cost[,known_cost]    one row per request
+//   per interval: time_s,class,tier,rate_per_s,cost[,interval_s][,known_cost]
 //                 Poisson arrivals at rate_per_s over [time_s, time_s + interval_s) (interval_s
 //                 default 1), each request costing `cost`; seeded by `seed`.
+// known_cost (optional, default = cost) is the part of the cost known at admission, in
+// [0, cost]; Arrival::unknown_cost = cost - known_cost.
 // Errors: InvalidArgument "<name>:<line>: <reason>" (missing column, not a number, negative
-// time/cost/rate, tier outside [0, 4), a class given two tiers); NotFound for a missing file.
+// time/cost/rate/known_cost, known_cost above cost, tier outside [0, 4), a class given two
+// tiers); NotFound for a missing file.
 absl::StatusOr<Trace> ParseTrace(std::string_view text, std::string_view name, uint64_t seed);
 absl::StatusOr<Trace> LoadTrace(const std::string& path, uint64_t seed);
 
@@ -87,6 +93,12 @@ absl::StatusOr<std::vector<BackgroundStep>> LoadBackground(const std::string& pa
 
 // The background fraction in force at time t.
 double BackgroundAt(const Trace& trace, double t);
+
+// How the borrowing pool learns a request's cost at admission (SimConfig::borrow_cost).
+enum class BorrowCost { kDeclared, kForesight, kClassMean };
+std::string_view BorrowCostName(BorrowCost c);
+// "declared", "foresight", "mean".
+absl::StatusOr<BorrowCost> ParseBorrowCost(std::string_view name);
 
 enum class PolicyKind { kStatic, kAimd, kGradient, kPredictive, kOracle };
 std::string_view PolicyName(PolicyKind p);
@@ -110,10 +122,15 @@ struct SimConfig {
   double borrow_horizon_s = -1;
   std::array<double, shaping::kMaxTiers> borrow_tier_reserve{0, 0.2, 0.3, 0.4};
   double borrow_cost_headroom = 5;
-  // The pool is charged each request's trace cost at admission (the caller declares it, as a
-  // prompt's token count is known before inference); false = the class's mean cost, trued up at
-  // completion.
-  bool borrow_declared_cost = true;
+  // What the pool is charged at admission (settled to the actual cost at completion):
+  //   kDeclared: the known part of the cost (cost - unknown_cost) plus the class's estimate of
+  //     the unknown part (shaping::UnknownCostEstimator over its completed requests: mean +
+  //     borrow_cost_spread standard deviations, weight borrow_cost_weight);
+  //   kForesight: the whole trace cost (a bound: the caller knows the unknown part too);
+  //   kClassMean: the class's mean cost over the training period.
+  BorrowCost borrow_cost = BorrowCost::kDeclared;
+  double borrow_cost_spread = 0;
+  double borrow_cost_weight = 0.01;
   // Shift the pool by each completion's lag behind its predicted time (shaping::BacklogSync).
   bool borrow_sync = false;
   uint64_t seed = 1;
