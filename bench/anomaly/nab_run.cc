@@ -6,6 +6,10 @@
 //                                             half and reporting on the other)
 //           [--threshold T]                  (score at T instead of the best threshold)
 //           [--per-file]                     (each file's TP/FP/FN at the standard threshold)
+//           [--breakdown]                    (per category: what the TPs earn, what the FPs
+//                                             cost and the windows missed, standard profile)
+//           [--write-scores DIR]             (each detector's scores, DIR/NAME/<file>, in the
+//                                             `tidegate detect` format)
 // Every detector reads each file causally, row by row, as the daemon would.
 #include <fmt/format.h>
 
@@ -76,10 +80,12 @@ int main(int argc, char** argv) {
   std::string half;                   // "", "a" or "b".
   double fixed_threshold = -1;        // < 0: choose the best per detector and profile.
   bool per_file = false;
+  bool breakdown = false;
+  std::string write_dir;
   for (int i = 1; i < argc; i += 2) {
     const std::string flag = argv[i];
-    if (flag == "--per-file") {
-      per_file = true;
+    if (flag == "--per-file" || flag == "--breakdown") {
+      (flag == "--per-file" ? per_file : breakdown) = true;
       --i;
       continue;
     }
@@ -108,6 +114,8 @@ int main(int argc, char** argv) {
       scores_dir = argv[i + 1];
     } else if (flag == "--name") {
       scores_name = argv[i + 1];
+    } else if (flag == "--write-scores") {
+      write_dir = argv[i + 1];
     } else if (flag == "--set") {
       settings.push_back(argv[i + 1]);
     } else {
@@ -178,6 +186,20 @@ int main(int argc, char** argv) {
         seconds[name] +=
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       }
+      if (!write_dir.empty()) {
+        const fs::path out_path = fs::path(write_dir) / name / file;
+        std::error_code ec;
+        fs::create_directories(out_path.parent_path(), ec);
+        std::ofstream out(out_path);
+        if (ec || !out) {
+          std::fprintf(stderr, "nab_run: cannot write %s\n", out_path.string().c_str());
+          return 1;
+        }
+        out << "timestamp,value,anomaly_score\n";
+        for (size_t k = 0; k < r.score.size(); ++k) {
+          out << fmt::format("{},{},{}\n", series.time_s[k], series.value[k], r.score[k]);
+        }
+      }
       results[name].push_back(std::move(r));
     }
   }
@@ -203,6 +225,36 @@ int main(int argc, char** argv) {
       std::printf("%-20s %-14s %10.1f %10.6f %5d %5d %5d %10.2f\n", name.c_str(),
                   profile.name.c_str(), c.normalized, c.threshold, c.true_positives,
                   c.false_positives, c.false_negatives, seconds[name]);
+    }
+  }
+  if (breakdown) {
+    // Where the standard score goes, per category (the folder of each file): a detected window
+    // earns at most A_TP = 1 (less the later it is found), a missed one costs A_FN = 1, a false
+    // positive up to A_FP = 0.11. "lost" is what the category falls short of a perfect score, in
+    // normalised points of the whole corpus (100 / (2 · windows) per unit of raw score).
+    const tidegate::nab::Profile standard = tidegate::nab::StandardProfiles()[0];
+    for (const std::string& name : names) {
+      const double threshold =
+          fixed_threshold >= 0 ? fixed_threshold
+                               : tidegate::nab::BestThreshold(results[name], standard).threshold;
+      std::map<std::string, std::vector<FileResult>> by_category;
+      for (const FileResult& f : results[name]) {
+        by_category[f.name.substr(0, f.name.find('/'))].push_back(f);
+      }
+      std::printf("\n%s at threshold %.6f (standard)\n%-22s %4s %4s %8s %8s %4s %8s %4s %8s %7s\n",
+                  name.c_str(), threshold, "category", "win", "TP", "reward", "per TP", "FP",
+                  "FP cost", "FN", "raw", "lost");
+      const double per_unit = 100.0 / (2.0 * static_cast<double>(windows));
+      for (const auto& [category, files] : by_category) {
+        const auto c = tidegate::nab::ScoreCorpus(files, threshold, standard);
+        size_t w = 0;
+        for (const FileResult& f : files) w += f.windows.size();
+        std::printf("%-22s %4zu %4d %8.2f %8.3f %4d %8.2f %4d %8.2f %7.1f\n", category.c_str(), w,
+                    c.true_positives, c.tp_reward,
+                    c.true_positives > 0 ? c.tp_reward / c.true_positives : 0.0, c.false_positives,
+                    c.fp_cost, c.false_negatives, c.raw,
+                    (static_cast<double>(w) - c.raw) * per_unit);
+      }
     }
   }
   if (per_file) {

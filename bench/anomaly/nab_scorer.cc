@@ -38,18 +38,21 @@ FileScore ScoreFile(const FileResult& file, double threshold, const Profile& pro
       const Window& win = file.windows[inside];
       const double width = win.end_s - win.begin_s;
       const double p = width > 0 ? (t - win.end_s) / width : 0;  // −1 at the left edge, 0 right.
-      out.raw += profile.a_tp * ScaledSigmoid(p) / ScaledSigmoid(-1);
+      const double reward = profile.a_tp * ScaledSigmoid(p) / ScaledSigmoid(-1);
+      out.raw += reward;
+      out.tp_reward += reward;
       ++out.true_positives;
     } else {
       ++out.false_positives;
-      if (previous < 0) {
-        out.raw -= profile.a_fp;
-      } else {
+      double cost = -profile.a_fp;
+      if (previous >= 0) {
         const Window& win = file.windows[previous];
         const double width = win.end_s - win.begin_s;
         const double x = width > 0 ? (t - win.end_s) / width : 1e9;
-        out.raw += profile.a_fp * ScaledSigmoid(x);
+        cost = profile.a_fp * ScaledSigmoid(x);
       }
+      out.raw += cost;
+      out.fp_cost += cost;
     }
   }
   for (bool d : detected) {
@@ -72,6 +75,8 @@ CorpusScore ScoreCorpus(const std::vector<FileResult>& files, double threshold,
     c.true_positives += s.true_positives;
     c.false_positives += s.false_positives;
     c.false_negatives += s.false_negatives;
+    c.tp_reward += s.tp_reward;
+    c.fp_cost += s.fp_cost;
     windows += f.windows.size();
   }
   const double perfect = static_cast<double>(windows) * profile.a_tp;

@@ -41,6 +41,8 @@ struct FileScore {
   int true_positives = 0;   // Windows detected.
   int false_positives = 0;  // Detections outside every window.
   int false_negatives = 0;  // Windows missed.
+  double tp_reward = 0;     // Σ rewards of the detected windows (≤ true_positives · A_TP).
+  double fp_cost = 0;       // Σ costs of the false positives (≤ 0).
 };
 
 // The raw score of one file at `threshold` (detections: score >= threshold).
@@ -53,6 +55,8 @@ struct CorpusScore {
   int true_positives = 0;
   int false_positives = 0;
   int false_negatives = 0;
+  double tp_reward = 0;  // As in FileScore, summed over the files.
+  double fp_cost = 0;
 };
 
 // Scores the corpus at one threshold.

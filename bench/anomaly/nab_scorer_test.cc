@@ -71,6 +71,21 @@ TEST(NabScorerTest, FalsePositiveCostDependsOnDistanceFromPreviousWindow) {
   EXPECT_GT(0.11 * ScaledSigmoid(0.1), 0.11 * ScaledSigmoid(4));
 }
 
+TEST(NabScorerTest, RawSplitsIntoRewardsCostsAndMisses) {
+  FileResult f = File({{400, 500}, {700, 800}});
+  f.score[200] = 1;  // A false positive before the first window.
+  f.score[450] = 1;  // Window 1, half-way.
+  f.score[900] = 1;  // A false positive one width after window 2.
+  FileScore s = ScoreFile(f, 0.5, kStandard);
+  EXPECT_NEAR(s.tp_reward, ScaledSigmoid(-0.5) / ScaledSigmoid(-1), 1e-12);
+  EXPECT_NEAR(s.fp_cost, -0.11 + 0.11 * ScaledSigmoid(1), 1e-12);
+  EXPECT_EQ(s.false_negatives, 1);  // Window 2 missed.
+  EXPECT_NEAR(s.raw, s.tp_reward + s.fp_cost - 1, 1e-12);
+  const CorpusScore c = ScoreCorpus({f, f}, 0.5, kStandard);
+  EXPECT_NEAR(c.tp_reward, 2 * s.tp_reward, 1e-12);
+  EXPECT_NEAR(c.fp_cost, 2 * s.fp_cost, 1e-12);
+}
+
 TEST(NabScorerTest, DetectionsInProbationAreIgnored) {
   FileResult f = File({{100, 200}});
   f.score[120] = 1;  // Row 120 < 150: probation.

@@ -11,17 +11,19 @@ BIN=${BUILD_DIR:-build/release}/bench/anomaly/nab_run
 DATA=${NAB_DATA:-../shared/data/NAB-dev}
 [ -x "$BIN" ] || { echo "tune_nab.sh: build first: make release" >&2; exit 1; }
 
-# One grid point per line: --set arguments for nab_run. The terms (point, context) on or off, the
+# One grid point per line: --set arguments for nab_run. The weights of the two sequence terms (a
+# weight w < 1 raises that term's own flag threshold: w·(1 − p) ≥ T needs 1 − p ≥ T / w), the
 # likelihood's long window, the refractory period, the season's autocorrelation gate and the flag
-# threshold; the rest stay at their defaults.
+# threshold; the rest stay at their defaults (point_weight = 0 and context_weight > 0 were chosen
+# by both folds of earlier grids that also tried point_weight = 1 and context_weight = 0).
 GRID=()
-for point in 0 1; do
-  for context in 0 1; do
+for context in 1 0.9995; do
+  for season in 1 0.9995; do
     for long in 600 2400; do
-      for refractory in 200 300; do
+      for refractory in 100 200; do
         for acf in 0.6 0.7; do
           for flag in 0.999 0.9995; do
-            GRID+=("point_weight=$point context_weight=$context long_window=$long refractory=$refractory season_min_acf=$acf flag_threshold=$flag")
+            GRID+=("context_weight=$context season_weight=$season long_window=$long refractory=$refractory season_min_acf=$acf flag_threshold=$flag")
           done
         done
       done

@@ -132,6 +132,27 @@ TEST(ConformalDetectorTest, AMissingPlateauIsFlaggedByTheSequenceTermsOnly) {
   }
 }
 
+TEST(ConformalDetectorTest, ScoresAreCausal) {
+  // Two streams equal up to step t and different afterwards score the same up to t: a score
+  // never reads a later value. With gaps, an event before t, and every term on.
+  ConformalDetectorOptions o;
+  o.point_weight = 1;
+  std::vector<double> xs = Noise(3000, 13);
+  for (size_t i = 0; i < xs.size(); i += 97) xs[i] = std::nan("");
+  for (size_t i = 1200; i < 1210; ++i) xs[i] = 180;
+  std::vector<double> ys = xs;
+  const size_t t = 2000;
+  for (size_t i = t + 1; i < ys.size(); ++i) ys[i] = 5 * ys[i] - 300;
+  auto a = Make(o);
+  auto b = Make(o);
+  for (size_t i = 0; i <= t; ++i) {
+    const AnomalyResult ra = a->Observe(xs[i]);
+    const AnomalyResult rb = b->Observe(ys[i]);
+    ASSERT_EQ(ra.score, rb.score) << i;
+    ASSERT_EQ(ra.flag, rb.flag) << i;
+  }
+}
+
 TEST(ConformalDetectorTest, MissingValuesNeitherScoreNorChangeState) {
   auto a = Make();
   auto b = Make();

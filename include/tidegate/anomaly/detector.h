@@ -96,8 +96,10 @@ struct ConformalDetectorOptions {
   double season_min_acf = 0.7;   // Autocorrelation at the period needed to use it.
   int season_max_period = 1440;  // Longest period searched, in observations.
   int season_run = 5;            // Median of this many scaled residuals is the statistic.
-  // Context novelty term (context.h): 0 disables it.
-  double context_weight = 1;
+  // Context novelty term (context.h): 0 disables it. Below 1 it also raises the term's own flag
+  // threshold: context_weight·(1 − p^C) ≥ flag_threshold needs p^C ≤ 1 − flag_threshold /
+  // context_weight (5e-4 at the defaults, against 1e-3 for the other terms).
+  double context_weight = 0.9995;
   int context_bins = 8;       // Equal-frequency levels a value is quantised into.
   int context_order = 3;      // Levels per context.
   int context_window = 4000;  // Contexts remembered.
