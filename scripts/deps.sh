@@ -9,7 +9,7 @@ set -euo pipefail
 build_pkgs=(build-essential cmake ninja-build clang libclang-rt-14-dev pkg-config
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
   libsqlite3-dev libcurl4-openssl-dev nlohmann-json3-dev libyaml-cpp-dev libeigen3-dev
-  libnlopt-cxx-dev libcli11-dev libfmt-dev
+  libnlopt-cxx-dev libcli11-dev libfmt-dev prometheus-cpp-dev
   libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev
   libboost-dev libboost-system-dev libssl-dev libtorch-dev)
 # chromium: the dashboard's browser tests
