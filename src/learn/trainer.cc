@@ -3,6 +3,7 @@
 
 #include <dlfcn.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -34,27 +35,25 @@ std::vector<std::string> Candidates() {
 
 Module Load() {
   Module m;
-  std::string tried;
+  std::vector<std::string> tried;  // "path (why not)".
   for (const std::string& path : Candidates()) {
     if (access(path.c_str(), R_OK) != 0) {
-      tried += fmt::format("{}{} (not found)", tried.empty() ? "" : "; ", path);
+      tried.push_back(fmt::format("{} (not found)", path));
       continue;
     }
     // Never closed: libtorch registers global state on load.
     void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (handle == nullptr) {
       const char* why = dlerror();
-      tried +=
-          fmt::format("{}{} ({})", tried.empty() ? "" : "; ", path, why ? why : "dlopen failed");
+      tried.push_back(fmt::format("{} ({})", path, why ? why : "dlopen failed"));
       continue;
     }
     m.create = reinterpret_cast<CreateFn>(dlsym(handle, kTrainerModuleEntry));
     if (m.create != nullptr) return m;
-    tried +=
-        fmt::format("{}{} (no symbol {})", tried.empty() ? "" : "; ", path, kTrainerModuleEntry);
+    tried.push_back(fmt::format("{} (no symbol {})", path, kTrainerModuleEntry));
   }
   m.error = fmt::format("LSTM training needs the libtorch module {}; tried: {}", kTrainerModuleName,
-                        tried.empty() ? "no location" : tried);
+                        tried.empty() ? "no location" : fmt::format("{}", fmt::join(tried, "; ")));
   return m;
 }
 
