@@ -176,7 +176,11 @@ int main(int argc, char** argv) {
         }
         r.score = scored.score;
       } else {
-        auto detector = tidegate::anomaly::MakeDetector(name, settings);
+        // The file's sampling interval first, so that --set step_seconds=... still wins.
+        std::vector<std::string> file_settings = {
+            fmt::format("step_seconds={}", tidegate::anomaly::MeasureStepSeconds(series.time_s))};
+        file_settings.insert(file_settings.end(), settings.begin(), settings.end());
+        auto detector = tidegate::anomaly::MakeDetector(name, file_settings);
         if (!detector.ok()) {
           std::fprintf(stderr, "nab_run: %s\n", std::string(detector.status().message()).c_str());
           return 2;

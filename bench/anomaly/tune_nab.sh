@@ -20,10 +20,10 @@ GRID=()
 for context in 1 0.9995; do
   for season in 1 0.9995; do
     for long in 600 2400; do
-      for refractory in 100 200; do
+      for refractory in 30000 60000; do
         for acf in 0.6 0.7; do
-          for flag in 0.999 0.9995; do
-            GRID+=("context_weight=$context season_weight=$season long_window=$long refractory=$refractory season_min_acf=$acf flag_threshold=$flag")
+          for likelihood in 1 0.9998; do
+            GRID+=("context_weight=$context season_weight=$season long_window=$long refractory_seconds=$refractory season_min_acf=$acf likelihood_weight=$likelihood")
           done
         done
       done

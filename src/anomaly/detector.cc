@@ -46,7 +46,6 @@ absl::Status ConformalDetectorOptions::Validate() const {
                               {"calibration_window", calibration_window},
                               {"short_window", short_window},
                               {"long_window", long_window},
-                              {"refractory", refractory},
                               {"history_window", history_window},
                               {"season_max_period", season_max_period},
                               {"season_run", season_run},
@@ -60,6 +59,14 @@ absl::Status ConformalDetectorOptions::Validate() const {
   if (!(flag_threshold > 0 && flag_threshold <= 1)) {
     return absl::InvalidArgumentError(
         fmt::format("flag_threshold = {}: must be in (0, 1]", flag_threshold));
+  }
+  // Bounded so that refractory_seconds / step_seconds, the period in steps, fits an int64.
+  for (auto [field, value] : {std::pair<std::string_view, double>{"step_seconds", step_seconds},
+                              {"refractory_seconds", refractory_seconds}}) {
+    if (!(value >= 1e-3 && value <= 1e9)) {
+      return absl::InvalidArgumentError(
+          fmt::format("{} = {}: must be in [0.001, 1e9] seconds", field, value));
+    }
   }
   if (!(tail_fraction > 0 && tail_fraction < 1)) {
     return absl::InvalidArgumentError(
@@ -78,6 +85,7 @@ absl::Status ConformalDetectorOptions::Validate() const {
         fmt::format("season_min_acf = {}: must be in (0, 1]", season_min_acf));
   }
   for (auto [field, value] : {std::pair<std::string_view, double>{"point_weight", point_weight},
+                              {"likelihood_weight", likelihood_weight},
                               {"novelty_weight", novelty_weight},
                               {"season_weight", season_weight},
                               {"context_weight", context_weight}}) {
@@ -102,7 +110,8 @@ ConformalDetector::ConformalDetector(const ConformalDetectorOptions& o)
     : o_(o),
       residuals_(static_cast<size_t>(o.spread_window)),
       calibration_(static_cast<size_t>(o.calibration_window)),
-      history_(static_cast<size_t>(o.history_window)) {
+      history_(static_cast<size_t>(o.history_window)),
+      refractory_steps_(std::max<int64_t>(1, std::llround(o.refractory_seconds / o.step_seconds))) {
   if (o.season_weight > 0) {
     season_ =
         std::make_unique<SeasonalTerm>(o.season_max_period, o.season_min_acf, o.season_run,
@@ -245,15 +254,27 @@ AnomalyResult ConformalDetector::Observe(double x) {
     int64_t short_sum = 0;
     for (auto it = surprise_.end() - o_.short_window; it != surprise_.end(); ++it) short_sum += *it;
     const double short_mean = static_cast<double>(short_sum) / o_.short_window / kSurpriseScale;
-    likelihood = NormalCdf((short_mean - mean) / sd);
+    likelihood = o_.likelihood_weight * NormalCdf((short_mean - mean) / sd);
   }
 
   // 4. Value novelty: two-sided rank of x among past values, with the same tail extrapolation.
   double novelty = 0;
   if (o_.novelty_weight > 0 && history_.size() >= 30) {
     const std::span<const double> sorted = history_.sorted();
-    const double q = std::min(1.0, 2 * std::min(UpperTailPValue(sorted, x, o_.tail_fraction),
-                                                LowerTailPValue(sorted, x, o_.tail_fraction)));
+    // A value already in the window has an exact rank; the tail fit, which extrapolates between
+    // and beyond the samples, would call a repeat of a past extreme rarer than its rank says.
+    const auto first = std::lower_bound(sorted.begin(), sorted.end(), x);
+    double up, lo;
+    if (first != sorted.end() && *first == x) {
+      const double count = static_cast<double>(sorted.size() + 1);
+      up = static_cast<double>(1 + (sorted.end() - first)) / count;
+      lo = static_cast<double>(1 + (std::upper_bound(first, sorted.end(), x) - sorted.begin())) /
+           count;
+    } else {
+      up = UpperTailPValue(sorted, x, o_.tail_fraction);
+      lo = LowerTailPValue(sorted, x, o_.tail_fraction);
+    }
+    const double q = std::min(1.0, 2 * std::min(up, lo));
     novelty = o_.novelty_weight * (1 - q);
   }
 
@@ -271,7 +292,9 @@ AnomalyResult ConformalDetector::Observe(double x) {
   double score = std::max({point, likelihood, novelty, seasonal, contextual});
   if (seen_ <= o_.probation) score = 0;
   if (since_flag_ >= 0) {
-    if (since_flag_ < o_.refractory) score *= static_cast<double>(since_flag_) / o_.refractory;
+    if (since_flag_ < refractory_steps_) {
+      score *= static_cast<double>(since_flag_) / static_cast<double>(refractory_steps_);
+    }
     ++since_flag_;
   }
   out.score = std::clamp(score, 0.0, 1.0);
@@ -372,8 +395,10 @@ absl::Status SetOption(ConformalDetectorOptions& o, std::string_view assignment)
     o.probation = as_int;
   else if (key == "flag_threshold")
     o.flag_threshold = value;
-  else if (key == "refractory")
-    o.refractory = as_int;
+  else if (key == "refractory_seconds")
+    o.refractory_seconds = value;
+  else if (key == "step_seconds")
+    o.step_seconds = value;
   else if (key == "history_window")
     o.history_window = as_int;
   else if (key == "tail_fraction")
@@ -382,6 +407,8 @@ absl::Status SetOption(ConformalDetectorOptions& o, std::string_view assignment)
     o.novelty_weight = value;
   else if (key == "point_weight")
     o.point_weight = value;
+  else if (key == "likelihood_weight")
+    o.likelihood_weight = value;
   else if (key == "season_weight")
     o.season_weight = value;
   else if (key == "season_min_acf")
@@ -403,6 +430,14 @@ absl::Status SetOption(ConformalDetectorOptions& o, std::string_view assignment)
   else
     return absl::InvalidArgumentError(fmt::format("unknown detector option '{}'", key));
   return o.Validate();
+}
+
+double MeasureStepSeconds(std::span<const double> times) {
+  const size_t n = std::min(times.size(), kStepSample + 1);
+  if (n < 2) return 0;
+  std::vector<double> steps;
+  for (size_t i = 1; i < n; ++i) steps.push_back(times[i] - times[i - 1]);
+  return MedianInPlace(steps);
 }
 
 absl::StatusOr<std::unique_ptr<Detector>> MakeDetector(std::string_view name,

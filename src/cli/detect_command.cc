@@ -2,13 +2,15 @@
 //                 [--set key=value ...] [--timestamp-column C] [--value-column C] [--kinds]
 // Causal anomaly scores: each row is scored from the rows before it, in file order, and written
 // as `timestamp,value,anomaly_score` (plus `flag,kind` with --kinds). Rows are kept as they are:
-// gaps are not filled, timestamps are echoed verbatim.
+// gaps are not filled, timestamps are echoed verbatim. The detector's durations (its refractory
+// period) are counted in the file's sampling interval, the median spacing of its first rows.
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <vector>
 
 #include "cli/commands.h"
 #include "cli/csv_series.h"
@@ -38,8 +40,6 @@ std::string_view Trim(std::string_view s) {
 }  // namespace
 
 absl::Status RunDetectCommand(const DetectCommandOptions& o, std::istream& in, std::ostream& out) {
-  TIDEGATE_ASSIGN_OR_RETURN(std::unique_ptr<anomaly::Detector> detector,
-                            anomaly::MakeDetector(o.detector, o.settings));
   std::string line;
   int line_no = 0;
   int ts_col = -1, value_col = -1;
@@ -58,7 +58,14 @@ absl::Status RunDetectCommand(const DetectCommandOptions& o, std::istream& in, s
     }
   }
   if (ts_col < 0) return absl::InvalidArgumentError(fmt::format("{}: empty file", o.input));
-  out << "timestamp,value,anomaly_score" << (o.kinds ? ",flag,kind" : "") << "\n";
+
+  // Every row is read and checked before any is scored, so a bad row writes nothing.
+  struct Row {
+    std::string timestamp, value_text;
+    double value;
+  };
+  std::vector<Row> rows;
+  std::vector<double> seconds;  // Row times, for the sampling interval.
   std::optional<WallTime> previous;
   while (std::getline(in, line)) {
     ++line_no;
@@ -82,7 +89,7 @@ absl::Status RunDetectCommand(const DetectCommandOptions& o, std::istream& in, s
           o.input, line_no, ts_text));
     }
     previous = ts;
-    const std::string value_text(Trim(cells[value_col]));
+    std::string value_text(Trim(cells[value_col]));
     double value = std::nan("");
     if (!value_text.empty() && value_text != "NA" && value_text != "NaN" && value_text != "null") {
       char* end = nullptr;
@@ -92,9 +99,25 @@ absl::Status RunDetectCommand(const DetectCommandOptions& o, std::istream& in, s
             fmt::format("{}:{}: value \"{}\" is not a number", o.input, line_no, value_text));
       }
     }
-    const anomaly::AnomalyResult r = detector->Observe(value);
-    out << ts_text << ',' << value_text << ',' << fmt::format("{:.6f}", r.score);
-    if (o.kinds) out << ',' << (r.flag ? 1 : 0) << ',' << anomaly::AnomalyKindName(r.kind);
+    rows.push_back({std::string(ts_text), std::move(value_text), value});
+    seconds.push_back(std::chrono::duration<double>(ts->time_since_epoch()).count());
+  }
+
+  // The series' own sampling interval scales the detector's durations; --set step_seconds=...
+  // given by the caller comes later and wins.
+  std::vector<std::string> settings;
+  if (const double step = anomaly::MeasureStepSeconds(seconds); step > 0) {
+    settings.push_back(fmt::format("step_seconds={}", step));
+  }
+  settings.insert(settings.end(), o.settings.begin(), o.settings.end());
+  TIDEGATE_ASSIGN_OR_RETURN(std::unique_ptr<anomaly::Detector> detector,
+                            anomaly::MakeDetector(o.detector, settings));
+  out << "timestamp,value,anomaly_score" << (o.kinds ? ",flag,kind" : "") << "\n";
+  for (const Row& r : rows) {
+    const anomaly::AnomalyResult result = detector->Observe(r.value);
+    out << r.timestamp << ',' << r.value_text << ',' << fmt::format("{:.6f}", result.score);
+    if (o.kinds)
+      out << ',' << (result.flag ? 1 : 0) << ',' << anomaly::AnomalyKindName(result.kind);
     out << '\n';
   }
   return absl::OkStatus();

@@ -255,6 +255,7 @@ absl::StatusOr<std::unique_ptr<Planning>> Planning::Create(Service& service,
         fmt::format("planning.reserve_fraction: {} is not in [0, 1)", options.reserve_fraction));
   }
   TIDEGATE_RETURN_IF_ERROR(options.feedback.Validate());
+  options.detector.step_seconds = Seconds(options.model_step);  // The detector sees fine steps.
   TIDEGATE_RETURN_IF_ERROR(options.detector.Validate());
   TIDEGATE_ASSIGN_OR_RETURN(learn::DriftDetector drift,
                             learn::DriftDetector::Create(options.drift));

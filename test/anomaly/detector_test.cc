@@ -27,7 +27,9 @@ std::vector<double> Noise(int n, uint64_t seed) {
 }
 
 TEST(ConformalDetectorTest, QuietOnNoiseFlagsASpikeAsSpike) {
-  auto d = Make();
+  ConformalDetectorOptions o;
+  o.step_seconds = 300;  // The default refractory period is then 200 steps.
+  auto d = Make(o);
   const std::vector<double> xs = Noise(3000, 1);
   int flags = 0;
   for (double x : xs) flags += d->Observe(x).flag;
@@ -43,7 +45,7 @@ TEST(ConformalDetectorTest, QuietOnNoiseFlagsASpikeAsSpike) {
 // mute it; RefractoryDampsRepeatedAlarms tests the suppression itself.
 ConformalDetectorOptions NoRefractory() {
   ConformalDetectorOptions o;
-  o.refractory = 1;
+  o.refractory_seconds = o.step_seconds;
   return o;
 }
 
@@ -89,6 +91,38 @@ TEST(ConformalDetectorTest, RefractoryDampsRepeatedAlarms) {
   for (double x : Noise(3000, 5)) d->Observe(x);
   EXPECT_TRUE(d->Observe(200).flag);
   EXPECT_FALSE(d->Observe(200).flag);  // One event, one alarm.
+}
+
+TEST(ConformalDetectorTest, ARepeatOfAPastExtremeIsRankedNotExtrapolated) {
+  // A dip to 80 is a new minimum and flags. Later, the same 80 again is no longer new: it ties a
+  // value in the window, so its novelty is its rank (2 of 2500 from below), not the tail fit's
+  // extrapolation; a value just beyond it still flags.
+  for (const auto& [second, flags] : {std::pair{80.0, false}, std::pair{79.5, true}}) {
+    auto d = Make(NoRefractory());
+    const std::vector<double> xs = Noise(2500, 4);
+    for (size_t i = 0; i < xs.size(); ++i) {
+      const AnomalyResult r = d->Observe(i == 2000 ? 80.0 : xs[i]);
+      if (i == 2000) {
+        EXPECT_TRUE(r.flag);
+      }
+    }
+    EXPECT_EQ(d->Observe(second).flag, flags) << second;
+  }
+}
+
+TEST(ConformalDetectorTest, TheRefractoryPeriodIsADuration) {
+  // The same ten-step gap between two spikes is 50 minutes at one value every 5 minutes, inside a
+  // 2-hour refractory period, and 10 hours at one value an hour, past it.
+  for (const auto& [step, second_flags] : {std::pair{300.0, false}, std::pair{3600.0, true}}) {
+    ConformalDetectorOptions o;
+    o.refractory_seconds = 7200;
+    o.step_seconds = step;
+    auto d = Make(o);
+    for (double x : Noise(3000, 5)) d->Observe(x);
+    EXPECT_TRUE(d->Observe(200).flag) << step;
+    for (int i = 0; i < 9; ++i) d->Observe(100);
+    EXPECT_EQ(d->Observe(400).flag, second_flags) << step;
+  }
 }
 
 // A cycle of period 48 (a plateau at 80 for 16 steps, else 20) with Gaussian noise (sd 1).
@@ -200,11 +234,15 @@ TEST(ConformalDetectorTest, OptionsAreValidatedByName) {
   EXPECT_EQ(d.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(d.status().message()), HasSubstr("short_window = 0"));
   ConformalDetectorOptions p;
-  EXPECT_THAT(std::string(SetOption(p, "refractory").message()), HasSubstr("expected key=value"));
+  EXPECT_THAT(std::string(SetOption(p, "refractory_seconds").message()),
+              HasSubstr("expected key=value"));
   EXPECT_THAT(std::string(SetOption(p, "nope=3").message()), HasSubstr("unknown detector option"));
-  EXPECT_THAT(std::string(SetOption(p, "refractory=abc").message()), HasSubstr("not a number"));
-  EXPECT_TRUE(SetOption(p, "refractory=10").ok());
-  EXPECT_EQ(p.refractory, 10);
+  EXPECT_THAT(std::string(SetOption(p, "refractory_seconds=abc").message()),
+              HasSubstr("not a number"));
+  EXPECT_TRUE(SetOption(p, "refractory_seconds=600").ok());
+  EXPECT_EQ(p.refractory_seconds, 600);
+  EXPECT_THAT(std::string(SetOption(p, "step_seconds=0").message()),
+              HasSubstr("step_seconds = 0: must be in [0.001, 1e9] seconds"));
   ConformalDetectorOptions q;
   EXPECT_THAT(std::string(SetOption(q, "tail_fraction=1").message()),
               HasSubstr("tail_fraction = 1: must be in (0, 1)"));
@@ -232,7 +270,7 @@ TEST(ConformalDetectorTest, RestoredStateContinuesBitForBit) {
   o.calibration_window = 100;
   o.long_window = 60;
   o.probation = 30;
-  o.refractory = 20;
+  o.refractory_seconds = 20 * o.step_seconds;
   o.history_window = 300;
   auto a = Make(o);
   std::vector<double> xs = Noise(400, 7);

@@ -42,6 +42,35 @@ TEST(DetectCommandTest, WritesOneScoredRowPerInputRowAndFlagsTheSpike) {
   EXPECT_THAT(spike_row, HasSubstr(",1,spike"));
 }
 
+// Two spikes 20 rows apart: 100 minutes at one row every 5 minutes, inside the default refractory
+// period (16 h 40 min), so only the first flags; at one row a day both flag, as they do when the
+// caller sets a short period.
+TEST(DetectCommandTest, TheRefractoryPeriodIsCountedInTheFilesInterval) {
+  auto flags = [](int spacing, std::vector<std::string> settings) {
+    std::ostringstream s;
+    s << "timestamp,value\n";
+    for (int i = 0; i < 2000; ++i) {
+      const double v = i == 1500 ? 500.0 : i == 1520 ? 900.0 : 100.0 + (i * 7919 % 13);
+      s << 1'700'000'000LL + static_cast<long long>(spacing) * i << ',' << v << '\n';
+    }
+    DetectCommandOptions o;
+    o.input = "in.csv";
+    o.kinds = true;
+    o.settings = std::move(settings);
+    std::istringstream in(s.str());
+    std::ostringstream out;
+    EXPECT_TRUE(RunDetectCommand(o, in, out).ok());
+    int n = 0;
+    std::istringstream lines(out.str());
+    for (std::string line; std::getline(lines, line);) n += line.find(",1,") != std::string::npos;
+    return n;
+  };
+  EXPECT_EQ(flags(300, {}), 1);
+  EXPECT_EQ(flags(86400, {}), 2);
+  EXPECT_EQ(flags(300, {"refractory_seconds=3000"}), 2);
+  EXPECT_EQ(flags(86400, {"step_seconds=300"}), 1);  // The caller's interval wins.
+}
+
 TEST(DetectCommandTest, BadRowsNameFileAndLine) {
   DetectCommandOptions o;
   o.input = "in.csv";

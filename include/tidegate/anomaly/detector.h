@@ -29,7 +29,8 @@
 //      in `context_window` steps over the last `context_run` steps gets a tail p-value p^C.
 //      Score = max(point_weight·u_t, L_t, 1 − q_t, season_weight·(1 − p^S),
 //      context_weight·(1 − p^C)), then a refractory period: after a flag, scores are multiplied
-//      by the fraction of `refractory` steps elapsed, so one event raises one alarm. By default
+//      by the fraction of `refractory_seconds` elapsed (counted in steps of `step_seconds`), so
+//      one event raises one alarm. By default
 //      point_weight = 0: the point p-value only feeds L_t.
 //   6. Kind: kSpike / kDip when a value or sequence term dominates (by the sign of the residual
 //      from the season when one is in use, else from the local level), kLevelShift when the
@@ -49,6 +50,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -86,11 +88,15 @@ struct ConformalDetectorOptions {
   int long_window = 2400;         // Likelihood: long-run mean and sd of −log p.
   int probation = 150;            // Observations scored 0 while windows fill.
   double flag_threshold = 0.999;  // Score at or above this raises the flag.
-  int refractory = 200;           // Steps of damped scores after a flag.
-  int history_window = 4000;      // Value novelty: rank of x among this many past values.
-  double point_weight = 0;        // 0: the point surprise only feeds the likelihood.
-  double novelty_weight = 1;      // 0 disables the value-novelty term.
-  double tail_fraction = 0.05;    // Share of a sample fitted as its tail (tail.h).
+  // After a flag, scores are damped for this long, so one event raises one alarm. A duration,
+  // not a count of observations: an event lasts hours whatever the sampling interval.
+  double refractory_seconds = 60000;  // 16 h 40 min.
+  double step_seconds = 60;           // Interval between observations (`detect` measures it).
+  int history_window = 4000;          // Value novelty: rank of x among this many past values.
+  double point_weight = 0;            // 0: the point surprise only feeds the likelihood.
+  double likelihood_weight = 0.9998;  // Below 1: a stricter flag threshold for level shifts.
+  double novelty_weight = 1;          // 0 disables the value-novelty term.
+  double tail_fraction = 0.05;        // Share of a sample fitted as its tail (tail.h).
   // Seasonal term (context.h): 0 disables it.
   double season_weight = 1;
   double season_min_acf = 0.7;   // Autocorrelation at the period needed to use it.
@@ -155,6 +161,7 @@ class ConformalDetector final : public Detector {
   // without them stays small, as the daemon keeps one per class).
   std::unique_ptr<SeasonalTerm> season_;
   std::unique_ptr<ContextNovelty> context_;
+  int64_t refractory_steps_;  // refractory_seconds / step_seconds, at least 1.
   int64_t seen_ = 0;
   int64_t since_flag_ = -1;  // Steps since the last flag; -1: never flagged.
   std::vector<double> scratch_;
@@ -182,8 +189,15 @@ class WindowedGaussianDetector final : public Detector {
   double sum_sq_ = 0;
 };
 
-// Sets one option by name from text ("refractory=400"); InvalidArgument naming the key or value.
+// Sets one option by name from text ("refractory_seconds=3600"); InvalidArgument naming the key or
+// value.
 absl::Status SetOption(ConformalDetectorOptions& options, std::string_view assignment);
+
+// The step_seconds a series sampled at `times` (seconds, ascending) should be scored with: the
+// median interval between its first kStepSample + 1 timestamps, which precede the end of the
+// default probation, so a score still uses only the rows up to its own. 0 when fewer than two.
+inline constexpr size_t kStepSample = 32;
+double MeasureStepSeconds(std::span<const double> times);
 
 // "conformal" or "windowed_gaussian" with default options (conformal's adjusted by `settings`,
 // each "key=value"); NotFound for any other name.

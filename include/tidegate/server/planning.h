@@ -90,7 +90,7 @@ struct PlanningOptions {
     o.calibration_window = 720;
     o.long_window = 240;
     o.probation = 60;
-    o.refractory = 30;
+    o.refractory_seconds = 1800;
     o.history_window = 720;
     // The sequence terms (season, context novelty) are off here and the point surprise flags on
     // its own, as before they existed: they keep windows of their own per class (a hash map of
