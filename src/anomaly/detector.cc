@@ -85,7 +85,8 @@ absl::Status ConformalDetectorOptions::Validate() const {
         fmt::format("season_min_acf = {}: must be in (0, 1]", season_min_acf));
   }
   for (auto [field, value] : {std::pair<std::string_view, double>{"point_weight", point_weight},
-                              {"likelihood_weight", likelihood_weight},
+                              {"likelihood_gate", likelihood_gate},
+                              {"context_gate", context_gate},
                               {"novelty_weight", novelty_weight},
                               {"season_weight", season_weight},
                               {"context_weight", context_weight}}) {
@@ -254,12 +255,17 @@ AnomalyResult ConformalDetector::Observe(double x) {
     int64_t short_sum = 0;
     for (auto it = surprise_.end() - o_.short_window; it != surprise_.end(); ++it) short_sum += *it;
     const double short_mean = static_cast<double>(short_sum) / o_.short_window / kSurpriseScale;
-    likelihood = o_.likelihood_weight * NormalCdf((short_mean - mean) / sd);
+    likelihood = NormalCdf((short_mean - mean) / sd);
   }
 
   // 4. Value novelty: two-sided rank of x among past values, with the same tail extrapolation.
+  // outside = 1 − q_t is 0 at the median of the recent values and near 1 beyond their extremes;
+  // it is also the gate of the likelihood and context terms (step 6). Nothing is known until the
+  // history holds 30 values: no novelty, no gate.
+  double outside = 1;
   double novelty = 0;
-  if (o_.novelty_weight > 0 && history_.size() >= 30) {
+  if (history_.size() >= 30 &&
+      (o_.novelty_weight > 0 || o_.likelihood_gate > 0 || o_.context_gate > 0)) {
     const std::span<const double> sorted = history_.sorted();
     // A value already in the window has an exact rank; the tail fit, which extrapolates between
     // and beyond the samples, would call a repeat of a past extreme rarer than its rank says.
@@ -274,8 +280,8 @@ AnomalyResult ConformalDetector::Observe(double x) {
       up = UpperTailPValue(sorted, x, o_.tail_fraction);
       lo = LowerTailPValue(sorted, x, o_.tail_fraction);
     }
-    const double q = std::min(1.0, 2 * std::min(up, lo));
-    novelty = o_.novelty_weight * (1 - q);
+    outside = 1 - std::min(1.0, 2 * std::min(up, lo));
+    novelty = o_.novelty_weight * outside;
   }
 
   // 5. Sequence terms (context.h): the season and the novelty of the recent context.
@@ -288,7 +294,10 @@ AnomalyResult ConformalDetector::Observe(double x) {
     contextual = o_.context_weight * (1 - context_->Observe(x, history_.sorted()));
   }
 
-  // 6. Score, probation, refractory damping, flag and kind.
+  // 6. Gates, score, probation, refractory damping, flag and kind. A run of surprising residuals
+  // or of new contexts counts only while the value itself is away from the bulk of recent values.
+  if (outside < o_.likelihood_gate) likelihood = 0;
+  if (outside < o_.context_gate) contextual = 0;
   double score = std::max({point, likelihood, novelty, seasonal, contextual});
   if (seen_ <= o_.probation) score = 0;
   if (since_flag_ >= 0) {
@@ -407,8 +416,10 @@ absl::Status SetOption(ConformalDetectorOptions& o, std::string_view assignment)
     o.novelty_weight = value;
   else if (key == "point_weight")
     o.point_weight = value;
-  else if (key == "likelihood_weight")
-    o.likelihood_weight = value;
+  else if (key == "likelihood_gate")
+    o.likelihood_gate = value;
+  else if (key == "context_gate")
+    o.context_gate = value;
   else if (key == "season_weight")
     o.season_weight = value;
   else if (key == "season_min_acf")

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <numbers>
 #include <random>
 
 namespace tidegate::anomaly {
@@ -108,6 +109,33 @@ TEST(ConformalDetectorTest, ARepeatOfAPastExtremeIsRankedNotExtrapolated) {
     }
     EXPECT_EQ(d->Observe(second).flag, flags) << second;
   }
+}
+
+TEST(ConformalDetectorTest, TheLikelihoodIsGatedByHowFarOutsideTheHistoryAValueLies) {
+  // A slow wave between 0 and 100 (noise sd 1), then a jump of +30 near its trough: the values
+  // after the jump lie inside the range the history covers. Ungated, the run of surprising
+  // residuals raises the likelihood's flag; with the gate (x outside the central 90 % of the
+  // history) it does not. The same jump from the top of the wave leaves the range and flags.
+  auto run = [](double gate, double phase) {
+    ConformalDetectorOptions o = NoRefractory();
+    o.season_weight = 0;
+    o.context_weight = 0;
+    o.likelihood_gate = gate;
+    auto d = Make(o);
+    std::mt19937_64 rng(11);
+    std::normal_distribution<double> noise(0, 1);
+    const auto wave = [&](int t) { return 50 + 50 * std::sin(2 * std::numbers::pi * t / 1000.0); };
+    const int jump = 3000 + static_cast<int>(phase * 1000);
+    int flags_after_jump = 0;
+    for (int t = 0; t < jump + 40; ++t) {
+      const AnomalyResult r = d->Observe(wave(t) + noise(rng) + (t >= jump ? 30 : 0));
+      if (t >= jump) flags_after_jump += r.flag;
+    }
+    return flags_after_jump;
+  };
+  EXPECT_GT(run(0, 0.75), 0);    // Trough (0 -> 30), ungated.
+  EXPECT_EQ(run(0.9, 0.75), 0);  // Trough, gated.
+  EXPECT_GT(run(0.9, 0.25), 0);  // Crest (100 -> 130), gated: outside the range.
 }
 
 TEST(ConformalDetectorTest, TheRefractoryPeriodIsADuration) {

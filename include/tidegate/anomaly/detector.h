@@ -27,6 +27,9 @@
 //      gets a tail p-value p^S against its own past. Context novelty: values quantised by rank into
 //      `context_bins` levels, contexts of `context_order` levels, and the count of contexts unseen
 //      in `context_window` steps over the last `context_run` steps gets a tail p-value p^C.
+//      Gates: L_t counts only when 1 − q_t ≥ likelihood_gate and the context term only when
+//      1 − q_t ≥ context_gate (a surge or a new order of values within the bulk of what the
+//      series does is not flagged by those terms).
 //      Score = max(point_weight·u_t, L_t, 1 − q_t, season_weight·(1 − p^S),
 //      context_weight·(1 − p^C)), then a refractory period: after a flag, scores are multiplied
 //      by the fraction of `refractory_seconds` elapsed (counted in steps of `step_seconds`), so
@@ -94,9 +97,14 @@ struct ConformalDetectorOptions {
   double step_seconds = 60;           // Interval between observations (`detect` measures it).
   int history_window = 4000;          // Value novelty: rank of x among this many past values.
   double point_weight = 0;            // 0: the point surprise only feeds the likelihood.
-  double likelihood_weight = 0.9998;  // Below 1: a stricter flag threshold for level shifts.
-  double novelty_weight = 1;          // 0 disables the value-novelty term.
-  double tail_fraction = 0.05;        // Share of a sample fitted as its tail (tail.h).
+  // Gates on how far x lies outside the bulk of the recent values, 1 − q_t (the value-novelty
+  // score before its weight): the likelihood counts only when 1 − q_t ≥ likelihood_gate (x outside
+  // the central 90 % of the history), context novelty only when 1 − q_t ≥ context_gate (outside
+  // the central half). 0 disables a gate.
+  double likelihood_gate = 0.9;
+  double context_gate = 0.5;
+  double novelty_weight = 1;    // 0 disables the value-novelty term.
+  double tail_fraction = 0.05;  // Share of a sample fitted as its tail (tail.h).
   // Seasonal term (context.h): 0 disables it.
   double season_weight = 1;
   double season_min_acf = 0.7;   // Autocorrelation at the period needed to use it.

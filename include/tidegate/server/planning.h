@@ -99,6 +99,9 @@ struct PlanningOptions {
     o.point_weight = 1;
     o.season_weight = 0;
     o.context_weight = 0;
+    // Without the seasonal term, a class jumping at night to its usual daytime level is caught
+    // only by the likelihood, and its values lie inside the range of the history: no gate.
+    o.likelihood_gate = 0;
     return o;
   }();
   // Drift: every closed fine step's one-step-ahead error, in units of the calibrated interval's
