@@ -21,7 +21,8 @@
 //   4. Value novelty. The two-sided conformal p-value of x_t among the last `history_window`
 //      values, q_t = min(1, 2·min(1 + #{x_i ≥ x_t}, 1 + #{x_i ≤ x_t}) / (n + 1)), with the same
 //      tail fit at both ends, catches values outside the range seen so far once the local level
-//      of step 1 has adapted to them.
+//      of step 1 has adapted to them. A value already in the window gets its exact rank: the
+//      tail fit only extrapolates between and beyond the samples.
 //   5. Sequence terms (context.h). Seasonal: with a period P found causally by autocorrelation,
 //      the median of 5 residuals x_t − median(x_{t−P}, x_{t−2P}, x_{t−3P}), scaled by their MAD,
 //      gets a tail p-value p^S against its own past. Context novelty: values quantised by rank into
