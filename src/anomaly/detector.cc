@@ -87,12 +87,19 @@ absl::Status ConformalDetectorOptions::Validate() const {
   for (auto [field, value] : {std::pair<std::string_view, double>{"point_weight", point_weight},
                               {"likelihood_gate", likelihood_gate},
                               {"context_gate", context_gate},
+                              {"likelihood_daily_gate", likelihood_daily_gate},
                               {"novelty_weight", novelty_weight},
                               {"season_weight", season_weight},
                               {"context_weight", context_weight}}) {
     if (!(value >= 0 && value <= 1)) {
       return absl::InvalidArgumentError(fmt::format("{} = {}: must be in [0, 1]", field, value));
     }
+  }
+  // Bounded so that the half-width in steps fits an int64; at most half a day, so that the
+  // windows of successive days do not overlap.
+  if (!(daily_halfwidth_seconds >= 0 && daily_halfwidth_seconds <= 43200)) {
+    return absl::InvalidArgumentError(fmt::format(
+        "daily_halfwidth_seconds = {}: must be in [0, 43200]", daily_halfwidth_seconds));
   }
   if (long_window <= short_window) {
     return absl::InvalidArgumentError(
@@ -112,7 +119,9 @@ ConformalDetector::ConformalDetector(const ConformalDetectorOptions& o)
       residuals_(static_cast<size_t>(o.spread_window)),
       calibration_(static_cast<size_t>(o.calibration_window)),
       history_(static_cast<size_t>(o.history_window)),
-      refractory_steps_(std::max<int64_t>(1, std::llround(o.refractory_seconds / o.step_seconds))) {
+      refractory_steps_(std::max<int64_t>(1, std::llround(o.refractory_seconds / o.step_seconds))),
+      daily_period_(std::max<int64_t>(1, std::llround(86400 / o.step_seconds))),
+      daily_halfwidth_(std::llround(o.daily_halfwidth_seconds / o.step_seconds)) {
   if (o.season_weight > 0) {
     season_ =
         std::make_unique<SeasonalTerm>(o.season_max_period, o.season_min_acf, o.season_run,
@@ -191,6 +200,28 @@ ConformalDetectorState ConformalDetector::State() const {
   s.seen = seen_;
   s.since_flag = since_flag_;
   return s;
+}
+
+double ConformalDetector::OutsideDailyProfile(double x) const {
+  // The values at the same time of day (± daily_halfwidth steps) on the earlier days the history
+  // holds, newest last in history_.arrival().
+  const std::deque<double>& h = history_.arrival();
+  const auto n = static_cast<int64_t>(h.size());
+  int64_t above = 0, below = 0, m = 0;
+  for (int64_t back = daily_period_; back - daily_halfwidth_ <= n; back += daily_period_) {
+    const int64_t last = std::min(n, back + daily_halfwidth_);
+    for (int64_t j = std::max<int64_t>(1, back - daily_halfwidth_); j <= last; ++j) {
+      const double v = h[static_cast<size_t>(n - j)];
+      above += v >= x;
+      below += v <= x;
+      ++m;
+    }
+  }
+  const double count = static_cast<double>(m + 1);
+  // Too few samples to resolve the gate: no evidence either way, the gate passes.
+  if (1 - 2 / count < o_.likelihood_daily_gate) return 1;
+  const double q = 2 * static_cast<double>(1 + std::min(above, below)) / count;
+  return 1 - std::min(1.0, q);
 }
 
 void ConformalDetector::PushSurprise(int64_t quantum) {
@@ -297,6 +328,10 @@ AnomalyResult ConformalDetector::Observe(double x) {
   // 6. Gates, score, probation, refractory damping, flag and kind. A run of surprising residuals
   // or of new contexts counts only while the value itself is away from the bulk of recent values.
   if (outside < o_.likelihood_gate) likelihood = 0;
+  if (likelihood > 0 && o_.likelihood_daily_gate > 0 &&
+      OutsideDailyProfile(x) < o_.likelihood_daily_gate) {
+    likelihood = 0;
+  }
   if (outside < o_.context_gate) contextual = 0;
   double score = std::max({point, likelihood, novelty, seasonal, contextual});
   if (seen_ <= o_.probation) score = 0;
@@ -418,6 +453,10 @@ absl::Status SetOption(ConformalDetectorOptions& o, std::string_view assignment)
     o.point_weight = value;
   else if (key == "likelihood_gate")
     o.likelihood_gate = value;
+  else if (key == "likelihood_daily_gate")
+    o.likelihood_daily_gate = value;
+  else if (key == "daily_halfwidth_seconds")
+    o.daily_halfwidth_seconds = value;
   else if (key == "context_gate")
     o.context_gate = value;
   else if (key == "season_weight")

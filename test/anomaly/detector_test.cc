@@ -138,6 +138,40 @@ TEST(ConformalDetectorTest, TheLikelihoodIsGatedByHowFarOutsideTheHistoryAValueL
   EXPECT_GT(run(0.9, 0.25), 0);  // Crest (100 -> 130), gated: outside the range.
 }
 
+TEST(ConformalDetectorTest, TheDailyGateIgnoresASurgeUsualAtThatHour) {
+  // One value every 5 minutes: 10 ± 1, and every day a surge to 40 for an hour from 13:20 (step
+  // 160 of 288). With the likelihood as the only term, the surge's run of surprising residuals
+  // raises it, and its values lie outside the central 90 % of the history (the likelihood gate
+  // passes). With the daily gate the usual surge no longer flags (at this time of day 40 is
+  // common), while the same surge at 03:20 scores exactly as without the gate.
+  auto run = [](double daily_gate, int surge_start_on_last_day) {
+    ConformalDetectorOptions o = NoRefractory();
+    o.step_seconds = 300;
+    o.refractory_seconds = 300;
+    o.novelty_weight = 0;
+    o.season_weight = 0;
+    o.context_weight = 0;
+    o.likelihood_daily_gate = daily_gate;
+    auto d = Make(o);
+    std::mt19937_64 rng(17);
+    std::normal_distribution<double> noise(0, 1);
+    double top_score_in_surge = 0;
+    for (int day = 0; day < 15; ++day) {
+      const int start = day == 14 ? surge_start_on_last_day : 160;
+      for (int step = 0; step < 288; ++step) {
+        const bool surge = step >= start && step < start + 12;
+        const AnomalyResult r = d->Observe(10 + noise(rng) + (surge ? 30 : 0));
+        if (day == 14 && surge) top_score_in_surge = std::max(top_score_in_surge, r.score);
+      }
+    }
+    return top_score_in_surge;
+  };
+  EXPECT_GE(run(0, 160), 0.999);   // The usual surge flags without the daily gate ...
+  EXPECT_LT(run(0.92, 160), 0.9);  // ... and not with it (a step at the top of the profile passes).
+  EXPECT_GT(run(0.92, 40), 0.99);  // The same surge at an unusual hour, gated, scores high ...
+  EXPECT_EQ(run(0.92, 40), run(0, 40));  // ... exactly as without the gate.
+}
+
 TEST(ConformalDetectorTest, TheRefractoryPeriodIsADuration) {
   // The same ten-step gap between two spikes is 50 minutes at one value every 5 minutes, inside a
   // 2-hour refractory period, and 10 hours at one value an hour, past it.
@@ -284,6 +318,15 @@ TEST(ConformalDetectorTest, OptionsAreValidatedByName) {
   EXPECT_THAT(std::string(SetOption(r, "point_weight=2").message()),
               HasSubstr("point_weight = 2: must be in [0, 1]"));
   EXPECT_TRUE(SetOption(r, "point_weight=1").ok());
+  ConformalDetectorOptions g;
+  EXPECT_THAT(std::string(SetOption(g, "likelihood_daily_gate=1.5").message()),
+              HasSubstr("likelihood_daily_gate = 1.5: must be in [0, 1]"));
+  ConformalDetectorOptions h;
+  EXPECT_THAT(std::string(SetOption(h, "daily_halfwidth_seconds=-1").message()),
+              HasSubstr("daily_halfwidth_seconds = -1: must be in [0, 43200]"));
+  EXPECT_TRUE(SetOption(h, "daily_halfwidth_seconds=3600").ok());
+  EXPECT_TRUE(SetOption(h, "likelihood_daily_gate=0.92").ok());
+  EXPECT_EQ(h.likelihood_daily_gate, 0.92);
   EXPECT_EQ(r.point_weight, 1);
   EXPECT_EQ(MakeDetector("nope").status().code(), absl::StatusCode::kNotFound);
 }

@@ -30,7 +30,9 @@
 //      in `context_window` steps over the last `context_run` steps gets a tail p-value p^C.
 //      Gates: L_t counts only when 1 − q_t ≥ likelihood_gate and the context term only when
 //      1 − q_t ≥ context_gate (a surge or a new order of values within the bulk of what the
-//      series does is not flagged by those terms).
+//      series does is not flagged by those terms). Optionally (likelihood_daily_gate) L_t also
+//      needs x outside the bulk of the values at the same time of day on earlier days: a surge
+//      usual at that hour is not a level shift.
 //      Score = max(point_weight·u_t, L_t, 1 − q_t, season_weight·(1 − p^S),
 //      context_weight·(1 − p^C)), then a refractory period: after a flag, scores are multiplied
 //      by the fraction of `refractory_seconds` elapsed (counted in steps of `step_seconds`), so
@@ -104,6 +106,12 @@ struct ConformalDetectorOptions {
   // the central half). 0 disables a gate.
   double likelihood_gate = 0.9;
   double context_gate = 0.5;
+  // Daily-profile gate of the likelihood: it counts only when x also lies outside the central
+  // likelihood_daily_gate of the values at the same time of day (± daily_halfwidth_seconds) on the
+  // earlier days the history holds — a surge that is usual at this hour is not a level shift. The
+  // gate passes when too few such values are held to resolve it. 0 disables it.
+  double likelihood_daily_gate = 0;
+  double daily_halfwidth_seconds = 1800;
   double novelty_weight = 1;    // 0 disables the value-novelty term.
   double tail_fraction = 0.05;  // Share of a sample fitted as its tail (tail.h).
   // Seasonal term (context.h): 0 disables it.
@@ -157,6 +165,9 @@ class ConformalDetector final : public Detector {
   explicit ConformalDetector(const ConformalDetectorOptions& o);
   void ReplaySequenceTerms();
   void PushSurprise(int64_t quantum);
+  // 1 − q of x among the history's values at the same time of day on earlier days (two-sided
+  // exact ranks); 1 when too few are held to resolve likelihood_daily_gate.
+  double OutsideDailyProfile(double x) const;
 
   ConformalDetectorOptions o_;
   std::deque<double> values_;         // Last level_window values.
@@ -171,6 +182,8 @@ class ConformalDetector final : public Detector {
   std::unique_ptr<SeasonalTerm> season_;
   std::unique_ptr<ContextNovelty> context_;
   int64_t refractory_steps_;  // refractory_seconds / step_seconds, at least 1.
+  int64_t daily_period_;      // One day in steps, at least 1.
+  int64_t daily_halfwidth_;   // daily_halfwidth_seconds in steps.
   int64_t seen_ = 0;
   int64_t since_flag_ = -1;  // Steps since the last flag; -1: never flagged.
   std::vector<double> scratch_;
