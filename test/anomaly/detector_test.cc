@@ -121,6 +121,7 @@ TEST(ConformalDetectorTest, TheLikelihoodIsGatedByHowFarOutsideTheHistoryAValueL
     o.season_weight = 0;
     o.context_weight = 0;
     o.likelihood_gate = gate;
+    o.likelihood_daily_gate = 0;  // The wave's period is not a day (tested below).
     auto d = Make(o);
     std::mt19937_64 rng(11);
     std::normal_distribution<double> noise(0, 1);

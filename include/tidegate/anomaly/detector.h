@@ -109,9 +109,10 @@ struct ConformalDetectorOptions {
   // Daily-profile gate of the likelihood: it counts only when x also lies outside the central
   // likelihood_daily_gate of the values at the same time of day (± daily_halfwidth_seconds) on the
   // earlier days the history holds — a surge that is usual at this hour is not a level shift. The
-  // gate passes when too few such values are held to resolve it. 0 disables it.
-  double likelihood_daily_gate = 0;
-  double daily_halfwidth_seconds = 1800;
+  // gate passes when too few such values are held to resolve it (at 0.92, fewer than 24: under a
+  // day of history at one value per 5 minutes, 8 days at one an hour). 0 disables it.
+  double likelihood_daily_gate = 0.92;
+  double daily_halfwidth_seconds = 3600;
   double novelty_weight = 1;    // 0 disables the value-novelty term.
   double tail_fraction = 0.05;  // Share of a sample fitted as its tail (tail.h).
   // Seasonal term (context.h): 0 disables it.
