@@ -72,6 +72,14 @@ absl::Status ConformalDetectorOptions::Validate() const {
     return absl::InvalidArgumentError(
         fmt::format("tail_fraction = {}: must be in (0, 1)", tail_fraction));
   }
+  if (!(recurrence_tolerance >= 0 && recurrence_tolerance < 1)) {
+    return absl::InvalidArgumentError(
+        fmt::format("recurrence_tolerance = {}: must be in [0, 1)", recurrence_tolerance));
+  }
+  if (recurrence_count < 1 || recurrence_count > 8) {
+    return absl::InvalidArgumentError(
+        fmt::format("recurrence_count = {}: must be in [1, 8]", recurrence_count));
+  }
   if (context_bins < 2 || context_bins > 64) {
     return absl::InvalidArgumentError(
         fmt::format("context_bins = {}: must be in [2, 64]", context_bins));
@@ -205,6 +213,30 @@ void ConformalDetector::PushSurprise(int64_t quantum) {
   }
 }
 
+bool ConformalDetector::IsRecurrent(double excess) {
+  constexpr size_t kRemembered = 9;  // Extreme events kept per side: eight intervals.
+  std::deque<Extreme>& events = extremes_[excess >= 0 ? 1 : 0];
+  bool recurrent = false;
+  if (!events.empty()) {
+    // The time since the last extreme event on this side against the intervals between the
+    // remembered ones; and this one's distance from the median against theirs.
+    const double gap = static_cast<double>(seen_ - events.back().step);
+    int matches = 0;
+    double farthest = 0;
+    for (size_t i = 0; i < events.size(); ++i) {
+      farthest = std::max(farthest, std::fabs(events[i].excess));
+      if (i == 0) continue;
+      const double interval = static_cast<double>(events[i].step - events[i - 1].step);
+      if (std::fabs(gap - interval) <= o_.recurrence_tolerance * interval) ++matches;
+    }
+    recurrent = matches >= o_.recurrence_count &&
+                std::fabs(excess) <= (1 + o_.recurrence_tolerance) * farthest;
+  }
+  events.push_back({seen_, excess});
+  if (events.size() > kRemembered) events.pop_front();
+  return recurrent;
+}
+
 AnomalyResult ConformalDetector::Observe(double x) {
   AnomalyResult out;
   if (!std::isfinite(x)) return out;  // Missing: no score, no state change.
@@ -282,6 +314,16 @@ AnomalyResult ConformalDetector::Observe(double x) {
     }
     outside = 1 - std::min(1.0, 2 * std::min(up, lo));
     novelty = o_.novelty_weight * outside;
+    // A recurring extreme (same interval, same side, no larger) is routine. Steps within two of
+    // the last extreme step continue its event.
+    if (o_.recurrence_tolerance > 0 && outside >= 0.99) {
+      if (seen_ - last_extreme_step_ > 2) {
+        const size_t mid = sorted.size() / 2;
+        extreme_recurrent_ = IsRecurrent(x - sorted[mid]);
+      }
+      last_extreme_step_ = seen_;
+      if (extreme_recurrent_) novelty = 0;
+    }
   }
 
   // 5. Sequence terms (context.h): the season and the novelty of the recent context.
@@ -438,6 +480,10 @@ absl::Status SetOption(ConformalDetectorOptions& o, std::string_view assignment)
     o.context_window = as_int;
   else if (key == "context_run")
     o.context_run = as_int;
+  else if (key == "recurrence_tolerance")
+    o.recurrence_tolerance = value;
+  else if (key == "recurrence_count")
+    o.recurrence_count = as_int;
   else
     return absl::InvalidArgumentError(fmt::format("unknown detector option '{}'", key));
   return o.Validate();

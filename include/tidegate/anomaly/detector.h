@@ -119,6 +119,14 @@ struct ConformalDetectorOptions {
   int context_order = 3;      // Levels per context.
   int context_window = 4000;  // Contexts remembered.
   int context_run = 8;        // Steps whose surprises are summed.
+  // Recurring extremes: 0 disables. An extreme (x outside the central 99 % of the history, i.e.
+  // 1 − q_t ≥ 0.99) that starts a new event is routine when the time since the previous extreme
+  // event is within recurrence_tolerance (relative) of at least recurrence_count of the last
+  // eight intervals between extreme events on the same side of the median, and it lies no
+  // further from the median than (1 + recurrence_tolerance) times the farthest of those events: its
+  // value novelty then does not count (a daily one-step spike is not news on its fifth day).
+  double recurrence_tolerance = 0;
+  int recurrence_count = 1;
 
   // OK, or InvalidArgument naming the field.
   absl::Status Validate() const;
@@ -170,7 +178,16 @@ class ConformalDetector final : public Detector {
   // without them stays small, as the daemon keeps one per class).
   std::unique_ptr<SeasonalTerm> season_;
   std::unique_ptr<ContextNovelty> context_;
-  int64_t refractory_steps_;  // refractory_seconds / step_seconds, at least 1.
+  // Recurring extremes: the start step, signed distance from the median, of recent extreme events.
+  struct Extreme {
+    int64_t step;
+    double excess;
+  };
+  bool IsRecurrent(double excess);
+  std::deque<Extreme> extremes_[2];  // Below and above the median.
+  int64_t last_extreme_step_ = -1000;
+  bool extreme_recurrent_ = false;  // Whether the current extreme event is a recurring one.
+  int64_t refractory_steps_;        // refractory_seconds / step_seconds, at least 1.
   int64_t seen_ = 0;
   int64_t since_flag_ = -1;  // Steps since the last flag; -1: never flagged.
   std::vector<double> scratch_;
