@@ -102,6 +102,8 @@ struct PlanningOptions {
     // Without the seasonal term, a class jumping at night to its usual daytime level is caught
     // only by the likelihood, and its values lie inside the range of the history: no gate.
     o.likelihood_gate = 0;
+    // Recurring extremes (a daily spike grown routine) keep flagging here, as before the rule.
+    o.recurrence_tolerance = 0;
     return o;
   }();
   // Drift: every closed fine step's one-step-ahead error, in units of the calibrated interval's
