@@ -11,17 +11,15 @@ BIN=${BUILD_DIR:-build/release}/bench/anomaly/nab_run
 DATA=${NAB_DATA:-../shared/data/NAB-dev}
 [ -x "$BIN" ] || { echo "tune_nab.sh: build first: make release" >&2; exit 1; }
 
-# One grid point per line: --set arguments for nab_run. The weights of the two sequence terms (a
-# weight w < 1 raises that term's own flag threshold: w·(1 − p) ≥ T needs 1 − p ≥ T / w), the
-# likelihood's long window, the season's autocorrelation gate, and the gates
-# of the likelihood and context terms on how far the value lies outside the bulk of the history;
-# the rest stay at their defaults. Earlier grids fixed the others: point_weight = 0 and
-# context_weight > 0 (both folds, against point_weight = 1 and context_weight = 0), flag_threshold
-# = 0.999 (both folds, against 0.9995), refractory_seconds = 60000 (both folds, against 30000)
-# and no separate weight for the likelihood (0.9998 against 1: the folds disagreed, twice each way).
-# The recurrence of extremes (recurrence_tolerance, recurrence_count) is a dimension.
-# context_weight = 0.9995, likelihood_gate = 0.9 and context_gate = 0.5 are fixed: both folds of
-# the 64-point grid that had them as dimensions chose those values.
+# One grid point per line: --set arguments for nab_run. The seasonal term's weight (a weight
+# w < 1 raises that term's own flag threshold: w·(1 − p) ≥ T needs 1 − p ≥ T / w), the
+# likelihood's long window, the season's autocorrelation gate, and the recurrence of extremes
+# (recurrence_tolerance, recurrence_count; tolerance 0 is off); the rest stay at their defaults.
+# Earlier grids fixed the others: point_weight = 0 and context_weight > 0 (both folds, against
+# point_weight = 1 and context_weight = 0), flag_threshold = 0.999 (both folds, against 0.9995),
+# refractory_seconds = 60000 (both folds, against 30000), no separate weight for the likelihood
+# (0.9998 against 1: the folds disagreed, twice each way), and context_weight = 0.9995,
+# likelihood_gate = 0.9 and context_gate = 0.5 (both folds of the 64-point grid that had them).
 GRID=()
 for season in 1 0.9995; do
   for long in 600 2400; do
