@@ -11,24 +11,25 @@ BIN=${BUILD_DIR:-build/release}/bench/anomaly/nab_run
 DATA=${NAB_DATA:-../shared/data/NAB-dev}
 [ -x "$BIN" ] || { echo "tune_nab.sh: build first: make release" >&2; exit 1; }
 
-# One grid point per line: --set arguments for nab_run. The weights of the two sequence terms (a
-# weight w < 1 raises that term's own flag threshold: w·(1 − p) ≥ T needs 1 − p ≥ T / w), the
-# likelihood's long window, the season's autocorrelation gate, and the gates
-# of the likelihood and context terms on how far the value lies outside the bulk of the history;
-# the rest stay at their defaults. Earlier grids fixed the others: point_weight = 0 and
-# context_weight > 0 (both folds, against point_weight = 1 and context_weight = 0), flag_threshold
-# = 0.999 (both folds, against 0.9995), refractory_seconds = 60000 (both folds, against 30000)
-# and no separate weight for the likelihood (0.9998 against 1: the folds disagreed, twice each way).
-# The previous grid's folds both chose context_weight = 0.9995, likelihood_gate = 0.9 and
-# context_gate = 0.5 (against 1, 0 and 0): they stay at those defaults. The daily-profile gate of
-# the likelihood (likelihood_daily_gate, 0 = off) and its half-width are searched.
+# One grid point per line: --set arguments for nab_run. The seasonal term's weight (a weight
+# w < 1 raises that term's own flag threshold: w·(1 − p) ≥ T needs 1 − p ≥ T / w), the
+# likelihood's long window, the season's autocorrelation gate, the daily-profile gate of the
+# likelihood (likelihood_daily_gate, 0 = off, and its half-width daily_halfwidth_seconds) and the
+# recurrence of extremes (recurrence_tolerance, 0 = off); the rest stay at their defaults.
+# Earlier grids fixed the others: point_weight = 0 and context_weight > 0 (both folds, against
+# point_weight = 1 and context_weight = 0), flag_threshold = 0.999 (both folds, against 0.9995),
+# refractory_seconds = 60000 (both folds, against 30000), no separate weight for the likelihood
+# (0.9998 against 1: the folds disagreed, twice each way), context_weight = 0.9995,
+# likelihood_gate = 0.9 and context_gate = 0.5 (both folds of the grid that had them), and
+# recurrence_count = 1 (both folds, against 3).
 GRID=()
 for season in 1 0.9995; do
   for long in 600 2400; do
     for acf in 0.6 0.7; do
-      for daily_gate in 0 0.9 0.92 0.95; do
-        for halfwidth in 1800 3600; do
-          GRID+=("season_weight=$season long_window=$long season_min_acf=$acf likelihood_daily_gate=$daily_gate daily_halfwidth_seconds=$halfwidth")
+      for daily in "0 3600" "0.92 1800" "0.92 3600" "0.95 1800" "0.95 3600"; do
+        read -r daily_gate halfwidth <<<"$daily"
+        for tolerance in 0 0.05 0.1; do
+          GRID+=("season_weight=$season long_window=$long season_min_acf=$acf likelihood_daily_gate=$daily_gate daily_halfwidth_seconds=$halfwidth recurrence_tolerance=$tolerance")
         done
       done
     done

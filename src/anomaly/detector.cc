@@ -72,6 +72,14 @@ absl::Status ConformalDetectorOptions::Validate() const {
     return absl::InvalidArgumentError(
         fmt::format("tail_fraction = {}: must be in (0, 1)", tail_fraction));
   }
+  if (!(recurrence_tolerance >= 0 && recurrence_tolerance < 1)) {
+    return absl::InvalidArgumentError(
+        fmt::format("recurrence_tolerance = {}: must be in [0, 1)", recurrence_tolerance));
+  }
+  if (recurrence_count < 1 || recurrence_count > 8) {
+    return absl::InvalidArgumentError(
+        fmt::format("recurrence_count = {}: must be in [1, 8]", recurrence_count));
+  }
   if (context_bins < 2 || context_bins > 64) {
     return absl::InvalidArgumentError(
         fmt::format("context_bins = {}: must be in [2, 64]", context_bins));
@@ -137,10 +145,17 @@ ConformalDetector::ConformalDetector(const ConformalDetectorOptions& o)
 void ConformalDetector::ReplaySequenceTerms() {
   // The sequence terms are not part of the saved state: they are rebuilt from the saved history
   // of values, replayed in order, as if the detector had seen only those.
+  // The recurring extremes are rebuilt the same way: value i of the H in the history was the
+  // (seen − H + i + 1)-th observation.
   RankWindow replayed(static_cast<size_t>(o_.history_window));
+  int64_t step = seen_ - static_cast<int64_t>(history_.size());
   for (double v : history_.arrival()) {
+    ++step;
     if (season_) season_->Observe(v, replayed.arrival());
     if (context_) context_->Observe(v, replayed.sorted());
+    if (o_.recurrence_tolerance > 0 && NoveltyKnown(replayed.size())) {
+      TrackExtreme(step, v, Outside(replayed.sorted(), v), replayed.sorted());
+    }
     replayed.Push(v);
   }
 }
@@ -236,6 +251,60 @@ void ConformalDetector::PushSurprise(int64_t quantum) {
   }
 }
 
+bool ConformalDetector::NoveltyKnown(size_t history_size) const {
+  return history_size >= 30 &&
+         (o_.novelty_weight > 0 || o_.likelihood_gate > 0 || o_.context_gate > 0);
+}
+
+double ConformalDetector::Outside(std::span<const double> sorted, double x) const {
+  // A value already in the window has an exact rank; the tail fit, which extrapolates between
+  // and beyond the samples, would call a repeat of a past extreme rarer than its rank says.
+  const auto first = std::lower_bound(sorted.begin(), sorted.end(), x);
+  double up, lo;
+  if (first != sorted.end() && *first == x) {
+    const double count = static_cast<double>(sorted.size() + 1);
+    up = static_cast<double>(1 + (sorted.end() - first)) / count;
+    lo = static_cast<double>(1 + (std::upper_bound(first, sorted.end(), x) - sorted.begin())) /
+         count;
+  } else {
+    up = UpperTailPValue(sorted, x, o_.tail_fraction);
+    lo = LowerTailPValue(sorted, x, o_.tail_fraction);
+  }
+  return 1 - std::min(1.0, 2 * std::min(up, lo));
+}
+
+bool ConformalDetector::TrackExtreme(int64_t step, double x, double outside,
+                                     std::span<const double> sorted) {
+  // A recurring extreme (same interval, same side, no larger) is routine. Steps within two of
+  // the last extreme step continue its event.
+  if (!(o_.recurrence_tolerance > 0 && outside >= 0.99)) return false;
+  if (step - last_extreme_step_ > 2) {
+    const double excess = x - sorted[sorted.size() / 2];
+    std::deque<Extreme>& events = extremes_[excess >= 0 ? 1 : 0];
+    extreme_recurrent_ = false;
+    if (!events.empty()) {
+      // The time since the last extreme event on this side against the intervals between the
+      // remembered ones; and this one's distance from the median against theirs.
+      const double gap = static_cast<double>(step - events.back().step);
+      int matches = 0;
+      double farthest = 0;
+      for (size_t i = 0; i < events.size(); ++i) {
+        farthest = std::max(farthest, std::fabs(events[i].excess));
+        if (i == 0) continue;
+        const double interval = static_cast<double>(events[i].step - events[i - 1].step);
+        if (std::fabs(gap - interval) <= o_.recurrence_tolerance * interval) ++matches;
+      }
+      extreme_recurrent_ = matches >= o_.recurrence_count &&
+                           std::fabs(excess) <= (1 + o_.recurrence_tolerance) * farthest;
+    }
+    constexpr size_t kRemembered = 9;  // Extreme events kept per side: eight intervals.
+    events.push_back({step, excess});
+    if (events.size() > kRemembered) events.pop_front();
+  }
+  last_extreme_step_ = step;
+  return extreme_recurrent_;
+}
+
 AnomalyResult ConformalDetector::Observe(double x) {
   AnomalyResult out;
   if (!std::isfinite(x)) return out;  // Missing: no score, no state change.
@@ -295,24 +364,10 @@ AnomalyResult ConformalDetector::Observe(double x) {
   // history holds 30 values: no novelty, no gate.
   double outside = 1;
   double novelty = 0;
-  if (history_.size() >= 30 &&
-      (o_.novelty_weight > 0 || o_.likelihood_gate > 0 || o_.context_gate > 0)) {
-    const std::span<const double> sorted = history_.sorted();
-    // A value already in the window has an exact rank; the tail fit, which extrapolates between
-    // and beyond the samples, would call a repeat of a past extreme rarer than its rank says.
-    const auto first = std::lower_bound(sorted.begin(), sorted.end(), x);
-    double up, lo;
-    if (first != sorted.end() && *first == x) {
-      const double count = static_cast<double>(sorted.size() + 1);
-      up = static_cast<double>(1 + (sorted.end() - first)) / count;
-      lo = static_cast<double>(1 + (std::upper_bound(first, sorted.end(), x) - sorted.begin())) /
-           count;
-    } else {
-      up = UpperTailPValue(sorted, x, o_.tail_fraction);
-      lo = LowerTailPValue(sorted, x, o_.tail_fraction);
-    }
-    outside = 1 - std::min(1.0, 2 * std::min(up, lo));
+  if (NoveltyKnown(history_.size())) {
+    outside = Outside(history_.sorted(), x);
     novelty = o_.novelty_weight * outside;
+    if (TrackExtreme(seen_, x, outside, history_.sorted())) novelty = 0;
   }
 
   // 5. Sequence terms (context.h): the season and the novelty of the recent context.
@@ -477,6 +532,10 @@ absl::Status SetOption(ConformalDetectorOptions& o, std::string_view assignment)
     o.context_window = as_int;
   else if (key == "context_run")
     o.context_run = as_int;
+  else if (key == "recurrence_tolerance")
+    o.recurrence_tolerance = value;
+  else if (key == "recurrence_count")
+    o.recurrence_count = as_int;
   else
     return absl::InvalidArgumentError(fmt::format("unknown detector option '{}'", key));
   return o.Validate();

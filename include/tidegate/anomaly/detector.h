@@ -22,7 +22,9 @@
 //      values, q_t = min(1, 2·min(1 + #{x_i ≥ x_t}, 1 + #{x_i ≤ x_t}) / (n + 1)), with the same
 //      tail fit at both ends, catches values outside the range seen so far once the local level
 //      of step 1 has adapted to them. A value already in the window gets its exact rank: the
-//      tail fit only extrapolates between and beyond the samples.
+//      tail fit only extrapolates between and beyond the samples. An extreme that recurs at an
+//      interval seen between the last extremes on its side, and is no larger than they were, is
+//      routine and gets no novelty (recurrence_tolerance).
 //   5. Sequence terms (context.h). Seasonal: with a period P found causally by autocorrelation,
 //      the median of 5 residuals x_t − median(x_{t−P}, x_{t−2P}, x_{t−3P}), scaled by their MAD,
 //      gets a tail p-value p^S against its own past. Context novelty: values quantised by rank into
@@ -112,7 +114,7 @@ struct ConformalDetectorOptions {
   // gate passes when too few such values are held to resolve it (at 0.92, fewer than 24: under a
   // day of history at one value per 5 minutes, 8 days at one an hour). 0 disables it.
   double likelihood_daily_gate = 0.92;
-  double daily_halfwidth_seconds = 3600;
+  double daily_halfwidth_seconds = 1800;
   double novelty_weight = 1;    // 0 disables the value-novelty term.
   double tail_fraction = 0.05;  // Share of a sample fitted as its tail (tail.h).
   // Seasonal term (context.h): 0 disables it.
@@ -128,6 +130,16 @@ struct ConformalDetectorOptions {
   int context_order = 3;      // Levels per context.
   int context_window = 4000;  // Contexts remembered.
   int context_run = 8;        // Steps whose surprises are summed.
+  // Recurring extremes: 0 disables. An extreme (x outside the central 99 % of the history, i.e.
+  // 1 − q_t ≥ 0.99; steps within two of the last extreme continue its event) that starts a new
+  // event is routine when the time since the previous extreme event on the same side of the
+  // median is within recurrence_tolerance (relative) of at least recurrence_count of the last
+  // eight intervals between extreme events on that side, and it lies no further from the median
+  // than (1 + recurrence_tolerance) times the farthest of the nine: its value novelty then does
+  // not count (a daily one-step spike is not news on its fifth day). Not in the saved state:
+  // Restore rebuilds it from the history.
+  double recurrence_tolerance = 0.05;  // Cross-validated (tune_nab.sh).
+  int recurrence_count = 1;
 
   // OK, or InvalidArgument naming the field.
   absl::Status Validate() const;
@@ -182,9 +194,23 @@ class ConformalDetector final : public Detector {
   // without them stays small, as the daemon keeps one per class).
   std::unique_ptr<SeasonalTerm> season_;
   std::unique_ptr<ContextNovelty> context_;
-  int64_t refractory_steps_;  // refractory_seconds / step_seconds, at least 1.
-  int64_t daily_period_;      // One day in steps, at least 1.
-  int64_t daily_halfwidth_;   // daily_halfwidth_seconds in steps.
+  // Recurring extremes: the start step, signed distance from the median, of recent extreme events.
+  struct Extreme {
+    int64_t step;
+    double excess;
+  };
+  // Whether the history is large enough (and used) for the value-novelty score 1 − q_t.
+  bool NoveltyKnown(size_t history_size) const;
+  // 1 − q_t: how far x lies outside the bulk of `sorted` (ascending), two-sided.
+  double Outside(std::span<const double> sorted, double x) const;
+  // Records x at `step` if it is extreme; true when it belongs to a recurring extreme event.
+  bool TrackExtreme(int64_t step, double x, double outside, std::span<const double> sorted);
+  std::deque<Extreme> extremes_[2];  // Below and above the median.
+  int64_t last_extreme_step_ = -1000;
+  bool extreme_recurrent_ = false;  // Whether the current extreme event is a recurring one.
+  int64_t refractory_steps_;        // refractory_seconds / step_seconds, at least 1.
+  int64_t daily_period_;            // One day in steps, at least 1.
+  int64_t daily_halfwidth_;         // daily_halfwidth_seconds in steps.
   int64_t seen_ = 0;
   int64_t since_flag_ = -1;  // Steps since the last flag; -1: never flagged.
   std::vector<double> scratch_;

@@ -104,6 +104,8 @@ struct PlanningOptions {
     o.likelihood_gate = 0;
     // The daily-profile gate is off as well (the history of 720 values holds no earlier day).
     o.likelihood_daily_gate = 0;
+    // Recurring extremes (a daily spike grown routine) keep flagging here, as before the rule.
+    o.recurrence_tolerance = 0;
     return o;
   }();
   // Drift: every closed fine step's one-step-ahead error, in units of the calibrated interval's
