@@ -226,7 +226,7 @@ int main(int argc, char** argv) {
       const auto c = fixed_threshold >= 0
                          ? tidegate::nab::ScoreCorpus(results[name], fixed_threshold, profile)
                          : tidegate::nab::BestThreshold(results[name], profile);
-      std::printf("%-20s %-14s %10.1f %10.6f %5d %5d %5d %10.2f\n", name.c_str(),
+      std::printf("%-20s %-14s %10.2f %10.6f %5d %5d %5d %10.2f\n", name.c_str(),
                   profile.name.c_str(), c.normalized, c.threshold, c.true_positives,
                   c.false_positives, c.false_negatives, seconds[name]);
     }
