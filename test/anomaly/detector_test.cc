@@ -328,48 +328,38 @@ TEST(ConformalDetectorTest, OptionsAreValidatedByName) {
   auto d = ConformalDetector::Create(o);
   EXPECT_EQ(d.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(d.status().message()), HasSubstr("short_window = 0"));
+  // Each bad assignment, on fresh options, fails with a message naming the field.
+  const std::pair<const char*, const char*> bad[] = {
+      {"refractory_seconds", "expected key=value"},
+      {"nope=3", "unknown detector option"},
+      {"refractory_seconds=abc", "not a number"},
+      {"step_seconds=0", "step_seconds = 0: must be in [0.001, 1e9] seconds"},
+      {"tail_fraction=1", "tail_fraction = 1: must be in (0, 1)"},
+      {"context_bins=1", "context_bins = 1: must be in [2, 64]"},
+      {"season_min_acf=0", "season_min_acf = 0"},
+      {"point_weight=2", "point_weight = 2: must be in [0, 1]"},
+      {"likelihood_daily_gate=1.5", "likelihood_daily_gate = 1.5: must be in [0, 1]"},
+      {"daily_halfwidth_seconds=-1", "daily_halfwidth_seconds = -1: must be in [0, 43200]"},
+      {"recurrence_tolerance=1", "recurrence_tolerance = 1: must be in [0, 1)"},
+      {"recurrence_count=9", "recurrence_count = 9: must be in [1, 8]"},
+  };
+  for (const auto& [assignment, message] : bad) {
+    ConformalDetectorOptions fresh;
+    EXPECT_THAT(std::string(SetOption(fresh, assignment).message()), HasSubstr(message))
+        << assignment;
+  }
+  // Good ones set the field.
   ConformalDetectorOptions p;
-  EXPECT_THAT(std::string(SetOption(p, "refractory_seconds").message()),
-              HasSubstr("expected key=value"));
-  EXPECT_THAT(std::string(SetOption(p, "nope=3").message()), HasSubstr("unknown detector option"));
-  EXPECT_THAT(std::string(SetOption(p, "refractory_seconds=abc").message()),
-              HasSubstr("not a number"));
   EXPECT_TRUE(SetOption(p, "refractory_seconds=600").ok());
+  EXPECT_TRUE(SetOption(p, "point_weight=1").ok());
+  EXPECT_TRUE(SetOption(p, "daily_halfwidth_seconds=3600").ok());
+  EXPECT_TRUE(SetOption(p, "likelihood_daily_gate=0.92").ok());
+  EXPECT_TRUE(SetOption(p, "recurrence_tolerance=0.05").ok());
   EXPECT_EQ(p.refractory_seconds, 600);
-  EXPECT_THAT(std::string(SetOption(p, "step_seconds=0").message()),
-              HasSubstr("step_seconds = 0: must be in [0.001, 1e9] seconds"));
-  ConformalDetectorOptions q;
-  EXPECT_THAT(std::string(SetOption(q, "tail_fraction=1").message()),
-              HasSubstr("tail_fraction = 1: must be in (0, 1)"));
-  ConformalDetectorOptions c;
-  EXPECT_THAT(std::string(SetOption(c, "context_bins=1").message()),
-              HasSubstr("context_bins = 1: must be in [2, 64]"));
-  ConformalDetectorOptions e;
-  EXPECT_THAT(std::string(SetOption(e, "season_min_acf=0").message()),
-              HasSubstr("season_min_acf = 0"));
-  ConformalDetectorOptions r;
-  EXPECT_THAT(std::string(SetOption(r, "point_weight=2").message()),
-              HasSubstr("point_weight = 2: must be in [0, 1]"));
-  EXPECT_TRUE(SetOption(r, "point_weight=1").ok());
-  ConformalDetectorOptions g;
-  EXPECT_THAT(std::string(SetOption(g, "likelihood_daily_gate=1.5").message()),
-              HasSubstr("likelihood_daily_gate = 1.5: must be in [0, 1]"));
-  ConformalDetectorOptions h;
-  EXPECT_THAT(std::string(SetOption(h, "daily_halfwidth_seconds=-1").message()),
-              HasSubstr("daily_halfwidth_seconds = -1: must be in [0, 43200]"));
-  EXPECT_TRUE(SetOption(h, "daily_halfwidth_seconds=3600").ok());
-  EXPECT_TRUE(SetOption(h, "likelihood_daily_gate=0.92").ok());
-  EXPECT_EQ(h.likelihood_daily_gate, 0.92);
-  EXPECT_EQ(r.point_weight, 1);
-  ConformalDetectorOptions t;
-  EXPECT_THAT(std::string(SetOption(t, "recurrence_tolerance=1").message()),
-              HasSubstr("recurrence_tolerance = 1: must be in [0, 1)"));
-  ConformalDetectorOptions u;
-  EXPECT_THAT(std::string(SetOption(u, "recurrence_count=9").message()),
-              HasSubstr("recurrence_count = 9: must be in [1, 8]"));
-  ConformalDetectorOptions w;
-  EXPECT_TRUE(SetOption(w, "recurrence_tolerance=0.05").ok());
-  EXPECT_EQ(w.recurrence_tolerance, 0.05);
+  EXPECT_EQ(p.point_weight, 1);
+  EXPECT_EQ(p.daily_halfwidth_seconds, 3600);
+  EXPECT_EQ(p.likelihood_daily_gate, 0.92);
+  EXPECT_EQ(p.recurrence_tolerance, 0.05);
   EXPECT_EQ(MakeDetector("nope").status().code(), absl::StatusCode::kNotFound);
 }
 
