@@ -91,7 +91,9 @@ absl::StatusOr<forecast::ModelContext> LoadModelContext(const std::string& lstm_
 // tidegate detect --input F.csv [--output scores.csv] [--detector NAME] [--set key=value ...]
 //                 [--timestamp-column C] [--value-column C] [--kinds]
 // Writes `timestamp,value,anomaly_score` (plus `flag,kind` with --kinds), one row per input row,
-// each scored causally. Errors name the file and line.
+// each scored causally in file order. Errors name the file and line. A timestamp that is not after
+// the previous row's (a duplicate from a clock change, a row out of order) is scored where it
+// stands, as a stream would see it; their count is written to `log`.
 struct DetectCommandOptions {
   std::string input;
   std::string output = "-";
@@ -102,7 +104,7 @@ struct DetectCommandOptions {
   bool kinds = false;
 };
 absl::Status RunDetectCommand(const DetectCommandOptions& options, std::istream& in,
-                              std::ostream& out);
+                              std::ostream& out, std::ostream& log);
 
 // tidegate generate --output usage.jsonl [--days 14] [--step-s 10] [--seed 42] [--start TS]
 //                   [--truth anomalies.csv]

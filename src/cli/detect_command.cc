@@ -39,7 +39,8 @@ std::string_view Trim(std::string_view s) {
 
 }  // namespace
 
-absl::Status RunDetectCommand(const DetectCommandOptions& o, std::istream& in, std::ostream& out) {
+absl::Status RunDetectCommand(const DetectCommandOptions& o, std::istream& in, std::ostream& out,
+                              std::ostream& log) {
   std::string line;
   int line_no = 0;
   int ts_col = -1, value_col = -1;
@@ -67,6 +68,7 @@ absl::Status RunDetectCommand(const DetectCommandOptions& o, std::istream& in, s
   std::vector<Row> rows;
   std::vector<double> seconds;  // Row times, for the sampling interval.
   std::optional<WallTime> previous;
+  int out_of_order = 0, first_out_of_order = 0;
   while (std::getline(in, line)) {
     ++line_no;
     const std::string_view row = Trim(line);
@@ -83,11 +85,7 @@ absl::Status RunDetectCommand(const DetectCommandOptions& o, std::istream& in, s
       return absl::InvalidArgumentError(fmt::format(
           "{}:{}: timestamp \"{}\" is not ISO 8601 or Unix seconds", o.input, line_no, ts_text));
     }
-    if (previous && *ts <= *previous) {
-      return absl::InvalidArgumentError(fmt::format(
-          "{}:{}: timestamp \"{}\" is not after the previous row's (unsorted or duplicate)",
-          o.input, line_no, ts_text));
-    }
+    if (previous && *ts <= *previous && out_of_order++ == 0) first_out_of_order = line_no;
     previous = ts;
     std::string value_text(Trim(cells[value_col]));
     double value = std::nan("");
@@ -103,6 +101,12 @@ absl::Status RunDetectCommand(const DetectCommandOptions& o, std::istream& in, s
     seconds.push_back(std::chrono::duration<double>(ts->time_since_epoch()).count());
   }
 
+  if (out_of_order > 0) {
+    log << fmt::format(
+        "{}: {} rows have a timestamp not after the previous row's (first at line {}); scored in "
+        "file order\n",
+        o.input, out_of_order, first_out_of_order);
+  }
   // The series' own sampling interval scales the detector's durations; --set step_seconds=...
   // given by the caller comes later and wins.
   std::vector<std::string> settings;
@@ -149,7 +153,7 @@ void RegisterDetectCommand(CLI::App& app) {
       }
     }
     const absl::Status s =
-        RunDetectCommand(*options, in, options->output == "-" ? std::cout : file);
+        RunDetectCommand(*options, in, options->output == "-" ? std::cout : file, std::cerr);
     if (!s.ok()) {
       std::cerr << "tidegate detect: " << s.message() << "\n";
       throw CLI::RuntimeError(1);
