@@ -11,7 +11,7 @@ build_pkgs=(build-essential cmake ninja-build clang libclang-rt-14-dev pkg-confi
   libsqlite3-dev libcurl4-openssl-dev nlohmann-json3-dev libyaml-cpp-dev libeigen3-dev
   libnlopt-cxx-dev libcli11-dev libfmt-dev prometheus-cpp-dev
   libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev
-  libboost-dev libboost-system-dev libssl-dev libtorch-dev)
+  libboost-dev libboost-system-dev libssl-dev zlib1g-dev libtorch-dev)
 # chromium: the dashboard's browser tests
 test_pkgs=(curl prometheus influxdb prometheus-alertmanager openssl chromium)
 bench_pkgs=(default-jdk-headless libguava-java r-cran-forecast r-cran-prophet wrk nginx-light)

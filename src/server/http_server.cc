@@ -23,6 +23,7 @@
 #include "fmt/compile.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
+#include "server/compression.h"
 #include "server/planning_api.h"
 #include "server/web_assets.h"
 #include "tidegate/common/status.h"
@@ -1093,6 +1094,8 @@ class Session : public Connection, public std::enable_shared_from_this<Session<k
           authorization = std::string_view(it->value().data(), it->value().size());
         }
         r = api_.Handle(method, target, req.body(), authorization);
+        const auto accept_encoding = req[http::field::accept_encoding];
+        CompressForClient(r, std::string_view(accept_encoding.data(), accept_encoding.size()));
       }
     }
     SerializeResponse(r, version, keep_alive, out_);

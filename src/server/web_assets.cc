@@ -5,6 +5,7 @@
 #include <string>
 
 #include "fmt/format.h"
+#include "server/compression.h"
 #include "server/web_assets_data.h"
 
 namespace tidegate::server::web {
@@ -34,28 +35,6 @@ bool EtagMatches(std::string_view header, std::string_view etag) {
     if (tag == "*") return true;
     if (tag.starts_with("W/")) tag.remove_prefix(2);
     if (tag == etag) return true;
-    if (comma == std::string_view::npos) break;
-    header.remove_prefix(comma + 1);
-  }
-  return false;
-}
-
-// Whether Accept-Encoding allows gzip: listed (or "*") without "q=0".
-bool AcceptsGzip(std::string_view header) {
-  while (!header.empty()) {
-    const size_t comma = header.find(',');
-    std::string_view item = Trim(header.substr(0, comma));
-    const size_t semi = item.find(';');
-    const std::string_view coding = Trim(item.substr(0, semi));
-    if (coding == "gzip" || coding == "*") {
-      // A q-value of 0 refuses the coding; anything else (or none) accepts it.
-      const size_t q = semi == std::string_view::npos ? semi : item.find("q=", semi);
-      if (q == std::string_view::npos) return true;
-      const std::string_view value = Trim(item.substr(q + 2));
-      double weight = 1;
-      std::from_chars(value.data(), value.data() + value.size(), weight);
-      return weight > 0;
-    }
     if (comma == std::string_view::npos) break;
     header.remove_prefix(comma + 1);
   }

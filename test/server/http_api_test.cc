@@ -315,6 +315,52 @@ TEST_F(HttpApiTest, ReportIsAcknowledgedAfterTheAggregatorAccepts) {
   ExpectError(Post("/v1/report", ok), 422, "OUT_OF_RANGE", "reports[0]");
 }
 
+// A client that accepts gzip gets large answers compressed (curl decodes them); the decoded body
+// is the plain one. A check's small answer is never compressed.
+TEST_F(HttpApiTest, LargeAnswersAreGzippedForClientsThatAcceptIt) {
+  // Sends a request accepting gzip; returns the decoded body and the Content-Encoding line.
+  const auto fetch = [this](const char* method, const std::string& path, const std::string& body) {
+    std::pair<std::string, std::string> out;  // {decoded body, Content-Encoding header line}
+    CURL* curl = curl_easy_init();
+    const std::string url = base_ + path;
+    curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+    if (!body.empty()) {
+      curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
+      curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+    }
+    curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, "gzip");
+    curl_easy_setopt(
+        curl, CURLOPT_WRITEFUNCTION, +[](char* p, size_t s, size_t n, void* u) -> size_t {
+          static_cast<std::string*>(u)->append(p, s * n);
+          return s * n;
+        });
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &out.first);
+    curl_easy_setopt(
+        curl, CURLOPT_HEADERFUNCTION, +[](char* p, size_t s, size_t n, void* u) -> size_t {
+          const std::string line(p, s * n);
+          if (line.rfind("Content-Encoding:", 0) == 0) *static_cast<std::string*>(u) = line;
+          return s * n;
+        });
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &out.second);
+    EXPECT_EQ(curl_easy_perform(curl), CURLE_OK);
+    curl_easy_cleanup(curl);
+    return out;
+  };
+  // A check's answer is small: never compressed.
+  const auto [check, check_encoding] = fetch("POST", "/v1/check", CheckBody("class", "checkout"));
+  EXPECT_EQ(check_encoding, "");
+  EXPECT_EQ(Body({200, check})["overall_code"], "OK");
+  // /metrics is over the threshold: compressed, and curl's decoding gives the plain answer.
+  const history::HttpResponse plain = Get("/metrics");
+  ASSERT_GE(plain.body.size(), 1024u);
+  const auto [metrics, metrics_encoding] = fetch("GET", "/metrics", "");
+  EXPECT_THAT(metrics_encoding, HasSubstr("gzip"));
+  EXPECT_THAT(metrics, HasSubstr("# TYPE"));
+  const auto [classes, classes_encoding] = fetch("GET", "/v1/classes", "");
+  EXPECT_EQ(json::parse(classes), json::parse(Get("/v1/classes").body));
+}
+
 TEST_F(HttpApiTest, ClassesAndPlan) {
   json classes = Body(Get("/v1/classes"));
   ASSERT_EQ(classes["classes"].size(), 1u);
