@@ -6,6 +6,7 @@
 #   make release && bench/run_compression.sh [N] [RUNS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/many_classes.sh
 TIDEGATED=${BUILD_DIR:-build/release}/src/exe/tidegated
 [ -x "$TIDEGATED" ] || { echo "run_compression.sh: build first: make release" >&2; exit 1; }
 N=${1:-10000}
@@ -15,22 +16,8 @@ pid=""
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$out"; }
 trap cleanup EXIT
 
-python3 - "$N" >"$out/tidegate.yaml" <<'PY'
-import sys
-n = int(sys.argv[1])
-print("domain: bench\ndescriptors:")
-for i in range(n):
-    print(f"  - key: class\n    value: c{i}\n    rate_limit: {{unit: second, requests_per_unit: 1000}}")
-PY
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$TIDEGATED" --config "$out/tidegate.yaml" --data-dir "$out/data" \
-  --http-listen "127.0.0.1:$port" --grpc-listen 127.0.0.1:0 >"$out/tidegated.log" 2>&1 &
-pid=$!
-for _ in $(seq 1 1200); do
-  curl -sf -o /dev/null "http://127.0.0.1:$port/readyz" && break
-  kill -0 "$pid" 2>/dev/null || { cat "$out/tidegated.log" >&2; exit 1; }
-  sleep 0.1
-done
+many_classes_config "$N" >"$out/tidegate.yaml"
+start_tidegated "$TIDEGATED" "$out/tidegate.yaml" "$out"
 
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 printf '%-12s %-6s %14s %12s\n' path mode "bytes" "time (ms)"

@@ -8,6 +8,7 @@
 # Prints one line per N: RSS at start, RSS after one check per class, and per-class bytes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/many_classes.sh
 BUILD_DIR=${BUILD_DIR:-build/release}
 CLASSES=${CLASSES:-"10000 100000"}
 TIDEGATED=$BUILD_DIR/src/exe/tidegated
@@ -30,22 +31,8 @@ printf '%-9s %14s %20s %16s %18s\n' classes "RSS at start" "RSS after checks" "b
   "idle CPU (ms/s)"
 for n in $CLASSES; do
   rm -rf "$out/data"
-  python3 - "$n" >"$out/tidegate.yaml" <<'PY'
-import sys
-n = int(sys.argv[1])
-print("domain: bench\ndescriptors:")
-for i in range(n):
-    print(f"  - key: class\n    value: c{i}\n    rate_limit: {{unit: second, requests_per_unit: 1000}}")
-PY
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  "$TIDEGATED" --config "$out/tidegate.yaml" --data-dir "$out/data" \
-    --http-listen "127.0.0.1:$port" --grpc-listen 127.0.0.1:0 >"$out/tidegated.log" 2>&1 &
-  pid=$!
-  for _ in $(seq 1 1200); do
-    curl -sf -o /dev/null "http://127.0.0.1:$port/readyz" && break
-    kill -0 "$pid" 2>/dev/null || { cat "$out/tidegated.log" >&2; exit 1; }
-    sleep 0.1
-  done
+  many_classes_config "$n" >"$out/tidegate.yaml"
+  start_tidegated "$TIDEGATED" "$out/tidegate.yaml" "$out"
   sleep 2
   start_kib=$(rss_kib "$pid")
   # CPU the idle daemon spends (planning tick, collection, model work) over 10 s without traffic.
