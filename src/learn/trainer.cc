@@ -33,10 +33,10 @@ std::vector<std::string> Candidates() {
   return paths;
 }
 
-Module Load() {
+Module Load(const std::vector<std::string>& candidates) {
   Module m;
   std::vector<std::string> tried;  // "path (why not)".
-  for (const std::string& path : Candidates()) {
+  for (const std::string& path : candidates) {
     if (access(path.c_str(), R_OK) != 0) {
       tried.push_back(fmt::format("{} (not found)", path));
       continue;
@@ -59,10 +59,15 @@ Module Load() {
 
 }  // namespace
 
+absl::Status ProbeTrainerModule(const std::vector<std::string>& candidates) {
+  const Module m = Load(candidates);
+  return m.create != nullptr ? absl::OkStatus() : absl::FailedPreconditionError(m.error);
+}
+
 absl::StatusOr<std::unique_ptr<NetTrainer>> NetTrainer::Create(const Weights& init,
                                                                const LstmOptions& options,
                                                                int threads) {
-  static const Module module = Load();
+  static const Module module = Load(Candidates());
   if (module.create == nullptr) return absl::FailedPreconditionError(module.error);
   std::string error;
   std::unique_ptr<NetTrainer> trainer(module.create(init, options, threads, &error));

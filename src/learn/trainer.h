@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "learn/network.h"
 
@@ -59,6 +60,11 @@ class NetTrainer {
 // std::string* error) — a trainer, or null with `error` set.
 inline constexpr char kTrainerModuleEntry[] = "tidegate_learn_torch_create_v1";
 inline constexpr char kTrainerModuleName[] = "libtidegate_learn_torch.so";
+
+// Tries `candidates` (paths of the module) in order, as Create does with its own locations: OK
+// when one loads and has the entry point, else FailedPrecondition naming every path and why it
+// failed (not found, dlopen's error, no entry point) — the message Create returns.
+absl::Status ProbeTrainerModule(const std::vector<std::string>& candidates);
 
 }  // namespace tidegate::learn
 

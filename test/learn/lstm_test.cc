@@ -123,6 +123,25 @@ double ScaledError(forecast::Forecaster& model, const std::vector<Split>& data) 
   return err / (data.size() * kHorizon);
 }
 
+// Without the libtorch module, training fails with FailedPrecondition naming every location tried
+// and why each failed (the daemon logs it and keeps forecasting with the classical models).
+TEST(TrainerModuleTest, AMissingOrBrokenModuleIsNamedWithTheReason) {
+  const std::string not_a_library = ::testing::TempDir() + "/not_a_library.so";
+  std::FILE* f = std::fopen(not_a_library.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  std::fputs("not an ELF file\n", f);
+  std::fclose(f);
+  const absl::Status s =
+      ProbeTrainerModule({"/nonexistent/libtidegate_learn_torch.so", not_a_library});
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  const std::string message(s.message());
+  EXPECT_THAT(message, HasSubstr(kTrainerModuleName));
+  EXPECT_THAT(message, HasSubstr("/nonexistent/libtidegate_learn_torch.so (not found)"));
+  EXPECT_THAT(message, HasSubstr(not_a_library + " ("));
+  EXPECT_THAT(std::string(ProbeTrainerModule({}).message()), HasSubstr("no location"));
+  std::remove(not_a_library.c_str());
+}
+
 TEST_F(LstmTest, LearnsTheFamilyAndBeatsSeasonalNaiveOnHeldOutSeries) {
   const auto held_out = HeldOut(kDataSeed + 1, 20);
   auto lstm = Adapter();
