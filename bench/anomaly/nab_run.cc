@@ -176,11 +176,9 @@ int main(int argc, char** argv) {
         }
         r.score = scored.score;
       } else {
-        // The file's sampling interval first, so that --set step_seconds=... still wins.
-        std::vector<std::string> file_settings = {
-            fmt::format("step_seconds={}", tidegate::anomaly::MeasureStepSeconds(series.time_s))};
-        file_settings.insert(file_settings.end(), settings.begin(), settings.end());
-        auto detector = tidegate::anomaly::MakeDetector(name, file_settings);
+        // The file's own sampling interval (--set step_seconds=... still wins).
+        auto detector = tidegate::anomaly::MakeDetector(
+            name, settings, tidegate::anomaly::MeasureStepSeconds(series.time_s));
         if (!detector.ok()) {
           std::fprintf(stderr, "nab_run: %s\n", std::string(detector.status().message()).c_str());
           return 2;
@@ -231,16 +229,19 @@ int main(int argc, char** argv) {
                   c.false_positives, c.false_negatives, seconds[name]);
     }
   }
+  // The threshold the breakdown and the per-file table are shown at (standard profile).
+  const tidegate::nab::Profile standard = tidegate::nab::StandardProfiles()[0];
+  const auto standard_threshold = [&](const std::string& name) {
+    return fixed_threshold >= 0 ? fixed_threshold
+                                : tidegate::nab::BestThreshold(results[name], standard).threshold;
+  };
   if (breakdown) {
     // Where the standard score goes, per category (the folder of each file): a detected window
     // earns at most A_TP = 1 (less the later it is found), a missed one costs A_FN = 1, a false
     // positive up to A_FP = 0.11. "lost" is what the category falls short of a perfect score, in
     // normalised points of the whole corpus (100 / (2 · windows) per unit of raw score).
-    const tidegate::nab::Profile standard = tidegate::nab::StandardProfiles()[0];
     for (const std::string& name : names) {
-      const double threshold =
-          fixed_threshold >= 0 ? fixed_threshold
-                               : tidegate::nab::BestThreshold(results[name], standard).threshold;
+      const double threshold = standard_threshold(name);
       std::map<std::string, std::vector<FileResult>> by_category;
       for (const FileResult& f : results[name]) {
         by_category[f.name.substr(0, f.name.find('/'))].push_back(f);
@@ -262,11 +263,8 @@ int main(int argc, char** argv) {
     }
   }
   if (per_file) {
-    const tidegate::nab::Profile standard = tidegate::nab::StandardProfiles()[0];
     for (const std::string& name : names) {
-      const double threshold =
-          fixed_threshold >= 0 ? fixed_threshold
-                               : tidegate::nab::BestThreshold(results[name], standard).threshold;
+      const double threshold = standard_threshold(name);
       std::printf("\n%s at threshold %.6f (standard)\n%-60s %8s %4s %4s %4s\n", name.c_str(),
                   threshold, "file", "raw", "TP", "FP", "FN");
       for (const FileResult& f : results[name]) {

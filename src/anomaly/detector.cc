@@ -382,12 +382,15 @@ AnomalyResult ConformalDetector::Observe(double x) {
 
   // 6. Gates, score, probation, refractory damping, flag and kind. A run of surprising residuals
   // or of new contexts counts only while the value itself is away from the bulk of recent values.
+  if (outside < o_.context_gate) contextual = 0;
   if (outside < o_.likelihood_gate) likelihood = 0;
-  if (likelihood > 0 && o_.likelihood_daily_gate > 0 &&
+  // The daily profile (O(days × width)) is read only when the likelihood would set the score:
+  // otherwise zeroing it changes neither the score nor the kind.
+  if (o_.likelihood_daily_gate > 0 &&
+      likelihood > std::max({point, novelty, seasonal, contextual}) &&
       OutsideDailyProfile(x) < o_.likelihood_daily_gate) {
     likelihood = 0;
   }
-  if (outside < o_.context_gate) contextual = 0;
   double score = std::max({point, likelihood, novelty, seasonal, contextual});
   if (seen_ <= o_.probation) score = 0;
   if (since_flag_ >= 0) {
@@ -550,9 +553,11 @@ double MeasureStepSeconds(std::span<const double> times) {
 }
 
 absl::StatusOr<std::unique_ptr<Detector>> MakeDetector(std::string_view name,
-                                                       const std::vector<std::string>& settings) {
+                                                       const std::vector<std::string>& settings,
+                                                       double step_seconds) {
   if (name == "conformal") {
     ConformalDetectorOptions options;
+    if (step_seconds > 0) options.step_seconds = step_seconds;
     for (const std::string& s : settings) {
       if (absl::Status status = SetOption(options, s); !status.ok()) return status;
     }

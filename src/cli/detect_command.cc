@@ -107,15 +107,11 @@ absl::Status RunDetectCommand(const DetectCommandOptions& o, std::istream& in, s
         "file order\n",
         o.input, out_of_order, first_out_of_order);
   }
-  // The series' own sampling interval scales the detector's durations; --set step_seconds=...
-  // given by the caller comes later and wins.
-  std::vector<std::string> settings;
-  if (const double step = anomaly::MeasureStepSeconds(seconds); step > 0) {
-    settings.push_back(fmt::format("step_seconds={}", step));
-  }
-  settings.insert(settings.end(), o.settings.begin(), o.settings.end());
-  TIDEGATE_ASSIGN_OR_RETURN(std::unique_ptr<anomaly::Detector> detector,
-                            anomaly::MakeDetector(o.detector, settings));
+  // The series' own sampling interval scales the detector's durations (--set step_seconds=...
+  // given by the caller wins).
+  TIDEGATE_ASSIGN_OR_RETURN(
+      std::unique_ptr<anomaly::Detector> detector,
+      anomaly::MakeDetector(o.detector, o.settings, anomaly::MeasureStepSeconds(seconds)));
   out << "timestamp,value,anomaly_score" << (o.kinds ? ",flag,kind" : "") << "\n";
   for (const Row& r : rows) {
     const anomaly::AnomalyResult result = detector->Observe(r.value);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <limits>
 
 #include "absl/status/status.h"
 #include "fmt/format.h"
@@ -52,6 +53,10 @@ bool AcceptsGzip(std::string_view header) {
 absl::StatusOr<std::string> Gzip(std::string_view data, int level) {
   if (level < 1 || level > 9) {
     return absl::InvalidArgumentError(fmt::format("gzip level {}: must be in [1, 9]", level));
+  }
+  if (data.size() > std::numeric_limits<uInt>::max()) {
+    return absl::InvalidArgumentError(
+        fmt::format("gzip: {} bytes is more than zlib takes at once", data.size()));
   }
   z_stream zs{};
   // windowBits 15 + 16: a gzip header and trailer around the deflate stream.

@@ -1094,8 +1094,10 @@ class Session : public Connection, public std::enable_shared_from_this<Session<k
           authorization = std::string_view(it->value().data(), it->value().size());
         }
         r = api_.Handle(method, target, req.body(), authorization);
-        const auto accept_encoding = req[http::field::accept_encoding];
-        CompressForClient(r, std::string_view(accept_encoding.data(), accept_encoding.size()));
+        if (r.body.size() >= kCompressMinBytes) {  // A check's answer never reads the header.
+          const auto accept_encoding = req[http::field::accept_encoding];
+          CompressForClient(r, std::string_view(accept_encoding.data(), accept_encoding.size()));
+        }
       }
     }
     SerializeResponse(r, version, keep_alive, out_);

@@ -249,9 +249,10 @@ inline constexpr size_t kStepSample = 32;
 double MeasureStepSeconds(std::span<const double> times);
 
 // "conformal" or "windowed_gaussian" with default options (conformal's adjusted by `settings`,
-// each "key=value"); NotFound for any other name.
+// each "key=value"); NotFound for any other name. A positive `step_seconds` (the series' interval,
+// e.g. MeasureStepSeconds of its timestamps) is set first, so a step_seconds in `settings` wins.
 absl::StatusOr<std::unique_ptr<Detector>> MakeDetector(
-    std::string_view name, const std::vector<std::string>& settings = {});
+    std::string_view name, const std::vector<std::string>& settings = {}, double step_seconds = 0);
 
 }  // namespace tidegate::anomaly
 
