@@ -80,7 +80,10 @@ class ReferenceHierarchy {
   void Replan(int level, const BucketConfig& c, double now_s) {
     ReferenceLevel& l = levels_[level];
     l.Refill(now_s);
-    const double ratio = l.tokens > 0 ? c.size / l.config.size : 1.0;
+    // The bucket carries a positive balance over in proportion to the sizes and a debt as it is.
+    // Within tolerance of zero the bucket's own balance may lie on the other side of zero from
+    // this model's, so its error may have been scaled by the ratio while this balance was not.
+    const double ratio = l.tokens > -l.Tolerance() ? c.size / l.config.size : 1.0;
     l.carried_error = l.Tolerance() * std::max(1.0, ratio);
     l.ops = 0;
     l.tokens = l.tokens > 0 ? l.tokens * c.size / l.config.size : l.tokens;
